@@ -1,0 +1,25 @@
+# The README's two commands. Both set up .venv themselves on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: the local CPU wheel (an open range could pull a multi-GB CUDA build)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rpncodec demo --out demo-out
+
+test: $(STAMP)
+	$(BIN)/ruff check rpncodec tests bench
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) demo-out

@@ -1,0 +1,5 @@
+"""``python -m rpncodec`` (also what ``torchrun -m rpncodec train`` runs)."""
+
+from .cli import entry
+
+entry()

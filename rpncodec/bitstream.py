@@ -1,0 +1,255 @@
+"""The ``.rpn`` container: one file holding every layer of one encoded image.
+
+Layout (integers big-endian)::
+
+    header: magic b"\\x89RPN" | version u8 | mode u8 | name length u8 | model name (ASCII)
+            | weights digest (8 bytes) | height u32 | width u32 | layers u8 | header CRC32 u32
+    then per layer: payload length u32 | payload CRC32 u32 | payload
+
+Layers are ordered so that any prefix decodes; a file cut after layer k (or with layer k+1
+damaged) still yields layers 1..k. :func:`parse` is therefore tolerant and reports how much is
+usable, while :func:`select` applies the policy of what a request for k layers may use.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from dataclasses import dataclass, replace
+
+from rpncodec.errors import BitstreamError, RpncodecError, TruncatedError
+
+MAGIC = b"\x89RPN"
+FORMAT_VERSION = 1
+MODES = ("quality", "spatial", "single")
+MAX_SIDE = 65536
+MAX_PIXELS = 2**28
+MAX_LAYERS = 16
+MAX_PAYLOAD = 2**31
+CHUNK_OVERHEAD = 8  # payload length u32 + payload CRC32 u32
+
+_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_FIXED = struct.Struct(">4sBBB")  # magic, version, mode, name length
+_TAIL = struct.Struct(">8sIIB")  # digest, height, width, layers
+_U32 = struct.Struct(">I")
+_CHUNK = struct.Struct(">II")
+
+
+def size_problem(height: int, width: int) -> str | None:
+    """Say why a ``height`` x ``width`` image is refused, or return None if it is acceptable.
+
+    Shared by the container and the image reader so both enforce the same limits, and both can
+    refuse before allocating anything. The text reads after a verb: "declares <text>".
+    """
+    if height < 1 or width < 1:
+        return f"an empty {width}x{height} image"
+    if height > MAX_SIDE or width > MAX_SIDE or height * width > MAX_PIXELS:
+        return (
+            f"a {width}x{height} image, above the limit of {MAX_SIDE} pixels per side "
+            f"and {MAX_PIXELS} pixels in total"
+        )
+    return None
+
+
+def header_size(model: str) -> int:
+    """Number of bytes of the header of a file made with model name ``model``."""
+    return _FIXED.size + len(model.encode("ascii")) + _TAIL.size + _U32.size
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a decoder needs to know before reading any layer. Validated on construction."""
+
+    mode: str
+    model: str
+    digest: bytes
+    height: int
+    width: int
+    layers: int
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise BitstreamError(
+                f"unknown .rpn mode {self.mode!r} (expected one of {', '.join(MODES)})"
+            )
+        if not _NAME_RE.fullmatch(self.model):
+            raise BitstreamError(f"invalid model name {self.model!r} in .rpn header")
+        if len(self.digest) != 8:
+            raise BitstreamError(f"weights digest must be 8 bytes, got {len(self.digest)}")
+        problem = size_problem(self.height, self.width)
+        if problem:
+            raise BitstreamError(f".rpn header declares {problem}")
+        if not 1 <= self.layers <= MAX_LAYERS:
+            raise BitstreamError(
+                f".rpn header declares {self.layers} layers (must be 1 to {MAX_LAYERS})"
+            )
+
+    def to_bytes(self) -> bytes:
+        """Serialize, including the trailing header CRC32."""
+        name = self.model.encode("ascii")
+        body = (
+            _FIXED.pack(MAGIC, FORMAT_VERSION, MODES.index(self.mode), len(name))
+            + name
+            + _TAIL.pack(self.digest, self.height, self.width, self.layers)
+        )
+        return body + _U32.pack(zlib.crc32(body))
+
+
+@dataclass(frozen=True)
+class Container:
+    """Result of :func:`parse`: the header and the intact prefix of the layer chunks."""
+
+    header: Header
+    chunks: list[bytes]
+    available: int
+    damaged: int | None
+    truncated: bool
+    byte_ranges: list[tuple[int, int]]
+    damage: str | None = None  # why chunk `damaged` is bad: "CRC mismatch" or a bad length
+    trailing: int = 0  # bytes after the last declared chunk (ignored)
+
+
+def pack(header: Header, payloads: list[bytes]) -> bytes:
+    """Build a complete ``.rpn`` file from a header and one payload per declared layer."""
+    if len(payloads) != header.layers:
+        raise ValueError(
+            f"header declares {header.layers} layers but {len(payloads)} payloads given"
+        )
+    parts = [header.to_bytes()]
+    for payload in payloads:
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError(f"layer payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+        parts.append(_CHUNK.pack(len(payload), zlib.crc32(payload)) + bytes(payload))
+    return b"".join(parts)
+
+
+def _parse_header(data: bytes) -> tuple[Header, int]:
+    """Read and verify the header; return it with its size in bytes."""
+    if not data:
+        raise TruncatedError("file is empty (0 bytes), so it holds no .rpn header")
+    if data[: len(MAGIC)] != MAGIC[: len(data)]:
+        raise BitstreamError("not an .rpn file (wrong magic)")
+    if len(data) > 4 and data[4] != FORMAT_VERSION:
+        raise BitstreamError(
+            f"unsupported .rpn format version {data[4]} "
+            f"(this rpncodec reads version {FORMAT_VERSION})"
+        )
+    if len(data) < _FIXED.size:
+        raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
+    _, _, mode_byte, name_len = _FIXED.unpack_from(data)
+    if not 1 <= name_len <= 64:
+        raise BitstreamError(f"damaged .rpn header (model name length {name_len})")
+    size = _FIXED.size + name_len + _TAIL.size + _U32.size
+    if len(data) < size:
+        raise TruncatedError(
+            f"file is truncated inside its header (only {len(data)} of {size} bytes)"
+        )
+    (crc,) = _U32.unpack_from(data, size - _U32.size)
+    if zlib.crc32(data[: size - _U32.size]) != crc:
+        raise BitstreamError("damaged .rpn header (CRC mismatch)")
+    if mode_byte >= len(MODES):
+        raise BitstreamError(f"unknown .rpn mode byte {mode_byte} (expected 0 to {len(MODES) - 1})")
+    name = data[_FIXED.size : _FIXED.size + name_len]
+    if not re.fullmatch(rb"[A-Za-z0-9._-]+", name):
+        raise BitstreamError(
+            "invalid model name in .rpn header (must be ASCII letters, digits, . _ -)"
+        )
+    digest, height, width, layers = _TAIL.unpack_from(data, _FIXED.size + name_len)
+    header = Header(MODES[mode_byte], name.decode("ascii"), digest, height, width, layers)
+    return header, size
+
+
+def parse(data: bytes) -> Container:
+    """Parse a (possibly cut or damaged) ``.rpn`` file.
+
+    Header problems raise (:class:`TruncatedError` if the file ends inside the header,
+    :class:`BitstreamError` otherwise). Chunk problems do not: parsing stops at the first chunk
+    that is incomplete or damaged and the :class:`Container` says what happened.
+    """
+    data = bytes(data)
+    header, pos = _parse_header(data)
+    chunks: list[bytes] = []
+    ranges: list[tuple[int, int]] = []
+    damaged = damage = None
+    truncated = False
+    for index in range(1, header.layers + 1):
+        if pos + CHUNK_OVERHEAD > len(data):
+            truncated = True
+            break
+        length, crc = _CHUNK.unpack_from(data, pos)
+        if length > MAX_PAYLOAD:
+            damaged, damage = index, f"impossible chunk length {length}"
+            break
+        end = pos + CHUNK_OVERHEAD + length
+        if end > len(data):
+            truncated = True
+            break
+        payload = data[pos + CHUNK_OVERHEAD : end]
+        if zlib.crc32(payload) != crc:
+            damaged, damage = index, "CRC mismatch"
+            break
+        chunks.append(payload)
+        ranges.append((pos, end))
+        pos = end
+    complete = len(chunks) == header.layers
+    trailing = len(data) - pos if complete else 0
+    return Container(header, chunks, len(chunks), damaged, truncated, ranges, damage, trailing)
+
+
+def select(container: Container, layers: int | None) -> list[bytes]:
+    """Return the chunks needed to decode ``layers`` layers (``None``: all declared layers).
+
+    With ``None`` the intact prefix is returned even when it is shorter than declared (the
+    caller should warn, using ``container.truncated``/``damaged``); an explicit count must be
+    fully available, otherwise the error says which ``--layers`` value would work.
+    """
+    total = container.header.layers
+    if layers is not None and not 1 <= layers <= total:
+        if total == 1:
+            raise RpncodecError(f"--layers must be 1 (this file has 1 layer, not {layers})")
+        raise RpncodecError(
+            f"--layers must be between 1 and {total} (this file has {total} layers, not {layers})"
+        )
+    wanted = total if layers is None else layers
+    have = container.available
+    if wanted <= have or (layers is None and have > 0):
+        return container.chunks[:wanted]
+    if container.damaged is not None:
+        bad = container.damaged
+        if have == 0:
+            usable = "no layer can be decoded"
+        elif have == 1:
+            usable = "layer 1 decodes (use --layers 1)"
+        else:
+            usable = f"layers 1-{have} decode (use --layers {have})"
+        raise BitstreamError(
+            f"layer {bad} of {total} is damaged ({container.damage or 'CRC mismatch'}); {usable}"
+        )
+    if have == 0:
+        raise TruncatedError(f"file is truncated: none of its {total} layers is complete")
+    raise TruncatedError(
+        f"file is truncated: only {have} of {total} layers are complete (use --layers {have})"
+    )
+
+
+def prefix_size(container: Container, layers: int) -> int:
+    """Bytes a file needs to decode ``layers`` layers: header plus the first ``layers`` chunks.
+
+    This is the rate of that operating point (bpp = 8 * bytes / pixels). Raises like
+    :func:`select` if those layers are not available.
+    """
+    select(container, layers)
+    return container.byte_ranges[layers - 1][1]
+
+
+def truncate(data: bytes, layers: int) -> bytes:
+    """Cut a file down to its first ``layers`` layers, as a valid file declaring that many.
+
+    The chunks are copied byte for byte; only the header's layer count (and its CRC) changes.
+    """
+    container = parse(data)
+    select(container, layers)
+    start = container.byte_ranges[0][0]
+    end = container.byte_ranges[layers - 1][1]
+    return replace(container.header, layers=layers).to_bytes() + bytes(data[start:end])

@@ -1,0 +1,253 @@
+"""Factorized (per-channel, non-parametric) entropy bottleneck and its real entropy coder.
+
+The density model is Ballé et al. 2018 (appendix 6.1): for each channel a small monotone MLP
+gives a cumulative function; the likelihood of a quantized value is the CDF mass of its unit
+bin. Training adds uniform noise, inference rounds around the per-channel median.
+
+Coding: :meth:`EntropyBottleneck.update` turns each channel's density into a table of integer
+frequencies (16-bit, summing to 2**16) over ``[median - a, median + b]`` plus one *escape*
+entry. The tables are buffers, saved with the weights, so encoder and decoder never recompute
+them from floats. Symbols are ANS-coded with constriction; a symbol outside its channel's table
+is coded as the escape entry followed by its value in 4-bit groups (uniform), so any integer
+round-trips.
+"""
+
+from __future__ import annotations
+
+import math
+
+import constriction
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .errors import BitstreamError
+from .layers.gdn import lower_bound
+
+PRECISION = 16  # bits of the integer frequency tables
+MAX_SPAN = 2047  # table entries each side of the median at most; beyond, the escape codes
+_NIBBLE = constriction.stream.model.Uniform(16)
+
+
+class EntropyBottleneck(nn.Module):
+    """Per-channel learned density for a latent ``y`` of shape ``[N, C, H, W]``."""
+
+    def __init__(self, channels: int, filters: tuple[int, ...] = (3, 3, 3),
+                 init_scale: float = 10.0, tail_mass: float = 1e-9,
+                 likelihood_bound: float = 1e-9) -> None:
+        super().__init__()
+        self.channels = channels
+        self.tail_mass = tail_mass
+        self.likelihood_bound = likelihood_bound
+        dims = (1, *filters, 1)
+        scale = init_scale ** (1 / (len(filters) + 1))
+        self.matrices = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.factors = nn.ParameterList()
+        for i in range(len(filters) + 1):
+            init = math.log(math.expm1(1 / scale / dims[i + 1]))
+            self.matrices.append(nn.Parameter(torch.full((channels, dims[i + 1], dims[i]), init)))
+            self.biases.append(nn.Parameter(torch.rand(channels, dims[i + 1], 1) - 0.5))
+            if i < len(filters):
+                self.factors.append(nn.Parameter(torch.zeros(channels, dims[i + 1], 1)))
+        quantiles = torch.tensor([-init_scale, 0.0, init_scale]).repeat(channels, 1, 1)
+        self.quantiles = nn.Parameter(quantiles)
+        # Coding tables, filled by update(); sizes change with it.
+        self.register_buffer("offsets", torch.zeros(0, dtype=torch.int32))
+        self.register_buffer("freqs", torch.zeros(0, 0, dtype=torch.int32))
+        self._models: list | None = None
+
+    # -- density -----------------------------------------------------------------------------
+    def _logits_cdf(self, x: Tensor, stop_gradient: bool) -> Tensor:
+        """Cumulative logits for ``x`` of shape ``[C, 1, K]``."""
+        for i, (matrix, bias) in enumerate(zip(self.matrices, self.biases)):
+            if stop_gradient:
+                matrix, bias = matrix.detach(), bias.detach()
+            x = torch.matmul(F.softplus(matrix), x) + bias
+            if i < len(self.factors):
+                factor = self.factors[i].detach() if stop_gradient else self.factors[i]
+                x = x + torch.tanh(factor) * torch.tanh(x)
+        return x
+
+    def _likelihood(self, values: Tensor, stop_gradient: bool = False) -> Tensor:
+        """Mass of the unit bin around each value; ``values`` is ``[C, 1, K]``."""
+        lower = self._logits_cdf(values - 0.5, stop_gradient)
+        upper = self._logits_cdf(values + 0.5, stop_gradient)
+        sign = -torch.sign(lower + upper).detach()
+        return torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower))
+
+    @property
+    def medians(self) -> Tensor:
+        return self.quantiles[:, 0, 1].detach()
+
+    def aux_loss(self) -> Tensor:
+        """Pulls ``quantiles`` to the tail_mass/2 quantiles and the median of each density."""
+        target = math.log(2 / self.tail_mass - 1)
+        logits = self._logits_cdf(self.quantiles, True)
+        goal = torch.tensor([-target, 0.0, target], device=logits.device).view(1, 1, 3)
+        return torch.abs(logits - goal).sum()
+
+    def forward(self, y: Tensor, training: bool | None = None) -> tuple[Tensor, Tensor]:
+        """Return ``(y_hat, likelihoods)``: noisy in training, median-rounded otherwise."""
+        training = self.training if training is None else training
+        if training:
+            y_hat = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+        else:
+            y_hat = self.quantize(y)
+        n, c, h, w = y_hat.shape
+        flat = y_hat.permute(1, 0, 2, 3).reshape(c, 1, -1)
+        lik = self._likelihood(flat)
+        lik = lower_bound(lik, self.likelihood_bound)
+        return y_hat, lik.reshape(c, n, h, w).permute(1, 0, 2, 3)
+
+    def quantize(self, y: Tensor) -> Tensor:
+        """Round around the medians: ``floor(y - m + 0.5) + m``."""
+        m = self.medians.view(1, -1, 1, 1)
+        return torch.floor(y - m + 0.5) + m
+
+    def symbols(self, y: Tensor) -> Tensor:
+        """Integer symbols ``floor(y - m + 0.5)`` coded for ``y``."""
+        m = self.medians.view(1, -1, 1, 1)
+        return torch.floor(y - m + 0.5).to(torch.int64)
+
+    def dequantize(self, symbols: Tensor) -> Tensor:
+        return symbols.to(self.quantiles.dtype) + self.medians.view(1, -1, 1, 1)
+
+    # -- tables --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def update(self) -> None:
+        """Rebuild the integer frequency tables from the current density (call after training)."""
+        m = self.medians
+        lo = torch.clamp(torch.floor(m - self.quantiles[:, 0, 0]), 0, MAX_SPAN).to(torch.int64)
+        hi = torch.clamp(torch.ceil(self.quantiles[:, 0, 2] - m), 0, MAX_SPAN).to(torch.int64)
+        length = int((lo + hi + 1).max())
+        grid = torch.arange(length, device=m.device, dtype=m.dtype).view(1, 1, -1)
+        values = grid - lo.view(-1, 1, 1).to(m.dtype) + m.view(-1, 1, 1)
+        pmf = self._likelihood(values, stop_gradient=True).squeeze(1).double().cpu()
+        valid = grid.view(1, -1).cpu() <= (lo + hi).view(-1, 1).cpu()
+        pmf = torch.where(valid, pmf, torch.zeros_like(pmf))
+        tail = torch.clamp(1 - pmf.sum(1, keepdim=True), min=0)
+        table = torch.cat([pmf, tail], 1)
+        freqs = torch.stack([_quantize_pmf(row, int(v.sum())) for row, v in zip(table, valid)])
+        self.offsets = lo.to(torch.int32).cpu()
+        self.freqs = freqs
+        self._models = None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001
+        for name in ("offsets", "freqs"):
+            key = prefix + name
+            if key in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[key]))
+        self._models = None
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _channel_models(self) -> list[tuple[object, int]]:
+        """Per channel: (constriction model, table length including the escape entry)."""
+        if self.freqs.numel() == 0:
+            raise RuntimeError("entropy tables are empty: call update() before coding")
+        if self._models is None:
+            self._models = []
+            for row in self.freqs.numpy():
+                n = int(np.flatnonzero(row)[-1]) + 1  # drop the padding after the escape
+                model = constriction.stream.model.Categorical(
+                    row[:n].astype(np.float64), perfect=False)
+                self._models.append((model, n))
+        return self._models
+
+    # -- coding --------------------------------------------------------------------------------
+    def compress(self, y: Tensor) -> bytes:
+        """Code the median-rounded ``y`` (batch of one) into bytes."""
+        return encode_symbols(self.symbols(y)[0].cpu().numpy(), self)
+
+    def decompress(self, data: bytes, size: tuple[int, int]) -> Tensor:
+        """Inverse of :meth:`compress`; returns ``y_hat`` of shape ``[1, C, H, W]``."""
+        sym = decode_symbols(data, self, size)
+        return self.dequantize(torch.from_numpy(sym).unsqueeze(0))
+
+
+def _quantize_pmf(table: Tensor, used: int) -> Tensor:
+    """Integer frequencies summing to 2**PRECISION, every used entry (and the escape) >= 1.
+
+    ``table`` holds ``used`` in-range masses, zero padding, and the tail mass last; the escape
+    entry is moved right after the used entries so a channel's table is one contiguous prefix.
+    """
+    total = 1 << PRECISION
+    probs = torch.cat([table[:used], table[-1:]])
+    freq = torch.clamp(torch.floor(probs / probs.sum() * total), min=1).to(torch.int64)
+    diff = total - int(freq.sum())
+    while diff:  # settle the rounding on the most probable entries
+        j = int(torch.argmax(freq))
+        step = diff if diff > 0 else -min(-diff, int(freq[j]) - 1)
+        freq[j] += step
+        diff -= step
+    out = torch.zeros(table.shape[0], dtype=torch.int32)
+    out[: used + 1] = freq.to(torch.int32)
+    return out
+
+
+def encode_symbols(sym: np.ndarray, eb: EntropyBottleneck) -> bytes:
+    """ANS-code integer symbols of shape ``[C, H, W]`` with the channel tables of ``eb``."""
+    models = eb._channel_models()
+    offsets = eb.offsets.numpy().astype(np.int64)
+    coder = constriction.stream.stack.AnsCoder()
+    idx = sym.reshape(sym.shape[0], -1) + offsets[:, None]
+    escape_parts = []
+    indices = []
+    for c, (_, n) in enumerate(models):
+        row = idx[c]
+        out = (row < 0) | (row >= n - 1)
+        if out.any():
+            escape_parts.append(_escape_nibbles(row[out] - offsets[c]))
+            row = np.where(out, n - 1, row)
+        indices.append(row.astype(np.int32))
+    if escape_parts:  # decoded last, so pushed first
+        coder.encode_reverse(np.concatenate(escape_parts), _NIBBLE)
+    for c in reversed(range(len(models))):
+        coder.encode_reverse(indices[c], models[c][0])
+    return coder.get_compressed().astype("<u4").tobytes()
+
+
+def decode_symbols(data: bytes, eb: EntropyBottleneck, size: tuple[int, int]) -> np.ndarray:
+    """Decode ``[C, H, W]`` integer symbols; damaged data raises :class:`BitstreamError`."""
+    if len(data) % 4:
+        raise BitstreamError("damaged layer payload (length is not a whole number of words)")
+    models = eb._channel_models()
+    offsets = eb.offsets.numpy().astype(np.int64)
+    h, w = size
+    try:
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
+        out = np.empty((len(models), h * w), dtype=np.int64)
+        escaped = []
+        for c, (model, n) in enumerate(models):
+            row = coder.decode(model, h * w).astype(np.int64)
+            escaped.append(np.flatnonzero(row == n - 1))
+            out[c] = row - offsets[c]
+        for c, where in enumerate(escaped):
+            for i in where:
+                count = int(coder.decode(_NIBBLE, 1)[0]) + 1
+                nibbles = coder.decode(_NIBBLE, count)
+                out[c, i] = _unzigzag(sum(int(v) << (4 * k) for k, v in enumerate(nibbles)))
+    except (ValueError, RuntimeError, OverflowError) as exc:
+        raise BitstreamError(f"damaged layer payload ({exc})") from None
+    return out.reshape(len(models), h, w)
+
+
+def _escape_nibbles(values: np.ndarray) -> np.ndarray:
+    """Per value: (number of 4-bit groups - 1), then the groups of its zigzag code, LSB first."""
+    parts = []
+    for v in values.tolist():
+        u = 2 * v if v >= 0 else -2 * v - 1
+        groups = []
+        while True:
+            groups.append(u & 15)
+            u >>= 4
+            if not u:
+                break
+        parts.append(len(groups) - 1)
+        parts.extend(groups)
+    return np.asarray(parts, dtype=np.int32)
+
+
+def _unzigzag(u: int) -> int:
+    return u >> 1 if u % 2 == 0 else -((u + 1) >> 1)

@@ -1,0 +1,231 @@
+"""Reading input images into RGB arrays, and writing outputs without ever leaving half a file.
+
+The codec works on 8-bit RGB only. Everything Pillow can open is reduced to that, and whatever
+is lost on the way (alpha, bit depth, extra frames) is reported with an :class:`ImageWarning`
+rather than silently. Outputs are written to a temporary file next to the target and renamed
+over it, so an interrupted or failed run never leaves a truncated output behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from rpncodec.bitstream import size_problem
+from rpncodec.errors import InputImageError, OutputError
+
+# Pillow raises these (besides OSError) on malformed files; all mean "cannot decode this file".
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    Image.DecompressionBombError,
+)
+_SIXTEEN_BIT_GRAY = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+class ImageWarning(UserWarning):
+    """Something of the input image was dropped or reduced while converting it to 8-bit RGB."""
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def _open(path: Path) -> Image.Image:
+    """Open ``path`` with Pillow, mapping every failure to a one-line :class:`InputImageError`."""
+    if not path.exists():
+        raise InputImageError(f"{path} does not exist")
+    if path.is_dir():
+        raise InputImageError(f"{path} is a directory, not an image")
+    try:
+        if path.stat().st_size == 0:
+            raise InputImageError(f"{path} is empty (0 bytes)")
+    except OSError as error:
+        raise InputImageError(f"cannot read {path}: {_one_line(error)}") from None
+    # Pillow's own decompression-bomb limit differs from ours (and raises inside open), so it
+    # is switched off while opening; load_image checks the size before any pixel is decoded.
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        return Image.open(path)
+    except UnidentifiedImageError:
+        raise InputImageError(f"{path} is not an image Pillow can read") from None
+    except PermissionError as error:
+        raise InputImageError(f"cannot read {path}: {error.strerror}") from None
+    except _DECODE_ERRORS as error:
+        raise InputImageError(f"{path} is truncated or corrupt ({_one_line(error)})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _source_is_16_bit(path: Path, image: Image.Image) -> bool:
+    """Whether Pillow will reduce 16-bit samples to 8 bits on load (e.g. 16-bit RGB PNG)."""
+    for tile in image.tile:
+        rawmode = tile.args if isinstance(tile.args, str) else (tile.args or ("",))[0]
+        if isinstance(rawmode, str) and ";16" in rawmode:
+            return True
+    if image.format == "PNG":
+        with open(path, "rb") as file:
+            head = file.read(25)
+        return len(head) == 25 and head[24] == 16  # IHDR bit depth
+    return False
+
+
+def _to_rgb(image: Image.Image, name: Path) -> np.ndarray:
+    """Convert a loaded Pillow image of any mode to a uint8 (H, W, 3) array."""
+    mode = image.mode
+    if mode == "F":
+        raise InputImageError(f"{name} has floating-point pixels, which rpncodec does not read")
+    if mode in _SIXTEEN_BIT_GRAY:
+        values = np.asarray(image).astype(np.int64)
+        gray = ((np.clip(values, 0, 65535) + 128) // 257).astype(np.uint8)  # round(v / 257)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode in ("PA", "La", "RGBa"):
+        image = image.convert("RGBA")
+    if image.mode in ("LA", "RGBA"):
+        alpha = np.asarray(image.getchannel("A"))
+        if (alpha != 255).any():
+            warnings.warn(
+                f"{name} has transparency; the alpha channel is dropped (colors kept as stored)",
+                ImageWarning,
+                stacklevel=3,
+            )
+    try:
+        rgb = image.convert("RGB")
+    except ValueError:
+        message = f"{name} has pixel mode {mode}, which rpncodec cannot convert to RGB"
+        raise InputImageError(message) from None
+    return np.array(rgb, dtype=np.uint8).reshape(rgb.height, rgb.width, 3)
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as 8-bit RGB: a ``uint8`` array of shape (height, width, 3).
+
+    EXIF orientation is applied. Alpha, 16-bit depth and extra animation frames are dropped
+    with an :class:`ImageWarning`. Unreadable, corrupt, truncated or oversized files raise
+    :class:`InputImageError` naming the file; oversized ones before their pixels are decoded.
+    """
+    path = Path(path)
+    with _open(path) as image:
+        problem = size_problem(image.height, image.width)
+        if problem:
+            raise InputImageError(f"{path} is {problem}")
+        try:
+            frames = getattr(image, "n_frames", 1)
+            deep = image.mode in _SIXTEEN_BIT_GRAY or _source_is_16_bit(path, image)
+            image.load()
+            oriented = ImageOps.exif_transpose(image)
+        except _DECODE_ERRORS as error:
+            raise InputImageError(f"{path} is truncated or corrupt ({_one_line(error)})") from None
+        if frames > 1:
+            warnings.warn(
+                f"{path} is animated ({frames} frames); only the first frame is used",
+                ImageWarning,
+                stacklevel=2,
+            )
+        if deep:
+            warnings.warn(
+                f"{path} has 16-bit samples; they are reduced to 8 bits", ImageWarning, stacklevel=2
+            )
+        return _to_rgb(oriented, path)
+
+
+def check_not_same_file(input_path: str | Path, output_path: str | Path) -> None:
+    """Refuse to write ``output_path`` when it is ``input_path`` (same file, maybe via a link)."""
+    try:
+        same = os.path.samefile(input_path, output_path)
+    except OSError:  # one of them does not exist (yet), so they cannot be the same file
+        same = False
+    if same:
+        raise OutputError(f"output {output_path} is the input file; choose another output name")
+
+
+def _check_target(path: Path) -> None:
+    folder = path.parent
+    if not folder.exists():
+        raise OutputError(f"output folder {folder} does not exist")
+    if not folder.is_dir():
+        raise OutputError(f"output folder {folder} is not a folder")
+    if path.is_dir():
+        raise OutputError(f"output {path} is a directory; give a file name")
+
+
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success, move it over ``path`` atomically.
+
+    The caller writes the whole output to the yielded path. If the block raises, the temporary
+    file is removed and an existing ``path`` is left untouched. The data is fsynced before the
+    rename so a crash cannot leave an empty file under the final name.
+    """
+    target = Path(path)
+    _check_target(target)
+    while True:
+        temp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise OutputError(f"cannot write {target}: {_one_line(error)}") from None
+    try:
+        yield temp
+        descriptor = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_output`)."""
+    try:
+        with atomic_output(path) as temp:
+            temp.write_bytes(data)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {_one_line(error)}") from None
+
+
+def save_image(array: np.ndarray, path: str | Path) -> None:
+    """Write a uint8 (H, W, 3) RGB array atomically; the format follows the suffix (PNG if none).
+
+    Any format Pillow can write is accepted (.png, .ppm, .bmp, .tif, ...); an unknown suffix
+    raises :class:`OutputError` before anything is written.
+    """
+    array = np.asarray(array)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected a uint8 (H, W, 3) array, got {array.dtype} {array.shape}")
+    target = Path(path)
+    suffix = target.suffix.lower()
+    image_format = Image.registered_extensions().get(suffix) if suffix else "PNG"
+    if image_format is None or image_format not in Image.SAVE:
+        raise OutputError(f"cannot write {target}: unknown image format {suffix!r} (use .png)")
+    image = Image.fromarray(np.ascontiguousarray(array))
+    try:
+        with atomic_output(target) as temp:
+            image.save(temp, format=image_format)
+    except (OSError, ValueError, KeyError) as error:
+        raise OutputError(f"cannot write {target}: {_one_line(error)}") from None

@@ -1,0 +1,50 @@
+"""Global-context block (GCNet; rpn-reference.md section 1.5)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+def sn_conv1x1(cin: int, cout: int) -> nn.Module:
+    """Spectrally normalised 1x1 conv, N(0, 0.02) init as in the reference.
+
+    The power-iteration vectors update only in train mode, so inference is deterministic.
+    """
+    conv = nn.Conv2d(cin, cout, 1)
+    nn.init.trunc_normal_(conv.weight, std=0.02)
+    nn.init.zeros_(conv.bias)
+    return spectral_norm(conv, n_power_iterations=1)
+
+
+class _ChannelTransform(nn.Module):
+    """1x1 conv -> LayerNorm over channels -> ReLU -> 1x1 conv, on a ``[N, C, 1, 1]`` context."""
+
+    def __init__(self, channels: int, hidden: int) -> None:
+        super().__init__()
+        self.inner = sn_conv1x1(channels, hidden)
+        self.norm = nn.LayerNorm(hidden, eps=1e-12)
+        self.outer = sn_conv1x1(hidden, channels)
+
+    def forward(self, ctx: Tensor) -> Tensor:
+        t = self.inner(ctx)
+        t = self.norm(t.flatten(1)).view_as(t)
+        return self.outer(torch.relu(t))
+
+
+class GlobalContext(nn.Module):
+    """``x * sigmoid(T0(ctx)) + T1(ctx)`` where ctx is attention-pooled over all positions."""
+
+    def __init__(self, channels: int, hidden: int | None = None) -> None:
+        super().__init__()
+        hidden = hidden or channels
+        self.attention = sn_conv1x1(channels, 1)
+        self.gate = _ChannelTransform(channels, hidden)
+        self.shift = _ChannelTransform(channels, hidden)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        weights = torch.softmax(self.attention(x).view(n, 1, h * w), dim=-1)
+        ctx = torch.bmm(x.view(n, c, h * w), weights.transpose(1, 2)).view(n, c, 1, 1)
+        return x * torch.sigmoid(self.gate(ctx)) + self.shift(ctx)

@@ -1,0 +1,70 @@
+"""Model configurations: frozen dataclasses with named presets, round-tripping through JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+MODES = ("quality", "spatial", "single")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build a model's architecture.
+
+    mode: "quality" (levels at full resolution), "spatial" (1/4, 1/2, full) or "single" (one
+    level of the quality family: the single-layer baseline).
+    widths: channels of each level's latent (and its transforms' hidden width).
+    mask_axis: softmax axis of the sparse-mask block's channel mask ("pair" = fixed,
+    "channel" = the reference's behaviour).
+    """
+
+    mode: str
+    widths: tuple[int, ...]
+    mask_axis: str = "pair"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        expected = {"quality": None, "spatial": 3, "single": 1}[self.mode]
+        if expected is not None and len(self.widths) != expected:
+            raise ValueError(f"{self.mode} mode needs {expected} widths, got {len(self.widths)}")
+        if any(w < 4 or w % 4 for w in self.widths):
+            raise ValueError(f"widths must be positive multiples of 4, got {self.widths}")
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+
+    @property
+    def layers(self) -> int:
+        return len(self.widths)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        return cls(mode=d["mode"], widths=tuple(d["widths"]), mask_axis=d.get("mask_axis", "pair"))
+
+
+# (mode, preset) -> widths. "paper" is the reference's; "cpu" is sized for two CPU cores
+# (README, "CPU preset"); "tiny" is for tests only.
+PRESETS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("quality", "paper"): (96, 120, 144, 196),
+    ("quality", "cpu"): (64, 64, 64, 64),
+    ("quality", "tiny"): (8, 8, 8, 8),
+    ("spatial", "paper"): (96, 96, 96),
+    ("spatial", "cpu"): (64, 64, 64),
+    ("spatial", "tiny"): (8, 8, 8),
+    ("single", "paper"): (196,),
+    ("single", "cpu"): (64,),
+    ("single", "tiny"): (8,),
+}
+
+
+def preset(mode: str, name: str) -> ModelConfig:
+    """The named preset of a mode, e.g. ``preset("quality", "cpu")``."""
+    try:
+        return ModelConfig(mode, PRESETS[(mode, name)])
+    except KeyError:
+        names = sorted(p for m, p in PRESETS if m == mode)
+        raise ValueError(f"no preset {name!r} for {mode} mode; choose from {names}") from None

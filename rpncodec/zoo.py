@@ -1,0 +1,108 @@
+"""Shipped weights: model name -> file, sha256 and what it is; loading by name or by path.
+
+A weights file is ``{"config": ModelConfig dict, "state_dict": tensors}`` written by
+:func:`rpncodec.train.export` (fp16 floats, int32 entropy tables) and read with
+``torch.load(weights_only=True)``. Its sha256 is checked against the registry before loading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import ModelError
+from .models import ModelConfig, build_model
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One shipped model."""
+
+    name: str
+    file: str
+    sha256: str
+    mode: str
+    layers: int
+    description: str
+    default: bool = False
+
+
+REGISTRY: dict[str, ModelEntry] = {
+    e.name: e for e in [
+        ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
+                   "PENDING", "quality", 4,
+                   "quality mode, CPU preset (64/64/64/64), demo training (README)", default=True),
+    ]
+}
+
+
+def default_model() -> str:
+    return next(e.name for e in REGISTRY.values() if e.default)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for coding (eval mode, tables built) with the identity the header stores."""
+
+    name: str
+    digest: bytes  # first 8 bytes of the weights file's sha256
+    model: nn.Module
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+
+def _read(path: Path, expected: str | None) -> tuple[bytes, str]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"weights file {path} is missing") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read weights file {path}: {exc.strerror}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if expected is not None and digest != expected:
+        raise ModelError(f"weights file {path} has sha256 {digest[:16]}..., expected "
+                         f"{expected[:16]}... (altered or incomplete download)")
+    return data, digest
+
+
+def load_model(name_or_path: str | None = None) -> LoadedModel:
+    """Load a shipped model by registry name, or an exported weights file by path."""
+    name_or_path = name_or_path or default_model()
+    entry = REGISTRY.get(name_or_path)
+    if entry is not None:
+        path, name = WEIGHTS_DIR / entry.file, entry.name
+        data, digest = _read(path, entry.sha256)
+    else:
+        path = Path(name_or_path)
+        if not path.suffix == ".pt" and not path.exists():
+            known = ", ".join(REGISTRY)
+            raise ModelError(f"unknown model {name_or_path!r} (shipped: {known}; "
+                             "or give the path of an exported .pt file)")
+        data, digest = _read(path, None)
+        name = _safe_name(path.stem)
+    try:
+        blob = torch.load(io.BytesIO(data), weights_only=True)
+        config = ModelConfig.from_dict(blob["config"])
+        model = build_model(config)
+        state = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
+        model.load_state_dict(state)
+    except Exception as exc:  # any malformed file is one clear error
+        raise ModelError(f"{path} is not a valid rpncodec weights file ({exc})") from None
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return LoadedModel(name, bytes.fromhex(digest[:16]), model)
+
+
+def _safe_name(stem: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem)[:64]
+    return cleaned or "custom"

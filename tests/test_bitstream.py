@@ -1,0 +1,215 @@
+"""Tests of the .rpn container: round trips, truncation, damage, and hostile input."""
+
+import contextlib
+import struct
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rpncodec import bitstream
+from rpncodec.bitstream import Header, pack, parse, prefix_size, select, truncate
+from rpncodec.errors import BitstreamError, RpncodecError, TruncatedError
+
+HEADER = Header("quality", "rpn-q.v1", bytes(range(8)), 48, 64, 3)
+PAYLOADS = [b"first", b"second layer", b"3"]
+
+
+def packed() -> bytes:
+    return pack(HEADER, PAYLOADS)
+
+
+def raw_header(**fields) -> bytes:
+    """A header with a valid CRC but arbitrary field values (bypassing Header validation)."""
+    values = {"version": 1, "mode": 0, "name": b"m", "digest": bytes(8)}
+    values |= {"height": 4, "width": 4, "layers": 1}
+    values.update(fields)
+    body = (
+        bitstream.MAGIC
+        + bytes([values["version"], values["mode"], len(values["name"])])
+        + values["name"]
+        + struct.pack(
+            ">8sIIB", values["digest"], values["height"], values["width"], values["layers"]
+        )
+    )
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def test_round_trip():
+    container = parse(packed())
+    assert container.header == HEADER
+    assert container.chunks == PAYLOADS
+    assert (container.available, container.damaged, container.truncated) == (3, None, False)
+    assert select(container, None) == PAYLOADS
+    assert select(container, 2) == PAYLOADS[:2]
+    assert len(HEADER.to_bytes()) == bitstream.header_size(HEADER.model)
+
+
+def test_all_modes_round_trip():
+    for mode in bitstream.MODES:
+        header = Header(mode, "m", bytes(8), 1, 1, 1)
+        assert parse(pack(header, [b""])).header.mode == mode
+
+
+def test_byte_ranges_and_prefix_size():
+    data = packed()
+    container = parse(data)
+    start = bitstream.header_size(HEADER.model)
+    for (begin, end), payload in zip(container.byte_ranges, PAYLOADS, strict=True):
+        assert begin == start and end == begin + 8 + len(payload)
+        start = end
+    assert prefix_size(container, 3) == len(data)
+    assert prefix_size(container, 1) == len(
+        pack(Header("quality", "rpn-q.v1", bytes(range(8)), 48, 64, 1), PAYLOADS[:1])
+    )
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_truncate_equals_pack_of_prefix(layers):
+    expected = pack(
+        Header("quality", HEADER.model, HEADER.digest, 48, 64, layers), PAYLOADS[:layers]
+    )
+    assert truncate(packed(), layers) == expected
+
+
+def test_truncate_refuses_missing_layers():
+    with pytest.raises(TruncatedError, match="only 1 of 3"):
+        truncate(packed()[:-10], 2)
+    with pytest.raises(RpncodecError, match="--layers must be between 1 and 3"):
+        truncate(packed(), 4)
+
+
+def test_cut_at_every_offset():
+    data = packed()
+    size = bitstream.header_size(HEADER.model)
+    ends = [end for _, end in parse(data).byte_ranges]
+    for cut in range(len(data)):
+        prefix = data[:cut]
+        if cut < size:
+            with pytest.raises(TruncatedError, match=r"empty|truncated inside its header"):
+                parse(prefix)
+            continue
+        container = parse(prefix)
+        expected = sum(end <= cut for end in ends)
+        assert container.available == expected, cut
+        assert container.truncated and container.damaged is None
+        assert container.chunks == PAYLOADS[:expected]
+        if expected:
+            assert select(container, None) == PAYLOADS[:expected]
+        else:
+            with pytest.raises(TruncatedError, match="none of its 3 layers"):
+                select(container, None)
+        with pytest.raises(TruncatedError, match=f"only {expected} of 3 layers|none of its 3"):
+            select(container, 3)
+
+
+def test_truncated_message_suggests_layers():
+    container = parse(packed()[:-1])
+    with pytest.raises(TruncatedError) as info:
+        select(container, 3)
+    assert str(info.value) == "file is truncated: only 2 of 3 layers are complete (use --layers 2)"
+
+
+def test_damaged_second_chunk():
+    data = bytearray(packed())
+    begin, _ = parse(bytes(data)).byte_ranges[1]
+    data[begin + 8 + 3] ^= 0x40
+    container = parse(bytes(data))
+    assert container.damaged == 2 and container.available == 1 and not container.truncated
+    assert select(container, 1) == PAYLOADS[:1]
+    assert select(container, None) == PAYLOADS[:1]
+    with pytest.raises(BitstreamError) as info:
+        select(container, 2)
+    assert str(info.value) == (
+        "layer 2 of 3 is damaged (CRC mismatch); layer 1 decodes (use --layers 1)"
+    )
+    with pytest.raises(BitstreamError, match="layer 2 of 3 is damaged"):
+        truncate(bytes(data), 3)
+
+
+def test_damaged_first_chunk_with_all_layers():
+    data = bytearray(packed())
+    data[bitstream.header_size(HEADER.model) + 8] ^= 1
+    with pytest.raises(BitstreamError, match=r"layer 1 of 3 is damaged.*no layer can be decoded"):
+        select(parse(bytes(data)), None)
+
+
+def test_layers_out_of_range():
+    container = parse(packed())
+    for layers in (0, 4, -1):
+        with pytest.raises(RpncodecError, match="--layers must be between 1 and 3"):
+            select(container, layers)
+
+
+def test_wrong_magic():
+    for data in (b"\x89PNG\r\n\x1a\n" + bytes(40), b"RPN1", b"x"):
+        with pytest.raises(BitstreamError, match=r"not an \.rpn file \(wrong magic\)"):
+            parse(data)
+
+
+def test_unknown_version():
+    data = bytearray(packed())
+    data[4] = 2
+    with pytest.raises(BitstreamError) as info:
+        parse(bytes(data))
+    assert str(info.value) == "unsupported .rpn format version 2 (this rpncodec reads version 1)"
+    assert not isinstance(info.value, TruncatedError)
+
+
+def test_header_crc_damage():
+    data = bytearray(packed())
+    data[10] ^= 0x01  # inside the model name
+    with pytest.raises(BitstreamError, match=r"damaged \.rpn header \(CRC mismatch\)"):
+        parse(bytes(data))
+
+
+def test_absurd_sizes_refused():
+    for height, width in ((100000, 100000), (70000, 1), (0, 5), (40000, 40000)):
+        data = raw_header(height=height, width=width) + struct.pack(">II", 0, 0)
+        with pytest.raises(BitstreamError, match=r"above the limit|empty"):
+            parse(data)
+    assert parse(raw_header(height=65536, width=4096)).header.width == 4096
+
+
+def test_bad_header_fields_refused():
+    bad = [raw_header(mode=3), raw_header(name=b"a b"), raw_header(layers=0), raw_header(layers=17)]
+    for data in bad:
+        with pytest.raises(BitstreamError):
+            parse(data)
+
+
+def test_header_validation():
+    with pytest.raises(BitstreamError):
+        Header("fast", "m", bytes(8), 1, 1, 1)
+    with pytest.raises(BitstreamError):
+        Header("single", "bad/name", bytes(8), 1, 1, 1)
+    with pytest.raises(BitstreamError, match="70000x70000"):
+        Header("single", "m", bytes(8), 70000, 70000, 1)
+    with pytest.raises(ValueError, match="declares 3 layers but 2"):
+        pack(HEADER, PAYLOADS[:2])
+
+
+def test_trailing_bytes_are_counted():
+    assert parse(packed() + b"junk").trailing == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=80))
+def test_random_bytes_never_crash(data):
+    with contextlib.suppress(BitstreamError):
+        parse(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=4),
+    st.integers(0, 200),
+)
+def test_mutated_file_never_crashes(flips, cut):
+    data = bytearray(packed())
+    for position, value in flips:
+        if position < len(data):
+            data[position] = value
+    with contextlib.suppress(BitstreamError):
+        select(parse(bytes(data[: len(data) - cut % 8])), None)

@@ -62,7 +62,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     check_not_same_file(args.input, args.output)
     data = _read_rpn(args.input)
     decoded = codec.decode(data, args.layers, args.model)
-    note = _layers_note(decoded)
+    note = _layers_note(decoded) if args.layers is None else None
     if note:
         print(f"rpncodec: warning: {note}", file=sys.stderr)
     save_image(decoded.image, args.output)
@@ -79,7 +79,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"image:   {h.width}x{h.height}, {h.layers} layers declared, {c.available} complete")
     print("layer  bytes      start-end          cumulative bytes  cumulative bpp")
     for k, (start, end) in enumerate(c.byte_ranges, 1):
-        print(f"{k:>5}  {end - start:>9}  {start:>8}-{end:<8}  {end:>16}  {8 * end / pixels:>14.4f}")
+        bpp = 8 * end / pixels
+        print(f"{k:>5}  {end - start:>9}  {start:>8}-{end:<8}  {end:>16}  {bpp:>14.4f}")
     if c.damaged:
         print(f"layer {c.damaged} is damaged ({c.damage})")
     elif c.truncated:
@@ -209,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"rpncodec: warning: {message}", file=sys.stderr)
 
 

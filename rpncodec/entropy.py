@@ -61,7 +61,7 @@ class EntropyBottleneck(nn.Module):
     # -- density -----------------------------------------------------------------------------
     def _logits_cdf(self, x: Tensor, stop_gradient: bool) -> Tensor:
         """Cumulative logits for ``x`` of shape ``[C, 1, K]``."""
-        for i, (matrix, bias) in enumerate(zip(self.matrices, self.biases)):
+        for i, (matrix, bias) in enumerate(zip(self.matrices, self.biases, strict=True)):
             if stop_gradient:
                 matrix, bias = matrix.detach(), bias.detach()
             x = torch.matmul(F.softplus(matrix), x) + bias
@@ -129,12 +129,13 @@ class EntropyBottleneck(nn.Module):
         pmf = torch.where(valid, pmf, torch.zeros_like(pmf))
         tail = torch.clamp(1 - pmf.sum(1, keepdim=True), min=0)
         table = torch.cat([pmf, tail], 1)
-        freqs = torch.stack([_quantize_pmf(row, int(v.sum())) for row, v in zip(table, valid)])
+        used = (lo + hi + 1).tolist()
+        freqs = torch.stack([_quantize_pmf(table[c], used[c]) for c in range(self.channels)])
         self.offsets = lo.to(torch.int32).cpu()
         self.freqs = freqs
         self._models = None
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in ("offsets", "freqs"):
             key = prefix + name
             if key in state_dict:

@@ -71,7 +71,7 @@ def evaluate_folder(folder: Path, loaded: LoadedModel, per_image: bool = False) 
                 warnings.simplefilter("ignore")
                 image = load_image(f)
         except InputImageError as exc:
-            print(f"warning: skipped {exc}", file=sys.stderr)
+            print(f"rpncodec: warning: skipped {exc}", file=sys.stderr)
             skipped += 1
             continue
         per[f.name] = evaluate_image(image, loaded)

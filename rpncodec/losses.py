@@ -33,7 +33,7 @@ def rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...],
     n, _, h, w = x.shape
     bpp = layer_bpp(out["likelihoods"], n * h * w, cumulative)
     mse = [torch.mean((x_hat - x) ** 2) for x_hat in out["x_hat"]]
-    loss = sum(lam * r + 255.0**2 * d for lam, r, d in zip(lambdas, bpp, mse))
+    loss = sum(lam * r + 255.0**2 * d for lam, r, d in zip(lambdas, bpp, mse, strict=True))
     return {"loss": loss, "bpp": bpp, "mse": mse}
 
 

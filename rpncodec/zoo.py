@@ -93,10 +93,12 @@ def load_model(name_or_path: str | None = None) -> LoadedModel:
         blob = torch.load(io.BytesIO(data), weights_only=True)
         config = ModelConfig.from_dict(blob["config"])
         model = build_model(config)
-        state = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
+        state = {k: v.float() if v.is_floating_point() else v
+                 for k, v in blob["state_dict"].items()}
         model.load_state_dict(state)
     except Exception as exc:  # any malformed file is one clear error
-        raise ModelError(f"{path} is not a valid rpncodec weights file ({exc})") from None
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise ModelError(f"{path} is not a valid rpncodec weights file ({reason})") from None
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

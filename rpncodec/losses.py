@@ -7,6 +7,8 @@ the RATE. CompressAI writes ``lambda_c * 255^2 * MSE + bpp``, so ``lambda_c = 1 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -30,13 +32,60 @@ def layer_bpp(likelihoods: list[Tensor], pixels: int, cumulative: bool) -> list[
 def rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...],
                     cumulative: bool = True) -> dict:
     """Sum over layers of ``lambda_k * bpp_k + 255^2 * MSE_k``, plus the per-layer terms."""
-    n, _, h, w = x.shape
-    bpp = layer_bpp(out["likelihoods"], n * h * w, cumulative)
-    mse = [torch.mean((x_hat - x) ** 2) for x_hat in out["x_hat"]]
-    loss = sum(lam * r + 255.0**2 * d for lam, r, d in zip(lambdas, bpp, mse, strict=True))
-    return {"loss": loss, "bpp": bpp, "mse": mse}
+    return guided_rate_distortion(out, x, lambdas, [None] * len(out["x_hat"]), cumulative)
 
 
 def psnr(mse: float) -> float:
     """PSNR in dB of an MSE measured on [0, 1] images."""
-    return float(-10 * torch.log10(torch.tensor(max(mse, 1e-12))))
+    return -10 * math.log10(max(mse, 1e-12))
+
+
+def uncertainty_nll(s: Tensor, x: Tensor, x_hat: Tensor) -> Tensor:
+    """Heteroscedastic negative log-likelihood that teaches an uncertainty net its map ``s``.
+
+    Per pixel ``exp(-s) * d + s`` with ``d = 255^2 (x - x_hat)^2``: minimised at
+    ``s = log d``, so ``s`` estimates the log of the expected squared error (aleatoric
+    uncertainty) of that reconstruction. ``x_hat`` is detached: this loss trains the uncertainty
+    net only. (The reference weights with exp(-4s) and a k * 2s regulariser on the [0, 1] scale,
+    which pins most of s at its ELU floor of -1; see rpn-reference.md 4.3.)
+    """
+    d = 255.0**2 * (x - x_hat.detach()) ** 2
+    return torch.mean(torch.exp(-s) * d + s)
+
+
+def guidance_weights(s: Tensor) -> Tensor:
+    """Stage-2 pixel weights from an uncertainty map: ``s - min(s) + 1`` per image and channel
+    (as the reference), detached and scaled to mean 1 so the rate-distortion balance, and hence
+    the layer's rate, stays where its lambda puts it."""
+    s = s.detach()
+    w = s - s.amin(dim=(2, 3), keepdim=True) + 1
+    return w / w.mean(dim=(1, 2, 3), keepdim=True)
+
+
+def guided_rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...],
+                           weights: list[Tensor | None], cumulative: bool = True) -> dict:
+    """Like :func:`rate_distortion`, with layer k's squared error weighted by ``weights[k]``
+    (``None`` = unweighted, e.g. the top layer, which has no uncertainty map)."""
+    n, _, h, w = x.shape
+    bpp = layer_bpp(out["likelihoods"], n * h * w, cumulative)
+    mse = []
+    for x_hat, wk in zip(out["x_hat"], weights, strict=True):
+        err = (x_hat - x) ** 2
+        mse.append(torch.mean(err if wk is None else wk * err))
+    loss = sum(lam * r + 255.0**2 * d for lam, r, d in zip(lambdas, bpp, mse, strict=True))
+    return {"loss": loss, "bpp": bpp, "mse": mse}
+
+
+def stage_at(step: int, steps: int, warmup: float = 0.1, period: int = 20, learn: int = 5,
+             enabled: bool = True) -> int:
+    """Training stage of a global step (resume-safe: a pure function of the step).
+
+    0: plain rate-distortion; 1: uncertainty nets learn (codec keeps the plain loss);
+    2: the codec learns with uncertainty-weighted distortion for every layer below the top.
+    After a plain warm-up (``warmup`` of the run), each ``period`` steps begin with ``learn``
+    stage-1 steps, and the rest are stage 2: guidance shapes 75% of the run by default, where
+    the reference gave it 200 of 50,000 steps.
+    """
+    if not enabled or step < warmup * steps:
+        return 0
+    return 1 if (step - int(warmup * steps)) % period < learn else 2

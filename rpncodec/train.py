@@ -1,9 +1,14 @@
 """The trainer: ``rpncodec train --mode quality --preset cpu --steps N --out DIR``.
 
 Random crops from an in-memory folder of images (BSDS500 by default, never Kodak), Adam with
-gradient clipping, a separate Adam for the entropy models' quantiles, checkpoints that hold
-everything needed for an exact resume, a JSON-lines log, periodic validation on a fixed held-out
-slice of the training folder, and an export to the compact shipped format.
+gradient clipping, a separate Adam for the entropy models' quantiles, the uncertainty-guided
+stages (:func:`rpncodec.losses.stage_at`), checkpoints that hold everything needed for an exact
+resume, a JSON-lines log, periodic validation on a fixed held-out slice of the training folder,
+and an export to the compact shipped format.
+
+Distributed: ``torchrun --nproc_per_node=N -m rpncodec train ...`` trains with
+DistributedDataParallel (gloo on CPU, nccl on GPU); each rank draws its own crops, rank 0
+validates, logs and saves.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -22,7 +26,15 @@ import torch
 from tqdm import tqdm
 
 from .data import CropDataset, center_crops, list_images, split_holdout
-from .losses import QUALITY_LAMBDAS, rate_distortion
+from .layers.uncertainty import UncertaintyNet
+from .losses import (
+    QUALITY_LAMBDAS,
+    guidance_weights,
+    guided_rate_distortion,
+    psnr,
+    stage_at,
+    uncertainty_nll,
+)
 from .models import ModelConfig, build_model, preset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train" / "bsds500"
@@ -47,12 +59,17 @@ class TrainConfig:
     val_every: int = 500
     checkpoint_every: int = 200
     threads: int = 0  # 0 = torch's default
+    guidance: bool = True  # uncertainty-guided stages (False: plain stage 0 throughout)
+    device: str = "cpu"
 
     def model_config(self) -> ModelConfig:
         return preset(self.mode, self.preset)
 
     def lr_at(self, step: int) -> float:
         return self.lr * (0.1 if step >= self.decay_at * self.steps else 1.0)
+
+    def stage_at(self, step: int) -> int:
+        return stage_at(step, self.steps, enabled=self.guidance and self.mode == "quality")
 
 
 def _atomic_save(obj: object, path: str | Path) -> None:
@@ -62,86 +79,163 @@ def _atomic_save(obj: object, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
+class UncertaintyHeads(torch.nn.Module):
+    """One uncertainty net per level below the top: level k's map from level k+1's latent."""
+
+    def __init__(self, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        self.nets = torch.nn.ModuleList(
+            UncertaintyNet(widths[k + 1], widths[k]) for k in range(len(widths) - 1))
+
+    def forward(self, latents: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [net(y) for net, y in zip(self.nets, latents, strict=True)]
+
+    def __len__(self) -> int:
+        return len(self.nets)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size), initialising the process group when run under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return int(os.environ.get("RANK", "0")), world
+
+
 class Trainer:
-    """Owns the model, optimisers, data and step counter of one run directory."""
+    """Owns the model, uncertainty nets, optimisers, data and step counter of one run."""
 
     def __init__(self, cfg: TrainConfig, out: Path) -> None:
         self.cfg, self.out = cfg, out
-        out.mkdir(parents=True, exist_ok=True)
+        self.rank, self.world = _distributed()
+        self.device = torch.device(cfg.device)
+        if self.rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)
-        self.model = build_model(cfg.model_config())
+        self.model = build_model(cfg.model_config()).to(self.device)
+        w = self.model.config.widths
+        # Level k's uncertainty comes from level k+1's decoded latent (none for the top level).
+        self.uncertainty = UncertaintyHeads(w).to(self.device)
         lambdas = cfg.lambdas[-self.model.layers:] if cfg.mode == "single" else cfg.lambdas
         self.lambdas = tuple(lambdas[: self.model.layers])
+        self.net, self.unc_net = self.model, self.uncertainty
+        if self.world > 1:
+            ddp = torch.nn.parallel.DistributedDataParallel
+            # quantiles are trained by the aux loss alone, identically on every rank
+            ignored = [n for n, _ in self.model.named_parameters() if n.endswith("quantiles")]
+            ddp._set_params_and_buffers_to_ignore_for_model(self.model, ignored)
+            self.net = ddp(self.model)
+            if len(self.uncertainty):
+                self.unc_net = ddp(self.uncertainty)
         main = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
         quantiles = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
         self.aux_opt = torch.optim.Adam(quantiles, lr=cfg.aux_lr)
-        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.unc_opt = torch.optim.Adam(self.uncertainty.parameters(), lr=cfg.lr)
+        torch.manual_seed(cfg.seed + self.rank)  # per-rank noise; weights are already equal
+        self.gen = torch.Generator().manual_seed(cfg.seed + 1000 * self.rank)
         self.step = 0
         train_files, val_files = split_holdout(list_images(cfg.data))
         self.data = CropDataset(train_files, cfg.crop)
-        self.val = center_crops(val_files, 256) if val_files else None
+        self.val = center_crops(val_files, 256) if val_files and self.rank == 0 else None
 
     def state(self) -> dict:
         return {"config": asdict(self.cfg), "model_config": self.model.config.to_dict(),
-                "model": self.model.state_dict(), "opt": self.opt.state_dict(),
-                "aux_opt": self.aux_opt.state_dict(), "step": self.step,
+                "model": self.model.state_dict(), "uncertainty": self.uncertainty.state_dict(),
+                "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
+                "unc_opt": self.unc_opt.state_dict(), "step": self.step,
                 "gen": self.gen.get_state(), "torch_rng": torch.get_rng_state()}
 
     def save(self) -> None:
-        _atomic_save(self.state(), self.out / "checkpoint.pt")
+        if self.rank == 0:
+            _atomic_save(self.state(), self.out / "checkpoint.pt")
 
     def load(self, path: Path) -> None:
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location=self.device)
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
         self.aux_opt.load_state_dict(state["aux_opt"])
+        if "uncertainty" in state:  # checkpoints from before the guided stages lack these
+            self.uncertainty.load_state_dict(state["uncertainty"])
+            self.unc_opt.load_state_dict(state["unc_opt"])
         self.step = state["step"]
-        self.gen.set_state(state["gen"])
-        torch.set_rng_state(state["torch_rng"])
+        if self.rank == 0:  # other ranks keep their own streams
+            self.gen.set_state(state["gen"])
+            torch.set_rng_state(state["torch_rng"])
 
     def train_step(self) -> dict:
+        cfg = self.cfg
+        stage = cfg.stage_at(self.step)
         self.model.train()
-        for group in self.opt.param_groups:
-            group["lr"] = self.cfg.lr_at(self.step)
-        x = self.data.batch(self.cfg.batch, self.gen)
-        rd = rate_distortion(self.model(x), x, self.lambdas, cumulative=True)
+        for group in self.opt.param_groups + self.unc_opt.param_groups:
+            group["lr"] = cfg.lr_at(self.step)
+        x = self.data.batch(cfg.batch, self.gen).to(self.device)
+        out = self.net(x)
+        weights: list[torch.Tensor | None] = [None] * self.model.layers
+        record: dict = {"stage": stage}
+        if stage:
+            latents = [y.detach() for y in out["y_hat"][1:]]
+            if stage == 1:
+                s = self.unc_net(latents)
+                nll = sum(uncertainty_nll(sk, x, xk)
+                          for sk, xk in zip(s, out["x_hat"][:-1], strict=True))
+                self.unc_opt.zero_grad(set_to_none=True)
+                nll.backward()
+                torch.nn.utils.clip_grad_norm_(self.uncertainty.parameters(), cfg.clip)
+                self.unc_opt.step()
+                record["nll"] = float(nll.detach())
+            else:
+                with torch.no_grad():
+                    s = self.uncertainty(latents)
+                weights[:-1] = [guidance_weights(sk) for sk in s]
+        rd = guided_rate_distortion(out, x, self.lambdas, weights, cumulative=True)
         self.opt.zero_grad(set_to_none=True)
         rd["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], self.cfg.clip)
+        torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], cfg.clip)
         self.opt.step()
         aux = self.model.aux_loss()
         self.aux_opt.zero_grad(set_to_none=True)
         aux.backward()
         self.aux_opt.step()
         self.step += 1
-        return {"loss": float(rd["loss"].detach()), "aux": float(aux.detach()),
+        return {**record, "loss": float(rd["loss"].detach()), "aux": float(aux.detach()),
                 "bpp": [float(b.detach()) for b in rd["bpp"]],
                 "mse": [float(m.detach()) for m in rd["mse"]]}
 
     @torch.no_grad()
     def validate(self) -> dict:
-        """Rounded latents on the held-out crops: estimated bpp and PSNR per layer."""
+        """Rounded latents on the held-out crops: estimated bpp and PSNR per layer, and how
+        the uncertainty maps are distributed and track the actual error."""
         self.model.eval()
         out = self.model(self.val)
-        rd = rate_distortion(out, self.val, self.lambdas, cumulative=True)
-        return {"bpp": [round(float(b), 4) for b in rd["bpp"]],
-                "psnr": [round(_psnr(m), 3) for m in rd["mse"]]}
+        rd = guided_rate_distortion(out, self.val, self.lambdas, [None] * self.model.layers)
+        record = {"bpp": [round(float(b), 4) for b in rd["bpp"]],
+                  "psnr": [round(psnr(float(m)), 3) for m in rd["mse"]]}
+        if len(self.uncertainty):
+            record["uncertainty"] = [
+                _uncertainty_summary(s, self.val, x_hat)
+                for s, x_hat in zip(self.uncertainty(out["y_hat"][1:]), out["x_hat"][:-1],
+                                    strict=True)]
+        return record
 
     def log(self, record: dict) -> None:
-        with open(self.out / "log.jsonl", "a") as f:
-            f.write(json.dumps({"step": self.step, "time": round(time.time(), 1), **record}) + "\n")
+        if self.rank == 0:
+            with open(self.out / "log.jsonl", "a") as f:
+                f.write(json.dumps({"step": self.step, "time": round(time.time(), 1),
+                                    **record}) + "\n")
 
     def run(self) -> None:
         cfg = self.cfg
-        bar = tqdm(total=cfg.steps, initial=self.step, file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(total=cfg.steps, initial=self.step, file=sys.stderr, dynamic_ncols=True,
+                   disable=self.rank != 0)
         while self.step < cfg.steps:
             t0 = time.perf_counter()
             rec = self.train_step()
             rec["sec"] = round(time.perf_counter() - t0, 3)
             bar.update(1)
             bar.set_postfix(loss=f"{rec['loss']:.1f}", bpp=f"{rec['bpp'][-1]:.3f}",
-                            psnr=f"{_psnr(rec['mse'][-1]):.2f}")
+                            psnr=f"{psnr(rec['mse'][-1]):.2f}", stage=rec["stage"])
             if self.step % 20 == 0:
                 self.log({"train": rec})
             if self.val is not None and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
@@ -151,8 +245,13 @@ class Trainer:
         bar.close()
 
 
-def _psnr(mse: float) -> float:
-    return -10 * math.log10(max(mse, 1e-12))
+def _uncertainty_summary(s: torch.Tensor, x: torch.Tensor, x_hat: torch.Tensor) -> dict:
+    """Quantiles of an uncertainty map and its correlation with the log squared error."""
+    q = torch.quantile(s.flatten()[:1_000_000], torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95]))
+    err = torch.log(255.0**2 * (x - x_hat) ** 2 + 1e-3).flatten()
+    corr = torch.corrcoef(torch.stack([s.flatten(), err]))[0, 1]
+    return {"quantiles_5_25_50_75_95": [round(float(v), 3) for v in q],
+            "corr_with_log_err": round(float(corr), 3)}
 
 
 def settle_quantiles(model: torch.nn.Module, steps: int = 3000, lr: float = 1e-2) -> float:
@@ -190,6 +289,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-every", type=int, default=d.val_every)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--no-guidance", dest="guidance", action="store_false",
+                   help="plain rate-distortion only (the ablation baseline)")
+    p.add_argument("--device", default=d.device, help="cpu or cuda")
     p.add_argument("--out", required=True, help="run directory (checkpoint, log, export)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--export", metavar="FILE", help="also export the final model to FILE")
@@ -200,14 +302,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(mode=args.mode, preset=args.preset, steps=args.steps, batch=args.batch,
                       crop=args.crop, lr=args.lr, lambdas=list(args.lambdas), seed=args.seed,
                       data=args.data, val_every=args.val_every,
-                      checkpoint_every=args.checkpoint_every, threads=args.threads)
+                      checkpoint_every=args.checkpoint_every, threads=args.threads,
+                      guidance=args.guidance, device=args.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = Trainer(cfg, out)
     if args.resume and (out / "checkpoint.pt").exists():
         trainer.load(out / "checkpoint.pt")
     trainer.run()
-    if args.export:
+    if args.export and trainer.rank == 0:
         digest = export(trainer.model, Path(args.export))
         print(f"exported {args.export} sha256 {digest}")
     return 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,8 @@ from PIL import Image
 
 from rpncodec import codec
 from rpncodec.cli import main
+from rpncodec.losses import guidance_weights, stage_at, uncertainty_nll
+from rpncodec.train import TrainConfig, Trainer
 from rpncodec.zoo import load_model
 
 
@@ -50,3 +55,73 @@ def test_export_gives_a_loadable_model_that_codes(image_folder, tmp_path) -> Non
     assert codec.decode(codec.encode(image, loaded), None, loaded).image.shape == image.shape
     log = (tmp_path / "run" / "log.jsonl").read_text()
     assert '"val"' in log and '"psnr"' in log
+
+
+def test_stage_schedule_is_a_function_of_the_step_and_gives_guidance_most_steps() -> None:
+    stages = [stage_at(step, 1000) for step in range(1000)]
+    assert stages[:100] == [0] * 100  # plain warm-up
+    assert stages[100:105] == [1] * 5 and stages[105:120] == [2] * 15
+    assert stages.count(2) == 675 and stages.count(1) == 225
+    assert set(stage_at(s, 1000, enabled=False) for s in range(1000)) == {0}
+
+
+def test_guided_stages_train_the_uncertainty_nets_and_weight_the_codec(image_folder, tmp_path):
+    cfg = TrainConfig(preset="tiny", steps=100, batch=2, crop=64, data=str(image_folder))
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.step = 10  # stage 1
+    before = [p.clone() for p in trainer.uncertainty.parameters()]
+    rec = trainer.train_step()
+    assert rec["stage"] == 1 and rec["nll"] > 0
+    after = list(trainer.uncertainty.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    trainer.step = 20  # stage 2: uncertainty nets frozen
+    before = [p.clone() for p in trainer.uncertainty.parameters()]
+    assert trainer.train_step()["stage"] == 2
+    after = list(trainer.uncertainty.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    summary = trainer.validate()["uncertainty"]
+    assert len(summary) == 3 and len(summary[0]["quantiles_5_25_50_75_95"]) == 5
+
+
+def test_guidance_weights_have_mean_one_and_follow_uncertainty() -> None:
+    s = torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]]).repeat(2, 3, 1, 1)
+    w = guidance_weights(s)
+    assert torch.allclose(w.mean(dim=(1, 2, 3)), torch.ones(2))
+    assert w[0, 0, 1, 1] > w[0, 0, 0, 0]
+
+
+def test_uncertainty_nll_is_minimised_at_the_log_squared_error() -> None:
+    x, x_hat = torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), 4 / 255)
+    best = torch.full((1, 3, 2, 2), float(torch.log(torch.tensor(16.0))))
+    assert uncertainty_nll(best, x, x_hat) < uncertainty_nll(best + 0.5, x, x_hat)
+    assert uncertainty_nll(best, x, x_hat) < uncertainty_nll(best - 0.5, x, x_hat)
+
+
+def test_torchrun_with_two_processes_keeps_replicas_identical(image_folder, tmp_path) -> None:
+    script = tmp_path / "ddp_check.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                    "--master_port=29517", str(script), str(image_folder), str(tmp_path)],
+                   check=True, env=env, timeout=300)
+    a = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    b = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 12
+
+
+DDP_SCRIPT = """
+import os, sys, torch
+from pathlib import Path
+from rpncodec.train import TrainConfig, Trainer
+folder, out = sys.argv[1], Path(sys.argv[2])
+cfg = TrainConfig(preset="tiny", steps=12, batch=2, crop=64, data=folder, val_every=100,
+                  checkpoint_every=6)
+trainer = Trainer(cfg, out / "run")
+trainer.run()  # stages 0, 1 and 2 all occur in 12 steps
+state = {**{"m." + k: v for k, v in trainer.model.state_dict().items()},
+         **{"u." + k: v for k, v in trainer.uncertainty.state_dict().items()}}
+torch.save(state, out / f"rank{trainer.rank}.pt")
+"""

@@ -69,8 +69,8 @@ def _read(path: Path, expected: str | None) -> tuple[bytes, str]:
         raise ModelError(f"cannot read weights file {path}: {exc.strerror}") from None
     digest = hashlib.sha256(data).hexdigest()
     if expected is not None and digest != expected:
-        raise ModelError(f"weights file {path} has sha256 {digest[:16]}..., expected "
-                         f"{expected[:16]}... (altered or incomplete download)")
+        raise ModelError(f"weights file {path} has sha256 {digest}, expected {expected} "
+                         "(altered or incomplete file)")
     return data, digest
 
 

@@ -165,11 +165,12 @@ def test_header_crc_damage():
 
 
 def test_absurd_sizes_refused():
-    for height, width in ((100000, 100000), (70000, 1), (0, 5), (40000, 40000)):
+    for height, width in ((100000, 100000), (70000, 1), (0, 5), (40000, 40000), (8193, 8192)):
         data = raw_header(height=height, width=width) + struct.pack(">II", 0, 0)
         with pytest.raises(BitstreamError, match=r"above the limit|empty"):
             parse(data)
-    assert parse(raw_header(height=65536, width=4096)).header.width == 4096
+    assert parse(raw_header(height=8192, width=8192)).header.width == 8192
+    assert parse(raw_header(height=65536, width=1024)).header.height == 65536
 
 
 def test_bad_header_fields_refused():

@@ -1,0 +1,216 @@
+"""Fuzzing: container properties (hypothesis) and bounded mutation campaigns over the decoder."""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+import time
+import zlib
+from contextlib import redirect_stdout
+from io import StringIO
+
+import pytest
+from conftest import smooth_image
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rpncodec import bitstream, codec, fuzz
+from rpncodec.bitstream import Container, Header, pack, parse, truncate
+from rpncodec.errors import BitstreamError, TruncatedError
+
+names = st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True)
+
+
+@st.composite
+def headers(draw, max_layers: int = bitstream.MAX_LAYERS) -> Header:
+    height = draw(st.integers(1, bitstream.MAX_SIDE))
+    width = draw(st.integers(1, min(bitstream.MAX_SIDE, bitstream.MAX_PIXELS // height)))
+    return Header(draw(st.sampled_from(bitstream.MODES)), draw(names),
+                  draw(st.binary(min_size=8, max_size=8)), height, width,
+                  draw(st.integers(1, max_layers)))
+
+
+@st.composite
+def files(draw, max_layers: int = bitstream.MAX_LAYERS) -> tuple[Header, list[bytes]]:
+    header = draw(headers(max_layers))
+    payloads = draw(st.lists(st.binary(max_size=48), min_size=header.layers,
+                             max_size=header.layers))
+    return header, payloads
+
+
+def parse_or_reject(data: bytes) -> Container | None:
+    """parse's contract: a consistent Container, or BitstreamError (nothing else)."""
+    try:
+        c = parse(data)
+    except BitstreamError:
+        return None
+    assert isinstance(c, Container)
+    assert c.available == len(c.chunks) == len(c.byte_ranges) <= c.header.layers
+    for (start, end), chunk in zip(c.byte_ranges, c.chunks, strict=True):
+        assert data[start + bitstream.CHUNK_OVERHEAD : end] == chunk
+    if c.available < c.header.layers:
+        assert c.truncated != (c.damaged is not None)
+    return c
+
+
+# -- (a) container properties ----------------------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=120),
+                 st.binary(max_size=120).map(lambda b: bitstream.MAGIC + b"\x01" + b)))
+def test_parse_arbitrary_bytes(data):
+    parse_or_reject(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(files(max_layers=4), st.integers(0, 2**32 - 1))
+def test_parse_mutated_files(file, seed):
+    data = pack(*file)
+    mutant = fuzz.mutations(data, random.Random(seed))
+    assert isinstance(mutant, bytes)
+    parse_or_reject(mutant)
+
+
+@settings(max_examples=200, deadline=None)
+@given(files())
+def test_header_round_trip(file):
+    header, payloads = file
+    data = pack(header, payloads)
+    c = parse(data)
+    assert c.header == header
+    assert c.chunks == payloads
+    assert (c.available, c.damaged, c.truncated, c.trailing) == (header.layers, None, False, 0)
+    assert c.byte_ranges[-1][1] == len(data)
+    assert len(header.to_bytes()) == bitstream.header_size(header.model)
+
+
+@settings(max_examples=200, deadline=None)
+@given(files(), st.data())
+def test_truncate(file, data):
+    header, payloads = file
+    full = pack(header, payloads)
+    k = data.draw(st.integers(1, header.layers))
+    cut = truncate(full, k)
+    c = parse(cut)
+    assert c.header.layers == k and c.chunks == payloads[:k] and c.trailing == 0
+    assert {**vars(c.header), "layers": header.layers} == vars(header)
+    assert cut[bitstream.header_size(header.model) :] == full[
+        bitstream.header_size(header.model) : parse(full).byte_ranges[k - 1][1]]
+    assert truncate(cut, k) == cut
+    # a file cut inside layer k+1 still truncates to k layers, and not to more
+    if k < header.layers:
+        partial = full[: parse(full).byte_ranges[k][1] - 1]
+        assert truncate(partial, k) == cut
+        with pytest.raises(TruncatedError):
+            truncate(partial, k + 1)
+
+
+def test_mutations_are_deterministic_and_reach_the_payloads():
+    data = pack(Header("quality", "m", bytes(8), 48, 80, 4), [bytes(range(4 * i, 4 * i + 40))
+                                                               for i in range(4)])
+    a = [fuzz.mutations(data, random.Random(s)) for s in range(400)]
+    assert a == [fuzz.mutations(data, random.Random(s)) for s in range(400)]
+    assert sum(m != data for m in a) > 380
+    parsed = [c for c in map(parse_or_reject, a) if c is not None]
+    # header mutations with the CRC recomputed, and payload changes with the chunk CRC
+    # recomputed, get past the CRCs to the decoder
+    assert sum(c.header != parse(data).header for c in parsed) > 30
+    assert sum(c.available and c.chunks != parse(data).chunks[: c.available]
+               for c in parsed) > 60
+
+
+def test_generated_sizes_are_capped():
+    data = pack(Header("quality", "m", bytes(8), 48, 80, 4), [b"abcd"] * 4)
+    rng = random.Random(5)
+    sizes = []
+    for _ in range(3000):
+        buf, done = fuzz._header_field(bytearray(data), rng)
+        if "size" in done and "CRC fixed" in done:
+            sizes.append(struct.unpack_from(">II", buf, 7 + buf[6] + 8))
+    big = [s for s in sizes if max(s) > fuzz.MAX_MUTANT_SIDE]
+    assert len(sizes) > 500
+    assert 0 < len(big) < 0.1 * len(sizes)  # the few deliberate extremes
+    assert set(big) <= set(fuzz.EXTREME_SIZES)
+
+
+# -- (b) campaigns over real files -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def encoded(tiny) -> list[bytes]:
+    return [codec.encode(smooth_image(48, 80), tiny), codec.encode(smooth_image(32, 32, 1), tiny)]
+
+
+def assert_clean(result: fuzz.Campaign) -> None:
+    found = [f"{r['outcome']}: {r['detail'].splitlines()[0]} ({r['mutations']})"
+             for r in result.failures[:5]]
+    assert not any(result[o] for o in fuzz.FAILURES), found
+
+
+def test_campaign_ci(tiny, encoded, tmp_path):
+    t0 = time.perf_counter()
+    result = fuzz.run_campaign(encoded, tiny, cases=300, seed=20240601, time_limit_s=30,
+                               record_dir=tmp_path)
+    assert result.cases == 300, f"only {result.cases} cases in 30 s"
+    assert time.perf_counter() - t0 < 30
+    assert_clean(result)
+    assert result.total() == 600
+    assert result["decoded"] > 50 and result["clean error"] > 50
+    assert not list(tmp_path.iterdir())
+
+
+def test_too_large_is_reported_not_decoded(tiny, encoded, monkeypatch):
+    data = bytearray(encoded[1])
+    struct.pack_into(">II", data, 7 + data[6] + 8, 4096, 4096)
+    head = bitstream.header_size(tiny.name)
+    data[head - 4 : head] = struct.pack(">I", zlib.crc32(data[: head - 4]))
+    assert parse(bytes(data)).header.height == 4096  # a valid header: decode would accept it
+
+    def refuse(*args):
+        raise AssertionError("decode called on a too-large mutant")
+
+    monkeypatch.setattr(fuzz, "_mutate", lambda d, rng: (bytes(data), ["4096x4096"]))
+    monkeypatch.setattr(codec, "decode", refuse)
+    result = fuzz.run_campaign(encoded, tiny, cases=3, seed=0, time_limit_s=10)
+    assert result["too large"] == 6 and result.too_large == [(4096, 4096)] * 3
+    assert_clean(result)
+
+
+def test_crashes_and_slow_cases_are_recorded(tiny, encoded, monkeypatch, tmp_path):
+    real = codec.decode
+
+    def flaky(data, layers, model):
+        if layers is None:
+            raise IndexError("boom")
+        time.sleep(0.06 if layers % 2 else 5)  # slow; or a hang, interrupted at 4x the limit
+        return real(data, layers, model)
+
+    monkeypatch.setattr(codec, "decode", flaky)
+    t0 = time.perf_counter()
+    result = fuzz.run_campaign(encoded, tiny, cases=4, seed=3, time_limit_s=10,
+                               case_limit_s=0.05, record_dir=tmp_path)
+    assert time.perf_counter() - t0 < 4
+    assert result["crash"] == 4 and result["slow"] == 4
+    assert result.record_dir == tmp_path
+    records = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
+    assert len(records) == 8 and len(list(tmp_path.glob("*.rpn"))) == 4
+    crash = next(r for r in records if r["outcome"] == "crash")
+    assert crash["detail"].startswith("IndexError: boom") and crash["mutations"]
+    assert (tmp_path / f"case-{crash['case']:05d}.rpn").read_bytes()
+
+
+def test_command_line(tiny_model_path, tmp_path):
+    out = StringIO()
+    with redirect_stdout(out):
+        rc = fuzz.main(["--cases", "20", "--seed", "1", "--model", tiny_model_path,
+                        "--out", str(tmp_path / "out")])
+    assert rc == 0, out.getvalue()
+    assert "20 cases, 40 decodes" in out.getvalue() and "clean error" in out.getvalue()
+    assert not (tmp_path / "out").exists()
+
+
+# -- (c) the long campaign ---------------------------------------------------------------------
+@pytest.mark.slow
+def test_campaign_long(tiny, encoded, tmp_path):
+    result = fuzz.run_campaign(encoded, tiny, cases=10_000, seed=7, time_limit_s=1800,
+                               record_dir=tmp_path)
+    assert result.cases == 10_000
+    assert_clean(result)

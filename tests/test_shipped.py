@@ -1,0 +1,58 @@
+"""The shipped default model on the bundled sample (and on Kodak when ../shared is present)."""
+
+from __future__ import annotations
+
+import hashlib
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from conftest import KODAK
+
+from rpncodec import bitstream, codec
+from rpncodec.cli import SAMPLE
+from rpncodec.errors import ModelError
+from rpncodec.evaluate import evaluate_image, psnr
+from rpncodec.imageio import load_image
+from rpncodec.zoo import REGISTRY, WEIGHTS_DIR, default_model, load_model
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model()
+
+
+def test_every_registered_model_file_matches_its_sha256() -> None:
+    for entry in REGISTRY.values():
+        data = (WEIGHTS_DIR / entry.file).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry.sha256, entry.name
+        assert len(data) < 30e6
+
+
+def test_a_modified_weights_file_is_refused_naming_file_and_hash(tmp_path, monkeypatch) -> None:
+    entry = REGISTRY[default_model()]
+    data = bytearray((WEIGHTS_DIR / entry.file).read_bytes())
+    data[-1] ^= 1
+    (tmp_path / entry.file).write_bytes(bytes(data))
+    monkeypatch.setattr("rpncodec.zoo.WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelError, match=f"{entry.file}.*expected {entry.sha256[:16]}"):
+        load_model(entry.name)
+
+
+def test_sample_layers_rise_in_rate_and_quality(shipped) -> None:
+    image = load_image(SAMPLE)
+    data = codec.encode(image, shipped)
+    container = bitstream.parse(data)
+    sizes = [bitstream.prefix_size(container, k) for k in range(1, container.header.layers + 1)]
+    quality = [psnr(image, codec.decode(data, k, shipped).image) for k in range(1, len(sizes) + 1)]
+    assert all(a < b for a, b in pairwise(sizes))
+    assert all(a < b for a, b in pairwise(quality)), quality
+    assert quality[0] > 20  # a trained model, not noise
+
+
+@pytest.mark.skipif(not KODAK.is_dir(), reason="Kodak not found at ../shared/data/kodak")
+def test_kodak_image_decodes_with_rising_quality(shipped) -> None:
+    rows = evaluate_image(load_image(KODAK / "kodim01.png"), shipped)
+    assert [r["bpp"] for r in rows] == sorted(r["bpp"] for r in rows)
+    assert np.all(np.diff([r["psnr"] for r in rows]) > 0)
+    assert all(r["ms_ssim"] is not None for r in rows)

@@ -103,17 +103,33 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_folder, write_json
-
-    loaded = load_model(args.model)
-    report = evaluate_folder(Path(args.folder), loaded, args.per_image)
+def _print_results(report: dict) -> None:
     r = report["results"]
+    print(f"{report['name']}: {report['description']}")
     print("layer  bpp      PSNR-RGB  MS-SSIM  enc s   dec s")
     for k in range(len(r["bpp"])):
         ms = "   -   " if r["ms-ssim-rgb"][k] is None else f"{r['ms-ssim-rgb'][k]:.4f}"
         print(f"{k + 1:>5}  {r['bpp'][k]:.4f}  {r['psnr-rgb'][k]:8.3f}  {ms}   "
               f"{r['encoding_time'][k]:.3f}   {r['decoding_time'][k]:.3f}")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_folder, write_json
+
+    report = evaluate_folder(Path(args.folder), load_model(args.model), args.per_image)
+    _print_results(report)
+    if args.json:
+        write_json(report, args.json)
+    return 0
+
+
+def cmd_anchors(args: argparse.Namespace) -> int:
+    from .anchors import run_anchor, target_rates
+    from .evaluate import write_json
+
+    mean, per_image = target_rates(args.match, args.bpp)
+    report = run_anchor(Path(args.folder), args.codec, mean, per_image, args.per_image)
+    _print_results(report)
     if args.json:
         write_json(report, args.json)
     return 0
@@ -195,6 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write CompressAI-shaped results JSON here")
     s.add_argument("--per-image", action="store_true", help="include per-image rows in the JSON")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("anchors", help="classical anchors over a folder, same JSON as eval")
+    s.add_argument("folder")
+    s.add_argument("--codec", required=True, help="jpeg2000-layered")
+    s.add_argument("--match", help="rpncodec eval JSON (with --per-image) whose rates to match")
+    s.add_argument("--bpp", type=float, nargs="+", help="cumulative layer rates instead")
+    s.add_argument("--json", help="write CompressAI-shaped results JSON here")
+    s.add_argument("--per-image", action="store_true", help="include per-image rows in the JSON")
+    s.set_defaults(func=cmd_anchors)
 
     s = sub.add_parser("demo", help="encode the bundled sample and decode every layer")
     s.add_argument("--image", default=str(SAMPLE))

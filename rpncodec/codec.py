@@ -22,7 +22,7 @@ MODEL_STRIDE = 16
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 ``[H, W, 3]`` -> float ``[1, 3, H, W]`` in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255)
+    return torch.tensor(image).permute(2, 0, 1)[None].float().div(255)
 
 
 def to_image(x: torch.Tensor) -> np.ndarray:

@@ -12,6 +12,7 @@ import math
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ def msssim(a: np.ndarray, b: np.ndarray) -> float | None:
     """MS-SSIM of two uint8 images, or None when a side is too small for 5 scales."""
     if min(a.shape[:2]) < MSSSIM_MIN_SIDE:
         return None
-    ta, tb = (torch.from_numpy(v).permute(2, 0, 1)[None].double() for v in (a, b))
+    ta, tb = (torch.tensor(v).permute(2, 0, 1)[None].double() for v in (a, b))
     return float(ms_ssim(ta, tb, data_range=255.0))
 
 
@@ -60,11 +61,23 @@ def evaluate_image(image: np.ndarray, loaded: LoadedModel) -> list[dict]:
 
 def evaluate_folder(folder: Path, loaded: LoadedModel, per_image: bool = False) -> dict:
     """Mean per-layer figures over every readable image in ``folder`` (CompressAI JSON shape)."""
+    per = {}
+    for name, image in readable_images(folder):
+        per[name] = evaluate_image(image, loaded)
+        last = per[name][-1]
+        print(f"{name}: top layer {last['bpp']:.4f} bpp {last['psnr']:.2f} dB", file=sys.stderr)
+    return summarize(loaded.name, (
+        f"rpncodec {loaded.config.mode} model {loaded.name}; bpp from file bytes (header "
+        f"included), {len(per)} images"), per, per_image)
+
+
+def readable_images(folder: Path) -> Iterator[tuple[str, np.ndarray]]:
+    """(file name, RGB image) for every image in ``folder``; unreadable files are skipped with
+    a warning; a folder with no (readable) image is an error."""
     files = list_images(folder) if folder.is_dir() else []
     if not files:
         raise RpncodecError(f"no images found in {folder}")
-    per: dict[str, list[dict]] = {}
-    skipped = 0
+    read = 0
     for f in files:
         try:
             with warnings.catch_warnings():
@@ -72,13 +85,17 @@ def evaluate_folder(folder: Path, loaded: LoadedModel, per_image: bool = False) 
                 image = load_image(f)
         except InputImageError as exc:
             print(f"rpncodec: warning: skipped {exc}", file=sys.stderr)
-            skipped += 1
             continue
-        per[f.name] = evaluate_image(image, loaded)
-        last = per[f.name][-1]
-        print(f"{f.name}: top layer {last['bpp']:.4f} bpp {last['psnr']:.2f} dB", file=sys.stderr)
-    if not per:
+        read += 1
+        yield f.name, image
+    if not read:
         raise RpncodecError(f"none of the {len(files)} files in {folder} could be read")
+
+
+def summarize(name: str, description: str, per: dict[str, list[dict]],
+              keep_per_image: bool) -> dict:
+    """Mean of per-image, per-layer rows in CompressAI's results shape (null where any image
+    has no value, e.g. MS-SSIM of small images)."""
     layers = len(next(iter(per.values())))
     keys = {"bpp": "bpp", "psnr": "psnr-rgb", "ms_ssim": "ms-ssim-rgb",
             "encoding_time": "encoding_time", "decoding_time": "decoding_time"}
@@ -88,10 +105,8 @@ def evaluate_folder(folder: Path, loaded: LoadedModel, per_image: bool = False) 
         for k in range(layers):
             values = [rows[k][key] for rows in per.values()]
             results[out_key].append(None if None in values else float(np.mean(values)))
-    report = {"name": loaded.name, "description": (
-        f"rpncodec {loaded.config.mode} model {loaded.name}, {layers} layers; bpp from file "
-        f"bytes (header included), {len(per)} images, {skipped} skipped"), "results": results}
-    if per_image:
+    report = {"name": name, "description": description, "results": results}
+    if keep_per_image:
         report["per_image"] = per
     return report
 

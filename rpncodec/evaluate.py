@@ -61,19 +61,20 @@ def evaluate_image(image: np.ndarray, loaded: LoadedModel) -> list[dict]:
 
 def evaluate_folder(folder: Path, loaded: LoadedModel, per_image: bool = False) -> dict:
     """Mean per-layer figures over every readable image in ``folder`` (CompressAI JSON shape)."""
-    per = {}
-    for name, image in readable_images(folder):
+    per, skipped = {}, []
+    for name, image in readable_images(folder, skipped):
         per[name] = evaluate_image(image, loaded)
         last = per[name][-1]
         print(f"{name}: top layer {last['bpp']:.4f} bpp {last['psnr']:.2f} dB", file=sys.stderr)
     return summarize(loaded.name, (
         f"rpncodec {loaded.config.mode} model {loaded.name}; bpp from file bytes (header "
-        f"included), {len(per)} images"), per, per_image)
+        f"included), {len(per)} images, {len(skipped)} skipped"), per, per_image)
 
 
-def readable_images(folder: Path) -> Iterator[tuple[str, np.ndarray]]:
+def readable_images(folder: Path, skipped: list[str] | None = None
+                    ) -> Iterator[tuple[str, np.ndarray]]:
     """(file name, RGB image) for every image in ``folder``; unreadable files are skipped with
-    a warning; a folder with no (readable) image is an error."""
+    a warning (and their names appended to ``skipped``); no readable image is an error."""
     files = list_images(folder) if folder.is_dir() else []
     if not files:
         raise RpncodecError(f"no images found in {folder}")
@@ -85,6 +86,8 @@ def readable_images(folder: Path) -> Iterator[tuple[str, np.ndarray]]:
                 image = load_image(f)
         except InputImageError as exc:
             print(f"rpncodec: warning: skipped {exc}", file=sys.stderr)
+            if skipped is not None:
+                skipped.append(f.name)
             continue
         read += 1
         yield f.name, image

@@ -64,6 +64,7 @@ import numpy as np
 
 from . import bitstream, codec
 from .errors import RpncodecError
+from .testing import smooth_image, tiny_model
 from .zoo import LoadedModel
 
 EXTREMES = (0, 1, 2**31 - 1, 2**32 - 1)
@@ -508,28 +509,6 @@ def _record(folder: str | Path | None, record: dict, mutant: bytes) -> Path:
 
 
 # -- command line --------------------------------------------------------------------------------
-def _smooth(h: int, w: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    base = [np.sin(xx / (7 + 5 * c) + c) * np.cos(yy / (9 + 3 * c)) for c in range(3)]
-    img = np.stack(base, -1) * 90 + 128 + rng.normal(0, 6, (h, w, 3))
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def tiny_model(folder: str | Path, seed: int = 0) -> tuple[LoadedModel, Path]:
-    """Export and load a randomly initialised tiny quality model (as the tests use)."""
-    import torch
-
-    from .models import build_model, preset
-    from .train import export
-    from .zoo import load_model
-
-    torch.manual_seed(seed)
-    path = Path(folder) / "tiny-q.pt"
-    export(build_model(preset("quality", "tiny")), path, settle_steps=200)
-    return load_model(str(path)), path
-
-
 def print_table(result: Campaign, file=None) -> None:
     file = file or sys.stdout
     total = result.total() or 1
@@ -580,11 +559,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.model:
             model, weights = load_model(args.model), Path(args.model)
         else:
-            model, weights = tiny_model(tmp)
+            model, weights = tiny_model(tmp), Path(tmp) / "tiny-q.pt"
         if args.rpn:
             files = [Path(f).read_bytes() for f in args.rpn]
         else:
-            files = [codec.encode(_smooth(h, w, i), model)
+            files = [codec.encode(smooth_image(h, w, i), model)
                      for i, (h, w) in enumerate(((48, 80), (32, 32)))]
         result = run_campaign(files, model, args.cases, args.seed, args.time_limit,
                               case_limit_s=args.case_limit, max_pixels=args.max_pixels,

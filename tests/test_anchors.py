@@ -7,11 +7,11 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-from conftest import smooth_image
 from PIL import Image
 
 from rpncodec.anchors import j2k_decode, j2k_encode, jpeg2000_layered
 from rpncodec.cli import main
+from rpncodec.testing import smooth_image
 
 
 def test_layered_jpeg2000_hits_its_rates_and_improves_with_each_layer() -> None:

@@ -24,13 +24,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import smooth_image
 from PIL import Image
 
 from rpncodec import __version__, bitstream
 from rpncodec.cli import main
-from rpncodec.models import build_model, preset
-from rpncodec.train import export
+from rpncodec.testing import smooth_image, tiny_model
 from rpncodec.zoo import REGISTRY, WEIGHTS_DIR, default_model
 
 H, W = 48, 80  # conftest's image_file size
@@ -144,10 +142,9 @@ def coded(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: str) -> Sim
 @pytest.fixture(scope="module")
 def other_model_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A second tiny model with other weights but the same file stem (so the same name)."""
-    torch.manual_seed(1)
-    path = tmp_path_factory.mktemp("other-weights") / "tiny-q.pt"
-    export(build_model(preset("quality", "tiny")), path, settle_steps=50)
-    return str(path)
+    folder = tmp_path_factory.mktemp("other-weights")
+    tiny_model(folder, seed=1, settle_steps=50)
+    return str(folder / "tiny-q.pt")
 
 
 def write_rpn(tmp_path: Path, data: bytes, name: str = "in.rpn") -> Path:

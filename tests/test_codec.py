@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import smooth_image
 
 from rpncodec import bitstream, codec
 from rpncodec.errors import BitstreamError, ModelError, RpncodecError
+from rpncodec.testing import smooth_image
 
 
 @pytest.mark.parametrize("size", [(1, 1), (15, 17), (37, 53), (64, 64), (30, 100)])

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import smooth_image
 from PIL import Image
 
 from rpncodec import codec
 from rpncodec.cli import main
 from rpncodec.losses import guidance_weights, stage_at, uncertainty_nll
+from rpncodec.testing import smooth_image
 from rpncodec.train import TrainConfig, Trainer
 from rpncodec.zoo import load_model
 

@@ -39,12 +39,25 @@ class QualityRPN(nn.Module):
         return -(-height // STRIDE), -(-width // STRIDE)
 
     def forward(self, x: Tensor) -> dict:
-        """Training pass: noisy latents; every layer's reconstruction and likelihoods."""
+        """Every layer's reconstruction and likelihoods.
+
+        Training uses *mixed* quantisation (Minnen & Singh 2020): the rate comes from the
+        noisy residual, while syntheses and predictions see the rounded residual with a
+        straight-through gradient, as they will at inference. With noise everywhere (the
+        reference), the upper levels' residuals collapsed to zero rate early in training and
+        never recovered: small residuals drown in the noise, so no gradient asks for them.
+        """
         x_hat, likelihoods, y_hat = [], [], []
         for k in range(self.layers):
             y = self.analyses[k](x)
             prior = self.predictions[k - 1](y_hat[-1]) if k else torch.zeros_like(y)
-            r_hat, lik = self.bottlenecks[k](y - prior)
+            residual = y - prior
+            eb = self.bottlenecks[k]
+            _, lik = eb(residual)
+            if eb.training:
+                r_hat = residual + (eb.quantize(residual) - residual).detach()
+            else:
+                r_hat = eb.quantize(residual)
             y_hat.append(prior + r_hat)
             likelihoods.append(lik)
             x_hat.append(self.syntheses[k](torch.cat(y_hat, 1)))

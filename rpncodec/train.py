@@ -164,26 +164,6 @@ class Trainer:
             self.gen.set_state(state["gen"])
             torch.set_rng_state(state["torch_rng"])
 
-    def reinit_levels(self, levels: list[int]) -> None:
-        """Re-initialise levels (1-based) whose residual rate collapsed to zero: their
-        analysis, entropy model and prediction, and those parameters' optimiser state. A
-        collapsed level codes nothing and gets no gradient asking it to (its density is a spike
-        at zero); a fresh one, trained beside the others, can learn to carry information."""
-        fresh = build_model(self.model.config).to(self.device)
-        modules = []
-        for k in levels:
-            if not 1 <= k <= self.model.layers:
-                raise ValueError(f"level {k} does not exist (1..{self.model.layers})")
-            modules += [(self.model.analyses[k - 1], fresh.analyses[k - 1]),
-                        (self.model.bottlenecks[k - 1], fresh.bottlenecks[k - 1])]
-            if k > 1:
-                modules.append((self.model.predictions[k - 2], fresh.predictions[k - 2]))
-        for old, new in modules:
-            old.load_state_dict(new.state_dict())
-            for p in old.parameters():
-                self.opt.state.pop(p, None)
-                self.aux_opt.state.pop(p, None)
-
     def train_step(self) -> dict:
         cfg = self.cfg
         stage = cfg.stage_at(self.step)
@@ -315,8 +295,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run directory (checkpoint, log, export)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--export", metavar="FILE", help="also export the final model to FILE")
-    p.add_argument("--reinit-levels", type=int, nargs="+", metavar="K",
-                   help="re-initialise these levels after loading (once; omit on later resumes)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -331,8 +309,6 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, out)
     if args.resume and (out / "checkpoint.pt").exists():
         trainer.load(out / "checkpoint.pt")
-    if args.reinit_levels:
-        trainer.reinit_levels(args.reinit_levels)
     trainer.run()
     if args.export and trainer.rank == 0:
         digest = export(trainer.model, Path(args.export))

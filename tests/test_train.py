@@ -127,22 +127,6 @@ torch.save(state, out / f"rank{trainer.rank}.pt")
 """
 
 
-def test_reinit_levels_resets_only_those_levels(image_folder, tmp_path) -> None:
-    cfg = TrainConfig(preset="tiny", steps=10, batch=2, crop=64, data=str(image_folder),
-                      guidance=False)
-    trainer = Trainer(cfg, tmp_path / "run")
-    trainer.train_step()
-    kept = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    trainer.reinit_levels([3])
-    now = trainer.model.state_dict()
-    changed = {k for k in kept if not torch.equal(kept[k], now[k])}
-    assert changed and all(k.startswith(("analyses.2.", "bottlenecks.2.", "predictions.1."))
-                           for k in changed)
-    assert trainer.train_step()["loss"] > 0
-    with pytest.raises(ValueError):
-        trainer.reinit_levels([5])
-
-
 def test_training_forward_feeds_rounded_residuals_to_the_syntheses() -> None:
     from rpncodec.models import build_model, preset
 

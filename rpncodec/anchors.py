@@ -4,8 +4,9 @@
 with ``mct=1``, LRCP) whose quality layers are allocated at given cumulative rates, decoded
 with 1..L layers: the quality-scalable anchor. The bytes of layer k are measured on a real file:
 the same image coded with only the first k layer rates, which decodes pixel-identically to the
-full codestream cut to k layers (checked on every image, so the figure is the real cost of k
-layers, main header included).
+full codestream cut to k layers (checked on every image; where OpenJPEG allocates nearly equal
+layer rates differently, the k-layer file's own decode is used, so bytes and pixels always
+come from one real file).
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def jpeg2000_layered(image: np.ndarray, bpps: list[float]) -> list[dict]:
         dec = time.perf_counter() - t0
         prefix = full if k == len(bpps) else j2k_encode(image, bpps[:k])
         if not np.array_equal(j2k_decode(prefix), out):
-            raise RpncodecError("OpenJPEG's k-layer stream differs from the cut full stream")
+            # OpenJPEG allocates nearly equal layer rates differently in the two streams;
+            # measure the real k-layer file then, so bytes and pixels still belong together.
+            out = j2k_decode(prefix)
         rows.append({"bytes": len(prefix), "bpp": 8 * len(prefix) / pixels,
                      "psnr": psnr(image, out), "ms_ssim": msssim(image, out),
                      "encoding_time": enc, "decoding_time": dec})

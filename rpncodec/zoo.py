@@ -37,7 +37,7 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e for e in [
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
-                   "PENDING", "quality", 4,
+                   "1501cf6816d1f0eb4805fa834d2f8dbb28a67ff44346baabddfb18d66b1f632a", "quality", 4,
                    "quality mode, CPU preset (64/64/64/64), demo training (README)", default=True),
     ]
 }

@@ -29,7 +29,7 @@ from PIL import Image
 from rpncodec import __version__, bitstream
 from rpncodec.cli import main
 from rpncodec.testing import smooth_image, tiny_model
-from rpncodec.zoo import REGISTRY, WEIGHTS_DIR, default_model
+from rpncodec.zoo import REGISTRY, WEIGHTS_DIR
 
 H, W = 48, 80  # conftest's image_file size
 LAYERS = 4
@@ -603,9 +603,8 @@ def test_decoding_a_custom_model_file_without_model_asks_for_the_weights(capsys,
     assert "tiny-q" in line and "--model" in line
 
 
-def test_default_model_missing_is_a_clean_error(capsys, coded, tmp_path):
-    if (WEIGHTS_DIR / REGISTRY[default_model()].file).exists():
-        pytest.skip("the default model is shipped; its own tests cover it")
+def test_default_model_missing_is_a_clean_error(capsys, coded, tmp_path, monkeypatch):
+    monkeypatch.setattr("rpncodec.zoo.WEIGHTS_DIR", tmp_path / "no-weights-here")
     output = tmp_path / "out.rpn"
     line = fails(capsys, "encode", coded.image_path, "-o", output, output=output)
     assert "missing" in line

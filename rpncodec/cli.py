@@ -137,31 +137,24 @@ def cmd_anchors(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Encode the bundled sample with the default model and decode every layer."""
-    from .evaluate import msssim, psnr
+    from .evaluate import evaluate_image
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     image = load_image(args.image)
     loaded = load_model(args.model)
-    t0 = time.perf_counter()
-    data = codec.encode(image, loaded)
-    enc = time.perf_counter() - t0
-    atomic_write_bytes(out / "sample.rpn", data)
-    c = bitstream.parse(data)
-    pixels = image.shape[0] * image.shape[1]
+    outputs: dict = {}
+    rows = evaluate_image(image, loaded, outputs)
+    atomic_write_bytes(out / "sample.rpn", outputs["data"])
     print(f"{args.image} ({image.shape[1]}x{image.shape[0]}) with {loaded.name}: "
-          f"encoded in {enc:.2f} s -> {out / 'sample.rpn'}")
+          f"encoded in {rows[0]['encoding_time']:.2f} s -> {out / 'sample.rpn'}")
     print("layer  bytes   bpp     PSNR-RGB  MS-SSIM  decode s  output")
-    for k in range(1, c.header.layers + 1):
-        t0 = time.perf_counter()
-        rec = codec.decode(data, k, loaded).image
-        dec = time.perf_counter() - t0
+    for k, (row, rec) in enumerate(zip(rows, outputs["layers"], strict=True), 1):
         png = out / f"layer{k}.png"
         save_image(rec, png)
-        size = bitstream.prefix_size(c, k)
-        ms = msssim(image, rec)
-        print(f"{k:>5}  {size:>6}  {8 * size / pixels:.4f}  {psnr(image, rec):8.2f}  "
-              f"{'  -   ' if ms is None else f'{ms:.4f}'}   {dec:7.2f}  {png}")
+        ms = "  -   " if row["ms_ssim"] is None else f"{row['ms_ssim']:.4f}"
+        print(f"{k:>5}  {row['bytes']:>6}  {row['bpp']:.4f}  {row['psnr']:8.2f}  {ms}   "
+              f"{row['decoding_time']:7.2f}  {png}")
     return 0
 
 

@@ -41,8 +41,13 @@ def msssim(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(ms_ssim(ta, tb, data_range=255.0))
 
 
-def evaluate_image(image: np.ndarray, loaded: LoadedModel) -> list[dict]:
-    """Encode once, decode every layer; per layer: bytes, bpp, PSNR, MS-SSIM, times."""
+def evaluate_image(image: np.ndarray, loaded: LoadedModel,
+                   outputs: dict | None = None) -> list[dict]:
+    """Encode once, decode every layer; per layer: bytes, bpp, PSNR, MS-SSIM, times.
+
+    When ``outputs`` is given, it receives the encoded file (``"data"``) and the decoded image
+    of every layer (``"layers"``), for callers that write them out.
+    """
     t0 = time.perf_counter()
     data = codec.encode(image, loaded)
     enc = time.perf_counter() - t0
@@ -56,6 +61,10 @@ def evaluate_image(image: np.ndarray, loaded: LoadedModel) -> list[dict]:
         size = bitstream.prefix_size(container, k)
         rows.append({"bytes": size, "bpp": 8 * size / pixels, "psnr": psnr(image, out),
                      "ms_ssim": msssim(image, out), "encoding_time": enc, "decoding_time": dec})
+        if outputs is not None:
+            outputs.setdefault("layers", []).append(out)
+    if outputs is not None:
+        outputs["data"] = data
     return rows
 
 

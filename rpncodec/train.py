@@ -54,6 +54,7 @@ class TrainConfig:
     clip: float = 1.0
     lambdas: list[float] = field(default_factory=lambda: list(QUALITY_LAMBDAS))
     decay_at: float = 0.85  # fraction of steps after which the lr drops 10x
+    rate_warmup: int = 2000  # steps over which the rate weight ramps 0 -> 1 (0: off)
     seed: int = 0
     data: str = str(DEFAULT_DATA)
     val_every: int = 500
@@ -67,6 +68,11 @@ class TrainConfig:
 
     def lr_at(self, step: int) -> float:
         return self.lr * (0.1 if step >= self.decay_at * self.steps else 1.0)
+
+    def rate_scale_at(self, step: int) -> float:
+        """Multiplier of every lambda: starting near 0 lets each level carry bits while its
+        synthesis learns to use them, so no level collapses to zero rate early on."""
+        return min(1.0, (step + 1) / self.rate_warmup) if self.rate_warmup else 1.0
 
     def stage_at(self, step: int) -> int:
         return stage_at(step, self.steps, enabled=self.guidance and self.mode == "quality")
@@ -189,7 +195,9 @@ class Trainer:
                 with torch.no_grad():
                     s = self.uncertainty(latents)
                 weights[:-1] = [guidance_weights(sk) for sk in s]
-        rd = guided_rate_distortion(out, x, self.lambdas, weights, cumulative=True)
+        scale = cfg.rate_scale_at(self.step)
+        lambdas = tuple(scale * lam for lam in self.lambdas)
+        rd = guided_rate_distortion(out, x, lambdas, weights, cumulative=True)
         self.opt.zero_grad(set_to_none=True)
         rd["loss"].backward()
         torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], cfg.clip)
@@ -284,6 +292,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", type=int, default=d.crop)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--lambdas", type=float, nargs="+", default=d.lambdas)
+    p.add_argument("--rate-warmup", type=int, default=d.rate_warmup,
+                   help="steps over which the rate weight ramps from 0 to its lambda")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--data", default=d.data, help="folder of training images (never Kodak)")
     p.add_argument("--val-every", type=int, default=d.val_every)
@@ -300,7 +310,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     cfg = TrainConfig(mode=args.mode, preset=args.preset, steps=args.steps, batch=args.batch,
-                      crop=args.crop, lr=args.lr, lambdas=list(args.lambdas), seed=args.seed,
+                      crop=args.crop, lr=args.lr, lambdas=list(args.lambdas),
+                      rate_warmup=args.rate_warmup, seed=args.seed,
                       data=args.data, val_every=args.val_every,
                       checkpoint_every=args.checkpoint_every, threads=args.threads,
                       guidance=args.guidance, device=args.device)

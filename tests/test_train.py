@@ -138,3 +138,12 @@ def test_training_forward_feeds_rounded_residuals_to_the_syntheses() -> None:
     assert torch.allclose(y1 - m, (y1 - m).round(), atol=1e-5)  # rounded, not noisy
     out["x_hat"][0].sum().backward()
     assert model.analyses[0][0].weight.grad.abs().sum() > 0  # straight-through gradient
+
+
+def test_rate_warmup_ramps_every_lambda_from_near_zero_to_one() -> None:
+    cfg = TrainConfig(rate_warmup=100)
+    scales = [cfg.rate_scale_at(s) for s in (0, 49, 99, 500)]
+    assert scales[0] == pytest.approx(0.01)
+    assert scales[1] == pytest.approx(0.5)
+    assert scales[2:] == [1.0, 1.0]
+    assert TrainConfig(rate_warmup=0).rate_scale_at(0) == 1.0

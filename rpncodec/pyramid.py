@@ -1,0 +1,46 @@
+"""The resolution pyramid of spatial mode: what layer k of a spatial stream reconstructs.
+
+Filter: each halving replicate-pads the image to even sides and applies torch's antialiased
+bilinear downsampling by exactly 2 (for a factor of 2 this is the separable triangle filter
+``[1, 3, 3, 1] / 8``), in float; levels are a cascade of halvings, rounded to 8 bits only at
+the end. A level's size is the ceiling division of the original size: ``ceil(H / 2**s)``.
+The encoder builds its inputs with :func:`downsample2`, and evaluation compares each decoded
+layer with :func:`pyramid_images` of the original, so both use the same filter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+
+def level_size(height: int, width: int, shift: int) -> tuple[int, int]:
+    """Size of the level ``shift`` halvings below ``height x width`` (ceiling division)."""
+    return -(-height // 2**shift), -(-width // 2**shift)
+
+
+def downsample2(x: Tensor) -> Tensor:
+    """Halve a float ``[N, C, H, W]`` batch: replicate-pad to even sides, then the
+    antialiased bilinear (triangle) filter. Output sides are ``ceil(H / 2)``, ``ceil(W / 2)``."""
+    h, w = x.shape[-2:]
+    if h % 2 or w % 2:
+        x = F.pad(x, (0, w % 2, 0, h % 2), mode="replicate")
+    return F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True,
+                         align_corners=False)
+
+
+def pyramid(x: Tensor, levels: int) -> list[Tensor]:
+    """``levels`` float images from the coarsest to ``x`` itself, each half the next."""
+    out = [x]
+    for _ in range(levels - 1):
+        out.append(downsample2(out[-1]))
+    return out[::-1]
+
+
+def pyramid_images(image: np.ndarray, levels: int) -> list[np.ndarray]:
+    """The uint8 ``[H, W, 3]`` reference images of a spatial stream, coarsest first."""
+    x = torch.tensor(image).permute(2, 0, 1)[None].float().div(255)
+    return [t[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+            for t in pyramid(x, levels)]

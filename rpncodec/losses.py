@@ -2,7 +2,10 @@
 
 Convention: ``L_k = lambda_k * bpp_k + 255^2 * MSE_k`` with images in [0, 1]; lambda multiplies
 the RATE. CompressAI writes ``lambda_c * 255^2 * MSE + bpp``, so ``lambda_c = 1 / lambda``
-(e.g. 240 -> 0.0042). In quality mode bpp_k is cumulative: all bits needed for layer k.
+(e.g. 240 -> 0.0042). In quality mode bpp_k is cumulative: all bits needed for layer k, and
+every layer is compared with the input. In spatial mode each level's rate is its own bits over
+its own pixels (not cumulative, as the reference) and each level is compared with its own
+resolution's target (the model's ``out["targets"]``).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import math
 import torch
 from torch import Tensor
 
-# Reference defaults (quality mode, rate multipliers): CompressAI 0.0042, 0.0083, 0.022, 0.05.
+# Reference defaults (rate multipliers). Quality: CompressAI 0.0042, 0.0083, 0.022, 0.05;
+# spatial (1/4, 1/2, full): 0.0020, 0.0033, 0.0067.
 QUALITY_LAMBDAS = (240.0, 120.0, 45.0, 20.0)
+SPATIAL_LAMBDAS = (500.0, 300.0, 150.0)
 
 
 def bits(likelihoods: Tensor) -> Tensor:
@@ -21,9 +26,9 @@ def bits(likelihoods: Tensor) -> Tensor:
     return -torch.log2(likelihoods).sum()
 
 
-def layer_bpp(likelihoods: list[Tensor], pixels: int, cumulative: bool) -> list[Tensor]:
-    """Per-layer bits per pixel, optionally cumulative over layers."""
-    per = [bits(lik) / pixels for lik in likelihoods]
+def layer_bpp(likelihoods: list[Tensor], pixels: list[int], cumulative: bool) -> list[Tensor]:
+    """Per-layer bits per pixel (layer k's bits over ``pixels[k]``), optionally cumulative."""
+    per = [bits(lik) / n for lik, n in zip(likelihoods, pixels, strict=True)]
     if cumulative:
         per = list(torch.cumsum(torch.stack(per), 0).unbind(0))
     return per
@@ -65,12 +70,13 @@ def guidance_weights(s: Tensor) -> Tensor:
 def guided_rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...],
                            weights: list[Tensor | None], cumulative: bool = True) -> dict:
     """Like :func:`rate_distortion`, with layer k's squared error weighted by ``weights[k]``
-    (``None`` = unweighted, e.g. the top layer, which has no uncertainty map)."""
-    n, _, h, w = x.shape
-    bpp = layer_bpp(out["likelihoods"], n * h * w, cumulative)
+    (``None`` = unweighted, e.g. the top layer, which has no uncertainty map). Layer k is
+    compared with ``out["targets"][k]`` when the model gives targets, else with ``x``."""
+    targets = out.get("targets") or [x] * len(out["x_hat"])
+    bpp = layer_bpp(out["likelihoods"], [t[:, 0].numel() for t in targets], cumulative)
     mse = []
-    for x_hat, wk in zip(out["x_hat"], weights, strict=True):
-        err = (x_hat - x) ** 2
+    for x_hat, t, wk in zip(out["x_hat"], targets, weights, strict=True):
+        err = (x_hat - t) ** 2
         mse.append(torch.mean(err if wk is None else wk * err))
     loss = sum(lam * r + 255.0**2 * d for lam, r, d in zip(lambdas, bpp, mse, strict=True))
     return {"loss": loss, "bpp": bpp, "mse": mse}

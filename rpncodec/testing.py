@@ -18,8 +18,9 @@ def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200) -> LoadedModel:
-    """Export (to ``folder/tiny-q.pt``) and load a randomly initialised tiny quality model."""
+def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200,
+               mode: str = "quality") -> LoadedModel:
+    """Export (to ``folder/tiny-<mode>.pt``) and load a randomly initialised tiny model."""
     import torch
 
     from .models import build_model, preset
@@ -27,6 +28,6 @@ def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200) -> Lo
     from .zoo import load_model
 
     torch.manual_seed(seed)
-    path = Path(folder) / "tiny-q.pt"
-    export(build_model(preset("quality", "tiny")), path, settle_steps=settle_steps)
+    path = Path(folder) / ("tiny-q.pt" if mode == "quality" else f"tiny-{mode}.pt")
+    export(build_model(preset(mode, "tiny")), path, settle_steps=settle_steps)
     return load_model(str(path))

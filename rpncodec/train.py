@@ -19,16 +19,18 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from .data import CropDataset, center_crops, list_images, split_holdout
+from .errors import RpncodecError
 from .layers.uncertainty import UncertaintyNet
 from .losses import (
     QUALITY_LAMBDAS,
+    SPATIAL_LAMBDAS,
     guidance_weights,
     guided_rate_distortion,
     psnr,
@@ -52,7 +54,7 @@ class TrainConfig:
     lr: float = 1e-3
     aux_lr: float = 1e-3
     clip: float = 1.0
-    lambdas: list[float] = field(default_factory=lambda: list(QUALITY_LAMBDAS))
+    lambdas: list[float] | None = None  # None: the mode's reference defaults
     decay_at: float = 0.85  # fraction of steps after which the lr drops 10x
     rate_warmup: int = 2000  # steps over which the rate weight ramps 0 -> 1 (0: off)
     seed: int = 0
@@ -75,7 +77,12 @@ class TrainConfig:
         return min(1.0, (step + 1) / self.rate_warmup) if self.rate_warmup else 1.0
 
     def stage_at(self, step: int) -> int:
-        return stage_at(step, self.steps, enabled=self.guidance and self.mode == "quality")
+        return stage_at(step, self.steps, enabled=self.guidance and self.mode != "single")
+
+    def mode_lambdas(self) -> tuple[float, ...]:
+        """The per-level lambdas (a single-layer model takes the top level's)."""
+        lambdas = self.lambdas or (SPATIAL_LAMBDAS if self.mode == "spatial" else QUALITY_LAMBDAS)
+        return tuple(lambdas[-1:] if self.mode == "single" else lambdas)
 
 
 def _atomic_save(obj: object, path: str | Path) -> None:
@@ -88,10 +95,10 @@ def _atomic_save(obj: object, path: str | Path) -> None:
 class UncertaintyHeads(torch.nn.Module):
     """One uncertainty net per level below the top: level k's map from level k+1's latent."""
 
-    def __init__(self, widths: tuple[int, ...]) -> None:
+    def __init__(self, widths: tuple[int, ...], steps: int = 4) -> None:
         super().__init__()
         self.nets = torch.nn.ModuleList(
-            UncertaintyNet(widths[k + 1], widths[k]) for k in range(len(widths) - 1))
+            UncertaintyNet(widths[k + 1], widths[k], steps) for k in range(len(widths) - 1))
 
     def forward(self, latents: list[torch.Tensor]) -> list[torch.Tensor]:
         return [net(y) for net, y in zip(self.nets, latents, strict=True)]
@@ -122,9 +129,16 @@ class Trainer:
         self.model = build_model(cfg.model_config()).to(self.device)
         w = self.model.config.widths
         # Level k's uncertainty comes from level k+1's decoded latent (none for the top level).
-        self.uncertainty = UncertaintyHeads(w).to(self.device)
-        lambdas = cfg.lambdas[-self.model.layers:] if cfg.mode == "single" else cfg.lambdas
-        self.lambdas = tuple(lambdas[: self.model.layers])
+        # spatial: level k+1's latent is at level k's resolution / 8, quality's at / 16
+        steps = 3 if cfg.mode == "spatial" else 4
+        self.uncertainty = UncertaintyHeads(w, steps).to(self.device)
+        self.lambdas = cfg.mode_lambdas()[: self.model.layers]
+        if len(self.lambdas) != self.model.layers:
+            raise RpncodecError(f"need {self.model.layers} lambdas, got {len(self.lambdas)}")
+        if cfg.crop % self.model.stride:
+            raise RpncodecError(f"--crop must be a multiple of {self.model.stride} in "
+                                f"{cfg.mode} mode, got {cfg.crop}")
+        self.cumulative = cfg.mode != "spatial"  # spatial rates are per level (own pixels)
         self.net, self.unc_net = self.model, self.uncertainty
         if self.world > 1:
             ddp = torch.nn.parallel.DistributedDataParallel
@@ -184,8 +198,9 @@ class Trainer:
             latents = [y.detach() for y in out["y_hat"][1:]]
             if stage == 1:
                 s = self.unc_net(latents)
-                nll = sum(uncertainty_nll(sk, x, xk)
-                          for sk, xk in zip(s, out["x_hat"][:-1], strict=True))
+                targets = out.get("targets") or [x] * self.model.layers
+                nll = sum(uncertainty_nll(sk, tk, xk)
+                          for sk, tk, xk in zip(s, targets, out["x_hat"][:-1], strict=False))
                 self.unc_opt.zero_grad(set_to_none=True)
                 nll.backward()
                 torch.nn.utils.clip_grad_norm_(self.uncertainty.parameters(), cfg.clip)
@@ -197,7 +212,7 @@ class Trainer:
                 weights[:-1] = [guidance_weights(sk) for sk in s]
         scale = cfg.rate_scale_at(self.step)
         lambdas = tuple(scale * lam for lam in self.lambdas)
-        rd = guided_rate_distortion(out, x, lambdas, weights, cumulative=True)
+        rd = guided_rate_distortion(out, x, lambdas, weights, self.cumulative)
         self.opt.zero_grad(set_to_none=True)
         rd["loss"].backward()
         torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], cfg.clip)
@@ -217,14 +232,16 @@ class Trainer:
         the uncertainty maps are distributed and track the actual error."""
         self.model.eval()
         out = self.model(self.val)
-        rd = guided_rate_distortion(out, self.val, self.lambdas, [None] * self.model.layers)
+        rd = guided_rate_distortion(out, self.val, self.lambdas, [None] * self.model.layers,
+                                    self.cumulative)
         record = {"bpp": [round(float(b), 4) for b in rd["bpp"]],
                   "psnr": [round(psnr(float(m)), 3) for m in rd["mse"]]}
         if len(self.uncertainty):
             record["uncertainty"] = [
-                _uncertainty_summary(s, self.val, x_hat)
-                for s, x_hat in zip(self.uncertainty(out["y_hat"][1:]), out["x_hat"][:-1],
-                                    strict=True)]
+                _uncertainty_summary(s, t, x_hat)
+                for s, t, x_hat in zip(self.uncertainty(out["y_hat"][1:]),
+                                       out.get("targets") or [self.val] * self.model.layers,
+                                       out["x_hat"][:-1], strict=False)]
         return record
 
     def log(self, record: dict) -> None:
@@ -285,13 +302,15 @@ def export(model: torch.nn.Module, path: str | Path, settle_steps: int = 3000) -
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
-    p.add_argument("--mode", default=d.mode, choices=["quality", "single"])
+    p.add_argument("--mode", default=d.mode, choices=["quality", "spatial", "single"])
     p.add_argument("--preset", default=d.preset)
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--crop", type=int, default=d.crop)
     p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--lambdas", type=float, nargs="+", default=d.lambdas)
+    p.add_argument("--lambdas", type=float, nargs="+", default=None,
+                   help="rate multiplier per level (default: quality 240 120 45 20, "
+                        "spatial 500 300 150, single: the quality top level's)")
     p.add_argument("--rate-warmup", type=int, default=d.rate_warmup,
                    help="steps over which the rate weight ramps from 0 to its lambda")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -310,7 +329,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     cfg = TrainConfig(mode=args.mode, preset=args.preset, steps=args.steps, batch=args.batch,
-                      crop=args.crop, lr=args.lr, lambdas=list(args.lambdas),
+                      crop=args.crop, lr=args.lr, lambdas=args.lambdas,
                       rate_warmup=args.rate_warmup, seed=args.seed,
                       data=args.data, val_every=args.val_every,
                       checkpoint_every=args.checkpoint_every, threads=args.threads,

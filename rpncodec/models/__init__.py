@@ -6,12 +6,11 @@ from torch import nn
 
 from .config import ModelConfig, preset
 from .quality import QualityRPN
+from .spatial import SpatialRPN
 
-__all__ = ["ModelConfig", "QualityRPN", "build_model", "preset"]
+__all__ = ["ModelConfig", "QualityRPN", "SpatialRPN", "build_model", "preset"]
 
 
 def build_model(config: ModelConfig) -> nn.Module:
     """The architecture a config describes (single-layer = one quality level)."""
-    if config.mode in ("quality", "single"):
-        return QualityRPN(config)
-    raise NotImplementedError("spatial mode is not built yet")
+    return SpatialRPN(config) if config.mode == "spatial" else QualityRPN(config)

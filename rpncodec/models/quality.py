@@ -21,6 +21,8 @@ STRIDE = 16  # input sides are padded to a multiple of this
 class QualityRPN(nn.Module):
     """Quality-scalable RPN; CompressAI-style contract (forward / compress / decompress)."""
 
+    stride = STRIDE
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config

@@ -38,6 +38,7 @@ from .losses import (
     uncertainty_nll,
 )
 from .models import ModelConfig, build_model, preset
+from .progressive import Phase, grow_level, phase_at, train_only
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train" / "bsds500"
 
@@ -64,20 +65,37 @@ class TrainConfig:
     threads: int = 0  # 0 = torch's default
     guidance: bool = True  # uncertainty-guided stages (False: plain stage 0 throughout)
     device: str = "cpu"
+    progressive: list[int] | None = None  # steps per level: train level by level (quality)
+    grow_from: int = 2  # progressive: levels >= this start as copies of the level below
+    init: str | None = None  # weights (exported file or checkpoint) the model starts from
 
     def model_config(self) -> ModelConfig:
         return preset(self.mode, self.preset)
 
+    def phase_at(self, step: int) -> Phase:
+        """The level a step trains: all of them at once unless training is progressive."""
+        if self.progressive:
+            return phase_at(step, self.progressive)
+        return Phase(preset(self.mode, self.preset).layers, 0, self.steps)
+
     def lr_at(self, step: int) -> float:
-        return self.lr * (0.1 if step >= self.decay_at * self.steps else 1.0)
+        """Learning rate: drops 10x after ``decay_at`` of the run (of each progressive phase)."""
+        phase = self.phase_at(step)
+        return self.lr * (0.1 if phase.progress(step) >= self.decay_at * phase.steps else 1.0)
 
     def rate_scale_at(self, step: int) -> float:
-        """Multiplier of every lambda: starting near 0 lets each level carry bits while its
-        synthesis learns to use them, so no level collapses to zero rate early on."""
-        return min(1.0, (step + 1) / self.rate_warmup) if self.rate_warmup else 1.0
+        """Multiplier of every lambda, ramped from near 0 over ``rate_warmup`` steps (from the
+        start of each progressive phase), so a level can carry bits while its synthesis learns
+        to use them."""
+        phase = self.phase_at(step)
+        if not self.rate_warmup or (self.progressive and phase.level < self.grow_from):
+            return 1.0  # a level carried over from --init needs no warm-up
+        return min(1.0, (phase.progress(step) + 1) / self.rate_warmup)
 
     def stage_at(self, step: int) -> int:
-        return stage_at(step, self.steps, enabled=self.guidance and self.mode != "single")
+        # the guided stages shape lower levels through upper ones: joint training only
+        enabled = self.guidance and self.mode != "single" and not self.progressive
+        return stage_at(step, self.steps, enabled=enabled)
 
     def mode_lambdas(self) -> tuple[float, ...]:
         """The per-level lambdas (a single-layer model takes the top level's)."""
@@ -139,6 +157,13 @@ class Trainer:
             raise RpncodecError(f"--crop must be a multiple of {self.model.stride} in "
                                 f"{cfg.mode} mode, got {cfg.crop}")
         self.cumulative = cfg.mode != "spatial"  # spatial rates are per level (own pixels)
+        if cfg.progressive and (cfg.mode != "quality" or self.world > 1
+                                or len(cfg.progressive) != self.model.layers):
+            raise RpncodecError("--progressive needs quality mode, one process and one step "
+                                f"count per level ({self.model.layers})")
+        if cfg.init:
+            blob = torch.load(cfg.init, weights_only=True, map_location=self.device)
+            self.model.load_state_dict(blob.get("model") or blob["state_dict"])
         self.net, self.unc_net = self.model, self.uncertainty
         if self.world > 1:
             ddp = torch.nn.parallel.DistributedDataParallel
@@ -191,9 +216,18 @@ class Trainer:
         for group in self.opt.param_groups + self.unc_opt.param_groups:
             group["lr"] = cfg.lr_at(self.step)
         x = self.data.batch(cfg.batch, self.gen).to(self.device)
-        out = self.net(x)
-        weights: list[torch.Tensor | None] = [None] * self.model.layers
         record: dict = {"stage": stage}
+        if cfg.progressive:
+            phase = cfg.phase_at(self.step)
+            if self.step == phase.start and phase.level >= max(cfg.grow_from, 2):
+                grow_level(self.model, phase.level)
+            train_only(self.model, phase.level)
+            out = self.model(x, levels=phase.level)
+            record["level"] = phase.level
+        else:
+            out = self.net(x)
+        layers = len(out["x_hat"])
+        weights: list[torch.Tensor | None] = [None] * layers
         if stage:
             latents = [y.detach() for y in out["y_hat"][1:]]
             if stage == 1:
@@ -211,11 +245,12 @@ class Trainer:
                     s = self.uncertainty(latents)
                 weights[:-1] = [guidance_weights(sk) for sk in s]
         scale = cfg.rate_scale_at(self.step)
-        lambdas = tuple(scale * lam for lam in self.lambdas)
+        lambdas = tuple(scale * lam for lam in self.lambdas[:layers])
         rd = guided_rate_distortion(out, x, lambdas, weights, self.cumulative)
         self.opt.zero_grad(set_to_none=True)
         rd["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], cfg.clip)
+        params = [p for p in self.opt.param_groups[0]["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(params, cfg.clip)
         self.opt.step()
         aux = self.model.aux_loss()
         self.aux_opt.zero_grad(set_to_none=True)
@@ -321,6 +356,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-guidance", dest="guidance", action="store_false",
                    help="plain rate-distortion only (the ablation baseline)")
     p.add_argument("--device", default=d.device, help="cpu or cuda")
+    p.add_argument("--progressive", type=int, nargs="+", metavar="STEPS",
+                   help="train level by level (quality mode): steps for each level; "
+                        "--steps is then their sum")
+    p.add_argument("--grow-from", type=int, default=d.grow_from, metavar="K",
+                   help="progressive: levels >= K start as copies of the level below")
+    p.add_argument("--init", metavar="FILE",
+                   help="start from these weights (an exported .pt or a checkpoint)")
     p.add_argument("--out", required=True, help="run directory (checkpoint, log, export)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--export", metavar="FILE", help="also export the final model to FILE")
@@ -333,7 +375,10 @@ def run(args: argparse.Namespace) -> int:
                       rate_warmup=args.rate_warmup, seed=args.seed,
                       data=args.data, val_every=args.val_every,
                       checkpoint_every=args.checkpoint_every, threads=args.threads,
-                      guidance=args.guidance, device=args.device)
+                      guidance=args.guidance, device=args.device, progressive=args.progressive,
+                      grow_from=args.grow_from, init=args.init)
+    if cfg.progressive:
+        cfg.steps = sum(cfg.progressive)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = Trainer(cfg, out)

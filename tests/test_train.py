@@ -147,3 +147,40 @@ def test_rate_warmup_ramps_every_lambda_from_near_zero_to_one() -> None:
     assert scales[1] == pytest.approx(0.5)
     assert scales[2:] == [1.0, 1.0]
     assert TrainConfig(rate_warmup=0).rate_scale_at(0) == 1.0
+
+
+def test_progressive_training_changes_only_the_level_of_each_phase(image_folder, tmp_path):
+    cfg = TrainConfig(preset="tiny", steps=8, batch=2, crop=64, data=str(image_folder),
+                      val_every=1000, checkpoint_every=1000, progressive=[2, 2, 2, 2],
+                      rate_warmup=0)
+    trainer = Trainer(cfg, tmp_path / "run")
+    model = trainer.model
+
+    def snapshot() -> dict:
+        return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    for level in (1, 2, 3, 4):
+        before = snapshot()
+        records = [trainer.train_step(), trainer.train_step()]
+        assert [r["level"] for r in records] == [level, level]
+        assert len(records[0]["bpp"]) == level  # nothing above the trained level runs
+        changed = {n.split(".")[0] + "." + n.split(".")[1]
+                   for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+        own = {f"analyses.{level - 1}", f"syntheses.{level - 1}", f"bottlenecks.{level - 1}"}
+        if level > 1:
+            own.add(f"predictions.{level - 2}")
+        assert changed <= own and f"syntheses.{level - 1}" in changed
+
+
+def test_a_grown_level_starts_exactly_at_the_quality_of_the_level_below() -> None:
+    from rpncodec.models import build_model, preset
+    from rpncodec.progressive import grow_level
+
+    torch.manual_seed(0)
+    model = build_model(preset("quality", "tiny")).eval()
+    grow_level(model, 2)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        out = model(x, levels=2)
+    assert torch.allclose(out["x_hat"][1], out["x_hat"][0], atol=1e-6)
+    assert torch.equal(model.analyses[1][0].weight, model.analyses[0][0].weight)

@@ -153,8 +153,8 @@ class Trainer:
         self.lambdas = cfg.mode_lambdas()[: self.model.layers]
         if len(self.lambdas) != self.model.layers:
             raise RpncodecError(f"need {self.model.layers} lambdas, got {len(self.lambdas)}")
-        if cfg.crop % self.model.stride:
-            raise RpncodecError(f"--crop must be a multiple of {self.model.stride} in "
+        if cfg.crop % self.model.pad_multiple:
+            raise RpncodecError(f"--crop must be a multiple of {self.model.pad_multiple} in "
                                 f"{cfg.mode} mode, got {cfg.crop}")
         self.cumulative = cfg.mode != "spatial"  # spatial rates are per level (own pixels)
         if cfg.progressive and (cfg.mode != "quality" or self.world > 1

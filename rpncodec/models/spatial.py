@@ -31,7 +31,7 @@ class SpatialRPN(nn.Module):
     except that layer k's reconstruction is at ``1 / 2**(layers - k)`` of the input size and
     ``forward`` also returns each level's ``targets`` (the pyramid it is compared with)."""
 
-    stride = STRIDE
+    pad_multiple = STRIDE  # input sides must be multiples of this (codec.pad_multiple)
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

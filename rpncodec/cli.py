@@ -104,13 +104,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _print_results(report: dict) -> None:
-    r = report["results"]
-    print(f"{report['name']}: {report['description']}")
-    print("layer  bpp      PSNR-RGB  MS-SSIM  enc s   dec s")
-    for k in range(len(r["bpp"])):
-        ms = "   -   " if r["ms-ssim-rgb"][k] is None else f"{r['ms-ssim-rgb'][k]:.4f}"
-        print(f"{k + 1:>5}  {r['bpp'][k]:.4f}  {r['psnr-rgb'][k]:8.3f}  {ms}   "
-              f"{r['encoding_time'][k]:.3f}   {r['decoding_time'][k]:.3f}")
+    from .evaluate import format_table
+
+    print(format_table(report))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -127,11 +123,48 @@ def cmd_anchors(args: argparse.Namespace) -> int:
     from .anchors import run_anchor, target_rates
     from .evaluate import write_json
 
-    mean, per_image = target_rates(args.match, args.bpp)
-    report = run_anchor(Path(args.folder), args.codec, mean, per_image, args.per_image)
+    mean, per_image = ([], {}) if args.codec not in ("jpeg2000-layered", "jpeg2000-resolutions") \
+        else target_rates(args.match, args.bpp)
+    models = [load_model(m) for m in args.model or []]
+    report = run_anchor(Path(args.folder), args.codec, mean, per_image, args.per_image,
+                        settings=args.bpp if args.codec == "jpeg2000" else args.quality,
+                        models=models)
     _print_results(report)
     if args.json:
         write_json(report, args.json)
+    return 0
+
+
+def cmd_bdrate(args: argparse.Namespace) -> int:
+    from .bdrate import bdrate, format_rows, load_results, to_json
+    from .evaluate import write_json
+
+    test, anchor = load_results(args.test, args.metric), load_results(args.anchor, args.metric)
+    rows = bdrate(test, anchor)
+    print(format_rows(test, anchor, rows, args.metric))
+    if args.json:
+        write_json(to_json(test, anchor, rows, args.metric), args.json)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import plot
+
+    plot(args.results, args.output, args.title)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report, screenshot
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise InputImageError(f"{args.folder} is not a folder of results JSONs")
+    index = build_report(folder, Path(args.out), Path(args.images) if args.images else None,
+                         args.model, args.crops, args.crop, args.crop_images)
+    print(index)
+    if args.screenshot:
+        screenshot(index, Path(args.screenshot))
     return 0
 
 
@@ -207,12 +240,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("anchors", help="classical anchors over a folder, same JSON as eval")
     s.add_argument("folder")
-    s.add_argument("--codec", required=True, help="jpeg2000-layered")
+    s.add_argument("--codec", required=True, help="jpeg2000-layered, jpeg2000-resolutions, "
+                   "jpeg2000, jpeg, webp, avif, jxl or simulcast (README, Evaluation)")
     s.add_argument("--match", help="rpncodec eval JSON (with --per-image) whose rates to match")
-    s.add_argument("--bpp", type=float, nargs="+", help="cumulative layer rates instead")
+    s.add_argument("--bpp", type=float, nargs="+", help="cumulative layer rates (layered), total "
+                   "rates (resolutions) or the rate grid (jpeg2000) instead")
+    s.add_argument("--quality", type=float, nargs="+", help="quality grid of jpeg/webp/avif/jxl")
+    s.add_argument("--model", action="append", help="simulcast: one single-layer model per "
+                   "layer, lowest rate first (repeat the option)")
     s.add_argument("--json", help="write CompressAI-shaped results JSON here")
     s.add_argument("--per-image", action="store_true", help="include per-image rows in the JSON")
     s.set_defaults(func=cmd_anchors)
+
+    s = sub.add_parser("bdrate", help="Bjontegaard deltas of TEST against ANCHOR, per layer")
+    s.add_argument("test", help="results JSON (join files of one codec with commas)")
+    s.add_argument("anchor", help="results JSON (join files of one codec with commas)")
+    s.add_argument("--metric", choices=["psnr", "ms-ssim"], default="psnr")
+    s.add_argument("--json", help="also write the table as JSON here")
+    s.set_defaults(func=cmd_bdrate)
+
+    s = sub.add_parser("plot", help="PSNR and MS-SSIM against bpp of results JSONs (PNG)")
+    s.add_argument("results", nargs="+")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--title")
+    s.set_defaults(func=cmd_plot)
+
+    s = sub.add_parser("report", help="static HTML page: RD plots, BD-rates, crops")
+    s.add_argument("folder", help="folder of results JSONs (e.g. results/kodak)")
+    s.add_argument("--out", required=True, help="output folder (index.html, plots, crops)")
+    s.add_argument("--images", help="the images the results were measured on (for the crops)")
+    s.add_argument("--model", action="append", help="model(s) for the crops (default: every "
+                   "shipped model with a results file)")
+    s.add_argument("--crops", type=int, default=2, help="how many images to crop (default 2)")
+    s.add_argument("--crop-images", nargs="+", help="file names of the images to crop instead")
+    s.add_argument("--crop", type=int, default=256, help="crop side in pixels (default 256)")
+    s.add_argument("--screenshot", help="also render the page in headless Chromium to this PNG")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("demo", help="encode the bundled sample and decode every layer")
     s.add_argument("--image", default=str(SAMPLE))

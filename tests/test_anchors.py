@@ -1,4 +1,5 @@
-"""The layered JPEG 2000 anchor: real k-layer bytes, rising quality, JSON like eval's."""
+"""The anchors: layered and multi-resolution JPEG 2000, single-layer sweeps, the simulcast;
+real files, rising quality, JSON like eval's."""
 
 from __future__ import annotations
 
@@ -7,11 +8,26 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from rpncodec.anchors import j2k_decode, j2k_encode, jpeg2000_layered
+from rpncodec.anchors import (
+    SWEEPS,
+    j2k_decode,
+    j2k_encode,
+    jpeg2000_layered,
+    jpeg2000_resolutions,
+    simulcast,
+    sweep,
+)
 from rpncodec.cli import main
+from rpncodec.codec import decode, encode
+from rpncodec.evaluate import psnr
+from rpncodec.models import build_model, preset
+from rpncodec.pyramid import pyramid_images
 from rpncodec.testing import smooth_image
+from rpncodec.train import export
+from rpncodec.zoo import load_model
 
 
 def test_layered_jpeg2000_hits_its_rates_and_improves_with_each_layer() -> None:
@@ -42,5 +58,66 @@ def test_anchors_command_matches_rates_of_an_eval_json(tmp_path, capsys) -> None
     report = json.loads(out.read_text())
     assert report["name"] == "jpeg2000-layered" and len(report["results"]["bpp"]) == 4
     assert report["results"]["bpp"][3] == pytest.approx(3, rel=0.25)  # the per-image rate
-    assert main(["anchors", str(folder), "--codec", "jpeg", "--bpp", "1"]) == 1
+    assert main(["anchors", str(folder), "--codec", "bmp", "--bpp", "1"]) == 1
     assert "unknown codec" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("codec", ["jpeg2000", "jpeg", "webp", "avif", "jxl"])
+def test_every_sweep_codes_real_files_whose_rate_and_quality_rise_with_the_setting(codec) -> None:
+    image = smooth_image(64, 96, seed=5)
+    low, high = SWEEPS[codec].settings[1], SWEEPS[codec].settings[-2]
+    rows = sweep(image, codec, [low, high])
+    assert [r["setting"] for r in rows] == [low, high]
+    assert rows[0]["bytes"] < rows[1]["bytes"] and rows[0]["psnr"] < rows[1]["psnr"]
+    assert all(r["bpp"] == 8 * r["bytes"] / (64 * 96) and r["layer"] == 1 for r in rows)
+    assert all(r["ms_ssim"] is None for r in rows)  # 64 px is too small for 5 scales
+
+
+def test_resolutions_anchor_decodes_three_sizes_of_one_codestream() -> None:
+    image = smooth_image(100, 132, seed=2)
+    rows = jpeg2000_resolutions(image, [0.5, 2.0])
+    assert [r["layer"] for r in rows] == [1, 2, 3, 1, 2, 3]
+    sizes = [level.shape[0] * level.shape[1] for level in pyramid_images(image, 3)]
+    for point in (rows[:3], rows[3:]):
+        total = point[0]["bytes"]
+        assert all(r["bytes"] == total for r in point)  # one codestream, all its bytes
+        assert [r["bpp"] for r in point] == pytest.approx([8 * total / s for s in sizes])
+        assert all(r["psnr_own"] > 20 for r in point)
+    assert rows[5]["psnr"] > rows[2]["psnr"]  # the higher total rate is better at full size
+
+
+def test_simulcast_adds_the_sizes_of_independent_single_layer_files(tmp_path) -> None:
+    models = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        path = tmp_path / f"single{seed}.pt"
+        export(build_model(preset("single", "tiny")), path, settle_steps=50)
+        models.append(load_model(str(path)))
+    image = smooth_image(48, 64)
+    rows = simulcast(image, models)
+    sizes = [len(encode(image, m)) for m in models]
+    assert [r["bytes"] for r in rows] == [sizes[0], sizes[0] + sizes[1]]
+    assert [r["incremental_bytes"] for r in rows] == sizes
+    assert rows[1]["psnr"] == pytest.approx(psnr(image, decode(encode(image, models[1]),
+                                                                None, models[1]).image))
+
+
+def test_anchors_command_writes_a_sweep_in_eval_json_shape(tmp_path, capsys) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(smooth_image(64, 80)).save(folder / "a.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "jpeg.json"
+    assert main(["anchors", str(folder), "--codec", "jpeg", "--quality", "20", "80",
+                 "--json", str(out), "--per-image"]) == 0
+    report = json.loads(out.read_text())
+    assert report["mode"] == "single" and report["results"]["setting"] == [20, 80]
+    assert report["results"]["layer"] == [1, 1] and "1 skipped" in report["description"]
+    assert list(report["per_image"]) == ["a.png"]
+    assert "skipped" in capsys.readouterr().err
+    assert main(["anchors", str(folder), "--codec", "simulcast"]) == 1
+    assert "one --model per layer" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["anchors", str(empty), "--codec", "webp"]) == 1
+    assert "no images" in capsys.readouterr().err

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Regenerate every Kodak result, table, plot and the report that the README shows:
+#   scripts/kodak_results.sh                 # shipped models, their matched anchors, every sweep
+#   scripts/kodak_results.sh --anchors-only  # the classical sweeps and the resolution grid only
+# Writes results/kodak/<name>.json (CompressAI shape, per image) and <name>.txt (the table),
+# then results/kodak/report/ (index.html, rd.png). KODAK=... and OUT=... override the folders.
+# Runs niced: on a shared machine the times in the JSONs are not benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KODAK=${KODAK:-../shared/data/kodak}
+OUT=${OUT:-results/kodak}
+PY=${PY:-.venv/bin/python}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # torch (MS-SSIM) stalls with 2 threads on busy cores
+mkdir -p "$OUT"
+run() {  # run NAME ARGS...: one rpncodec command, table to OUT/NAME.txt, JSON to OUT/NAME.json
+  local name=$1; shift
+  echo "== $name" >&2
+  nice -n 10 "$PY" -m rpncodec "$@" --per-image --json "$OUT/$name.json" > "$OUT/$name.txt.tmp"
+  mv "$OUT/$name.txt.tmp" "$OUT/$name.txt"
+}
+if [ "${1:-}" != "--anchors-only" ]; then
+  # every shipped model, then the scalable anchor matched to its per-image layer rates
+  # (the default model's matched anchor has the plain name, e.g. jpeg2000-layered.json)
+  "$PY" -m rpncodec models | while IFS=$'\t' read -r model mode _ _ default _; do
+    run "$model" eval "$KODAK" --model "$model"
+    suffix=$([ "$default" = default ] && echo "" || echo "-$model")
+    if [ "$mode" = quality ]; then
+      run "jpeg2000-layered$suffix" anchors "$KODAK" --codec jpeg2000-layered \
+        --match "$OUT/$model.json"
+    elif [ "$mode" = spatial ]; then
+      run "jpeg2000-resolutions-matched-$model" anchors "$KODAK" \
+        --codec jpeg2000-resolutions --match "$OUT/$model.json"
+    fi
+  done
+fi
+for codec in jpeg webp jpeg2000; do
+  run "$codec" anchors "$KODAK" --codec "$codec"
+done
+run jpeg2000-resolutions anchors "$KODAK" --codec jpeg2000-resolutions --bpp 0.25 0.5 1 2
+for codec in jxl avif; do  # the slow encoders last
+  run "$codec" anchors "$KODAK" --codec "$codec"
+done
+if [ "${1:-}" != "--anchors-only" ]; then
+  nice -n 10 "$PY" -m rpncodec report "$OUT" --out "$OUT/report" --images "$KODAK"
+fi

@@ -1,0 +1,57 @@
+"""eval's per-layer rows: real bytes, incremental bytes, and spatial layers at their own size."""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+from types import SimpleNamespace
+
+import pytest
+
+from rpncodec import bitstream, codec
+from rpncodec.evaluate import evaluate_image, format_table, summarize
+from rpncodec.pyramid import pyramid_images
+from rpncodec.testing import smooth_image
+
+
+def test_quality_rows_carry_cumulative_and_incremental_bytes_of_the_real_file(tiny) -> None:
+    image = smooth_image(48, 64, seed=4)
+    outputs: dict = {}
+    rows = evaluate_image(image, tiny, outputs)
+    container = bitstream.parse(outputs["data"])
+    assert [r["layer"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r["bytes"] for r in rows] == [end for _, end in container.byte_ranges]
+    assert sum(r["incremental_bytes"] for r in rows) == len(outputs["data"])
+    assert all(r["bpp"] == 8 * r["bytes"] / (48 * 64) for r in rows)
+    report = summarize("tiny", "test", {"a.png": rows, "b.png": rows}, False, mode="quality")
+    assert report["mode"] == "quality" and report["results"]["layer"] == [r["layer"] for r in rows]
+    assert report["results"]["incremental_bytes"] == [r["incremental_bytes"] for r in rows]
+    assert format_table(report).count("\n") == len(rows) + 1
+
+
+def test_spatial_layers_are_compared_with_the_pyramid_and_divide_by_their_own_pixels(
+        monkeypatch) -> None:
+    image = smooth_image(70, 100, seed=1)  # odd sizes: levels are ceil(H / 2**s)
+    levels = pyramid_images(image, 3)
+    payloads = [b"a" * 10, b"b" * 25, b"c" * 60]
+
+    def fake_encode(img, loaded):
+        header = bitstream.Header(mode="spatial", model="fake", digest=bytes(8),
+                                  height=img.shape[0], width=img.shape[1], layers=3)
+        return bitstream.pack(header, payloads)
+
+    def fake_decode(data, layers, loaded):
+        return SimpleNamespace(image=levels[layers - 1])  # a perfect decoder
+
+    monkeypatch.setattr(codec, "encode", fake_encode)
+    monkeypatch.setattr(codec, "decode", fake_decode)
+    loaded = SimpleNamespace(config=SimpleNamespace(mode="spatial"), name="fake")
+    rows = evaluate_image(image, loaded)
+    container = bitstream.parse(fake_encode(image, loaded))
+    for row, level, (_, end) in zip(rows, levels, container.byte_ranges, strict=True):
+        assert row["bytes"] == end
+        assert row["bpp"] == pytest.approx(8 * end / (level.shape[0] * level.shape[1]))
+        assert math.isinf(row["psnr"])  # compared with the pyramid level, not the original
+    assert [levels[k].shape[:2] for k in range(3)] == [(18, 25), (35, 50), (70, 100)]
+    ends = [0] + [end for _, end in container.byte_ranges]
+    assert [r["incremental_bytes"] for r in rows] == [b - a for a, b in pairwise(ends)]

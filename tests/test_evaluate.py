@@ -7,11 +7,15 @@ from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from rpncodec import bitstream, codec
-from rpncodec.evaluate import evaluate_image, format_table, summarize
+from rpncodec.evaluate import evaluate_image, format_table, psnr, summarize
+from rpncodec.models import build_model, preset
 from rpncodec.pyramid import pyramid_images
 from rpncodec.testing import smooth_image
+from rpncodec.train import export
+from rpncodec.zoo import load_model
 
 
 def test_quality_rows_carry_cumulative_and_incremental_bytes_of_the_real_file(tiny) -> None:
@@ -55,3 +59,18 @@ def test_spatial_layers_are_compared_with_the_pyramid_and_divide_by_their_own_pi
     assert [levels[k].shape[:2] for k in range(3)] == [(18, 25), (35, 50), (70, 100)]
     ends = [0] + [end for _, end in container.byte_ranges]
     assert [r["incremental_bytes"] for r in rows] == [b - a for a, b in pairwise(ends)]
+
+
+def test_a_real_spatial_model_is_measured_at_each_layers_resolution(tmp_path) -> None:
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-s.pt"
+    export(build_model(preset("spatial", "tiny")), path, settle_steps=50)
+    loaded = load_model(str(path))
+    image = smooth_image(70, 100, seed=2)
+    outputs: dict = {}
+    rows = evaluate_image(image, loaded, outputs)
+    levels = pyramid_images(image, 3)
+    assert [o.shape for o in outputs["layers"]] == [level.shape for level in levels]
+    for row, level, decoded in zip(rows, levels, outputs["layers"], strict=True):
+        assert row["bpp"] == 8 * row["bytes"] / (level.shape[0] * level.shape[1])
+        assert row["psnr"] == pytest.approx(psnr(level, decoded))

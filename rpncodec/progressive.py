@@ -9,7 +9,8 @@ with the levels below frozen and nothing above run; its loss is layer k's
 ``lambda_k * (bits of levels 1..k) / pixels + D_k``, so the only way to lower D_k is to spend
 level k's own bits. A *new* level starts from the one below: its analysis is a copy, and its
 synthesis a copy whose weights on the new latent are zero, so layer k starts exactly at layer
-k-1's quality and can only improve on it.
+k-1's quality and can only improve on it; its entropy model and prediction module start fresh
+(an entropy model that has collapsed to a spike at zero would keep every residual at zero).
 """
 
 from __future__ import annotations
@@ -60,11 +61,18 @@ def train_only(model: nn.Module, level: int) -> None:
 @torch.no_grad()
 def grow_level(model: nn.Module, level: int) -> None:
     """Start level ``level`` (1-based, > 1) from the level below: analysis copied, synthesis
-    copied with zero weights on the new latent's input channels (needs equal widths)."""
+    copied with zero weights on the new latent's input channels (needs equal widths), entropy
+    model and prediction module freshly initialised. Parameters are updated in place, so an
+    optimiser holding them stays valid."""
+    from .models import build_model
+
     i = level - 1
     w = model.config.widths
     if w[i] != w[i - 1]:
         raise ValueError(f"level {level} cannot grow from level {level - 1}: widths {w}")
+    fresh = build_model(model.config)
+    model.bottlenecks[i].load_state_dict(fresh.bottlenecks[i].state_dict())
+    model.predictions[i - 1].load_state_dict(fresh.predictions[i - 1].state_dict())
     model.analyses[i].load_state_dict(model.analyses[i - 1].state_dict())
     source = model.syntheses[i - 1].state_dict()
     first = source["0.weight"]  # ConvTranspose2d: [in, out, kh, kw]

@@ -184,3 +184,16 @@ def test_a_grown_level_starts_exactly_at_the_quality_of_the_level_below() -> Non
         out = model(x, levels=2)
     assert torch.allclose(out["x_hat"][1], out["x_hat"][0], atol=1e-6)
     assert torch.equal(model.analyses[1][0].weight, model.analyses[0][0].weight)
+
+
+def test_growing_a_level_resets_its_entropy_model_in_place() -> None:
+    from rpncodec.models import build_model, preset
+    from rpncodec.progressive import grow_level
+
+    model = build_model(preset("quality", "tiny"))
+    quantiles = model.bottlenecks[2].quantiles
+    with torch.no_grad():
+        quantiles.zero_()  # a collapsed density
+    grow_level(model, 3)
+    assert model.bottlenecks[2].quantiles is quantiles  # same tensor: optimisers stay valid
+    assert float(quantiles.abs().sum()) > 0

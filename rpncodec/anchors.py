@@ -12,8 +12,8 @@ Scalable anchors, one stream per image:
 - ``jpeg2000-resolutions``: one codestream per image at a total rate (RLCP, irreversible,
   ``mct=1``, OpenJPEG's 6 resolution levels), decoded with ``reduce`` 2, 1, 0, each compared
   with :func:`rpncodec.pyramid.pyramid_images` of the original: the spatial anchor. Layer k's
-  bpp is *all* the codestream's bytes over layer k's pixels (a resolution-progressive stream
-  would need fewer bytes for the lower layers, so this overcharges the anchor there).
+  bytes are those of a real file, the codestream cut after the resolutions it decodes (found
+  from the PLT packet lengths), over layer k's own pixels.
   The 9/7 wavelet's low-pass image is not the pyramid's triangle-filtered image (it is sharper
   and aliased), which caps the lower layers' PSNR against the pyramid whatever the rate;
   ``psnr_own`` therefore also compares each layer with the same codestream's decode at an
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -57,13 +58,15 @@ from .zoo import LoadedModel
 SPATIAL_LAYERS = 3  # reduce 2, 1, 0: 1/4, 1/2 and full resolution
 
 
-def j2k_encode(image: np.ndarray, bpps: list[float], progression: str = "LRCP") -> bytes:
+def j2k_encode(image: np.ndarray, bpps: list[float], progression: str = "LRCP",
+               plt: bool = False) -> bytes:
     """A J2K codestream with one quality layer per cumulative rate in ``bpps`` (irreversible
-    9/7, ``mct=1``); an empty ``bpps`` codes without a rate limit."""
+    9/7, ``mct=1``); an empty ``bpps`` codes without a rate limit. ``plt`` writes packet
+    length markers (what :func:`resolution_prefix` reads)."""
     buf = io.BytesIO()
     rates = {"quality_mode": "rates", "quality_layers": [24.0 / b for b in bpps]} if bpps else {}
     Image.fromarray(image).save(buf, format="JPEG2000", irreversible=True, mct=1, no_jp2=True,
-                                progression=progression, **rates)
+                                progression=progression, plt=plt, **rates)
     return buf.getvalue()
 
 
@@ -114,23 +117,59 @@ def jpeg2000_layered(image: np.ndarray, bpps: list[float]) -> list[dict]:
     return rows
 
 
+def resolution_prefix(data: bytes, reduce: int, components: int = 3) -> bytes:
+    """The real file a decoder at ``reduce`` needs from a one-tile, one-quality-layer RLCP
+    codestream written with PLT markers: the headers, the packets of the resolutions it
+    decodes, and an end-of-codestream marker (the tile-part length is rewritten to match).
+
+    The packet lengths come from the PLT marker; RLCP puts all packets of resolution r before
+    those of r + 1. Returns ``data`` itself where the structure is not the expected one.
+    """
+    sot = data.find(b"\xff\x90", 2)
+    sod = data.find(b"\xff\x93", sot)
+    plt = data.find(b"\xff\x58", sot, sod)
+    if min(sot, sod, plt) < 0 or reduce <= 0:
+        return data
+    (length,) = struct.unpack(">H", data[plt + 2:plt + 4])
+    packets, value = [], 0
+    for byte in data[plt + 5:plt + 2 + length]:  # skip the marker, length and Zplt
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            packets.append(value)
+            value = 0
+    resolutions = len(packets) // components
+    if len(packets) % components or sod + 2 + sum(packets) + 2 != len(data) \
+            or not 0 < reduce < resolutions:
+        return data
+    cut = sod + 2 + sum(packets[:components * (resolutions - reduce)])
+    out = bytearray(data[:cut] + b"\xff\xd9")
+    out[sot + 6:sot + 10] = struct.pack(">I", cut - sot)  # Psot: the tile-part's new length
+    return bytes(out)
+
+
 def jpeg2000_resolutions(image: np.ndarray, total_bpps: list[float]) -> list[dict]:
     """Per total rate (bpp of the full image) and layer (1/4, 1/2, full resolution): one
-    resolution-progressive J2K codestream decoded at reduce 2, 1, 0 against the pyramid."""
+    resolution-progressive J2K codestream decoded at reduce 2, 1, 0 against the pyramid.
+
+    Layer k's bytes are those of a real file: the codestream cut after the resolutions that
+    reduce ``3 - k`` decodes (:func:`resolution_prefix`); its decode is what is measured."""
     references = pyramid_images(image, SPATIAL_LAYERS)
     unconstrained = j2k_encode(image, [], progression="RLCP")
     own = [j2k_decode(unconstrained, 0, SPATIAL_LAYERS - k) for k in range(1, SPATIAL_LAYERS + 1)]
     rows = []
     for total in total_bpps:
         t0 = time.perf_counter()
-        data = j2k_encode(image, [total], progression="RLCP")
+        data = j2k_encode(image, [total], progression="RLCP", plt=True)
         enc = time.perf_counter() - t0
+        previous = 0
         for k, reference in enumerate(references, 1):
+            part = resolution_prefix(data, SPATIAL_LAYERS - k)
             t0 = time.perf_counter()
-            out = j2k_decode(data, 0, SPATIAL_LAYERS - k)
+            out = j2k_decode(part, 0, SPATIAL_LAYERS - k)
             dec = time.perf_counter() - t0
-            rows.append(_row(reference, out, len(data), 0, k, enc, dec, setting=total,
+            rows.append(_row(reference, out, len(part), previous, k, enc, dec, setting=total,
                              psnr_own=psnr(own[k - 1], out)))
+            previous = len(part)
     return rows
 
 
@@ -284,9 +323,9 @@ def run_anchor(folder: Path, codec: str, mean: list[float] | None = None,
                else f"total rates {grid} bpp (full resolution)")
         mode, describe = "spatial", (
             "OpenJPEG via Pillow, one RLCP codestream (irreversible 9/7, mct=1) at "
-            f"{how}, decoded at reduce 2, 1, 0 against the pyramid; bpp = all bytes / the "
-            "layer's pixels; psnr-own-rgb against the same stream decoded at an "
-            "unconstrained rate")
+            f"{how}, decoded at reduce 2, 1, 0 against the pyramid; bytes of the real file cut "
+            "after the layer's resolutions, / the layer's pixels; psnr-own-rgb against the "
+            "same stream decoded at an unconstrained rate")
 
         def run(name: str, image: np.ndarray) -> list[dict]:
             return jpeg2000_resolutions(image, totals.get(name, grid))

@@ -17,6 +17,7 @@ from rpncodec.anchors import (
     j2k_encode,
     jpeg2000_layered,
     jpeg2000_resolutions,
+    resolution_prefix,
     simulcast,
     sweep,
 )
@@ -78,12 +79,26 @@ def test_resolutions_anchor_decodes_three_sizes_of_one_codestream() -> None:
     rows = jpeg2000_resolutions(image, [0.5, 2.0])
     assert [r["layer"] for r in rows] == [1, 2, 3, 1, 2, 3]
     sizes = [level.shape[0] * level.shape[1] for level in pyramid_images(image, 3)]
-    for point in (rows[:3], rows[3:]):
-        total = point[0]["bytes"]
-        assert all(r["bytes"] == total for r in point)  # one codestream, all its bytes
-        assert [r["bpp"] for r in point] == pytest.approx([8 * total / s for s in sizes])
+    for total, point in ((0.5, rows[:3]), (2.0, rows[3:])):
+        assert point[0]["bytes"] < point[1]["bytes"] < point[2]["bytes"]  # prefixes
+        assert point[2]["bpp"] == pytest.approx(total, rel=0.25)
+        expected = [8 * r["bytes"] / s for r, s in zip(point, sizes, strict=True)]
+        assert [r["bpp"] for r in point] == pytest.approx(expected)
+        assert sum(r["incremental_bytes"] for r in point) == point[2]["bytes"]
         assert all(r["psnr_own"] > 20 for r in point)
     assert rows[5]["psnr"] > rows[2]["psnr"]  # the higher total rate is better at full size
+
+
+@pytest.mark.parametrize("reduce", [1, 2])
+def test_a_resolution_prefix_is_a_real_file_that_decodes_like_the_whole_codestream(
+        reduce) -> None:
+    image = smooth_image(96, 128, seed=6)
+    data = j2k_encode(image, [1.5], progression="RLCP", plt=True)
+    part = resolution_prefix(data, reduce)
+    assert len(part) < len(data) and part.endswith(b"\xff\xd9")
+    assert np.array_equal(j2k_decode(part, 0, reduce), j2k_decode(data, 0, reduce))
+    assert resolution_prefix(data, 0) == data
+    assert resolution_prefix(j2k_encode(image, [1.5]), reduce) == j2k_encode(image, [1.5])
 
 
 def test_simulcast_adds_the_sizes_of_independent_single_layer_files(tmp_path) -> None:

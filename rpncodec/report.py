@@ -226,13 +226,14 @@ def build_report(folder: Path, out: Path, images: Path | None = None,
                 "the learned codec next to a single-layer JPEG 2000 file (irreversible 9/7, "
                 "mct=1) of the same image at the same number of bytes; PSNR is over the whole "
                 "image. The crop is the most detailed window.</p>" + "".join(parts))
+    made_by = f"rpncodec report {folder} --out {out}" + (f" --images {images}" if images else "")
     listing = "".join(f"<li><code>{html.escape(p.name)}</code>: "
                       f"{html.escape(json.loads(p.read_text())['description'])}</li>"
                       for p in paths)
     page = (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>rpncodec report"
             f"</title><style>{CSS}</style></head><body><h1>rpncodec: rate-distortion report for "
-            f"{html.escape(folder.name)}</h1><p>Made by <code>rpncodec report "
-            f"{html.escape(str(folder))} --out {html.escape(str(out))}</code>. bpp of a layer = "
+            f"{html.escape(folder.name)}</h1><p>Made by <code>{html.escape(made_by)}</code>. "
+            "bpp of a layer = "
             "8 x the bytes needed to decode it (headers included) / that layer's pixels.</p>"
             + "".join(sections) + f"<h2>Results files</h2><ul>{listing}</ul></body></html>")
     index = out / "index.html"

@@ -41,5 +41,6 @@ for codec in jxl avif; do  # the slow encoders last
   run "$codec" anchors "$KODAK" --codec "$codec"
 done
 if [ "${1:-}" != "--anchors-only" ]; then
-  nice -n 10 "$PY" -m rpncodec report "$OUT" --out "$OUT/report" --images "$KODAK"
+  nice -n 10 "$PY" -m rpncodec report "$OUT" --out "$OUT/report" --images "$KODAK" \
+    --crop-images kodim07.png kodim23.png
 fi

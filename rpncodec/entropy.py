@@ -149,7 +149,7 @@ class EntropyBottleneck(nn.Module):
             raise RuntimeError("entropy tables are empty: call update() before coding")
         if self._models is None:
             self._models = []
-            for row in self.freqs.numpy():
+            for row in self.freqs.cpu().numpy():
                 n = int(np.flatnonzero(row)[-1]) + 1  # drop the padding after the escape
                 model = constriction.stream.model.Categorical(
                     row[:n].astype(np.float64), perfect=False)
@@ -162,9 +162,10 @@ class EntropyBottleneck(nn.Module):
         return encode_symbols(self.symbols(y)[0].cpu().numpy(), self)
 
     def decompress(self, data: bytes, size: tuple[int, int]) -> Tensor:
-        """Inverse of :meth:`compress`; returns ``y_hat`` of shape ``[1, C, H, W]``."""
+        """Inverse of :meth:`compress`; returns ``y_hat`` of shape ``[1, C, H, W]`` on the
+        model's device (coding itself always runs on the CPU)."""
         sym = decode_symbols(data, self, size)
-        return self.dequantize(torch.from_numpy(sym).unsqueeze(0))
+        return self.dequantize(torch.from_numpy(sym).unsqueeze(0).to(self.quantiles.device))
 
 
 def _quantize_pmf(table: Tensor, used: int) -> Tensor:
@@ -188,22 +189,23 @@ def _quantize_pmf(table: Tensor, used: int) -> Tensor:
 
 
 def encode_symbols(sym: np.ndarray, eb: EntropyBottleneck) -> bytes:
-    """ANS-code integer symbols of shape ``[C, H, W]`` with the channel tables of ``eb``."""
+    """ANS-code integer symbols of shape ``[C, H, W]`` with the channel tables of ``eb``.
+
+    The table look-ups and escapes are done for the whole layer at once; only the ANS calls
+    are per channel (each channel has its own table).
+    """
     models = eb._channel_models()
-    offsets = eb.offsets.numpy().astype(np.int64)
+    offsets = eb.offsets.cpu().numpy().astype(np.int64)
+    escape = np.array([n - 1 for _, n in models], dtype=np.int64)[:, None]
     coder = constriction.stream.stack.AnsCoder()
     idx = sym.reshape(sym.shape[0], -1) + offsets[:, None]
-    escape_parts = []
-    indices = []
-    for c, (_, n) in enumerate(models):
-        row = idx[c]
-        out = (row < 0) | (row >= n - 1)
-        if out.any():
-            escape_parts.append(_escape_nibbles(row[out] - offsets[c]))
-            row = np.where(out, n - 1, row)
-        indices.append(row.astype(np.int32))
-    if escape_parts:  # decoded last, so pushed first
-        coder.encode_reverse(np.concatenate(escape_parts), _NIBBLE)
+    out = (idx < 0) | (idx >= escape)
+    if out.any():  # escapes are decoded last, so pushed first (channel by channel, in order)
+        coder.encode_reverse(np.concatenate(
+            [_escape_nibbles(idx[c][out[c]] - offsets[c]) for c in np.flatnonzero(out.any(1))]),
+            _NIBBLE)
+        idx = np.where(out, escape, idx)
+    indices = idx.astype(np.int32)
     for c in reversed(range(len(models))):
         coder.encode_reverse(indices[c], models[c][0])
     return coder.get_compressed().astype("<u4").tobytes()
@@ -214,21 +216,19 @@ def decode_symbols(data: bytes, eb: EntropyBottleneck, size: tuple[int, int]) ->
     if len(data) % 4:
         raise BitstreamError("damaged layer payload (length is not a whole number of words)")
     models = eb._channel_models()
-    offsets = eb.offsets.numpy().astype(np.int64)
+    offsets = eb.offsets.cpu().numpy().astype(np.int64)
     h, w = size
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
-        out = np.empty((len(models), h * w), dtype=np.int64)
-        escaped = []
-        for c, (model, n) in enumerate(models):
-            row = coder.decode(model, h * w).astype(np.int64)
-            escaped.append(np.flatnonzero(row == n - 1))
-            out[c] = row - offsets[c]
-        for c, where in enumerate(escaped):
-            for i in where:
-                count = int(coder.decode(_NIBBLE, 1)[0]) + 1
-                nibbles = coder.decode(_NIBBLE, count)
-                out[c, i] = _unzigzag(sum(int(v) << (4 * k) for k, v in enumerate(nibbles)))
+        raw = np.empty((len(models), h * w), dtype=np.int64)
+        for c, (model, _) in enumerate(models):
+            raw[c] = coder.decode(model, h * w)
+        escape = np.array([n - 1 for _, n in models], dtype=np.int64)[:, None]
+        out = raw - offsets[:, None]
+        for c, i in zip(*np.nonzero(raw == escape), strict=True):  # channel by channel, in order
+            count = int(coder.decode(_NIBBLE, 1)[0]) + 1
+            nibbles = coder.decode(_NIBBLE, count)
+            out[c, i] = _unzigzag(sum(int(v) << (4 * k) for k, v in enumerate(nibbles)))
     except (ValueError, RuntimeError, OverflowError) as exc:
         raise BitstreamError(f"damaged layer payload ({exc})") from None
     return out.reshape(len(models), h, w)

@@ -113,3 +113,74 @@ def test_config_round_trips_and_rejects_bad_widths() -> None:
         ModelConfig("spatial", (8, 8))
     with pytest.raises(ValueError):
         preset("quality", "huge")
+
+
+# -- inference fast paths (README "Speed"): same function as the training forward ------------
+def _fast_and_reference(module: torch.nn.Module, *inputs: torch.Tensor):
+    """Outputs of ``module`` (eval) with autograd on (the training code path) and in
+    inference mode on channels-last inputs (the cached, folded, blocked path)."""
+    module.eval()
+    reference = module(*inputs)
+    cl = [t.contiguous(memory_format=torch.channels_last) for t in inputs]
+    with torch.inference_mode():
+        fast = module(*cl)
+        again = module(*cl)
+    assert torch.equal(fast, again)  # the cache gives the same result as the first call
+    return fast, reference.detach()
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_gdn_inference_path_matches_training_path_across_pixel_blocks(monkeypatch,
+                                                                      inverse) -> None:
+    from rpncodec.layers import gdn
+
+    monkeypatch.setattr(gdn, "BLOCK_ELEMENTS", 8 * 7)  # 7 pixels per block: several blocks
+    torch.manual_seed(0)
+    layer = gdn.GDN(8, inverse=inverse)
+    with torch.no_grad():
+        layer.gamma.add_(0.2 * torch.rand(8, 8))
+    fast, reference = _fast_and_reference(layer, torch.randn(2, 8, 5, 9))
+    assert fast.shape == reference.shape
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_inference_caches_follow_parameter_changes() -> None:
+    from rpncodec.layers.gdn import GDN
+
+    layer = GDN(4).eval()
+    x = torch.rand(1, 4, 3, 3)
+    with torch.no_grad():
+        before = layer(x)
+        layer.beta.add_(1.0)  # what an optimiser step or load_state_dict does
+        after = layer(x)
+    assert not torch.equal(before, after)
+    torch.testing.assert_close(after, layer.train()(x).detach())
+
+
+def test_context_and_sparse_mask_inference_paths_match_training_paths() -> None:
+    torch.manual_seed(0)
+    fast, reference = _fast_and_reference(GlobalContext(16), torch.randn(1, 16, 6, 7))
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5)
+    block = SparseMaskBlock(16, 3)
+    mask = torch.rand(1, 1, 6, 7)
+    fast, reference = _fast_and_reference(block, torch.randn(1, 16, 6, 7), mask)
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cout,kernel", [(3, 5), (8, 3), (4, 5)])
+def test_narrow_transposed_conv_runs_as_an_equal_subpixel_conv(cout, kernel) -> None:
+    from rpncodec.layers.crcm import Up2, up2
+
+    torch.manual_seed(0)
+    layer = up2(16, cout, kernel)
+    assert isinstance(layer, Up2) and layer._method() == "subpixel"
+    fast, reference = _fast_and_reference(layer, torch.randn(1, 16, 5, 7))
+    assert fast.shape == reference.shape == (1, cout, 10, 14)
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5)
+    assert up2(16, 16, kernel)._method() == "direct"
+
+
+def test_prediction_inference_path_matches_training_path() -> None:
+    torch.manual_seed(0)
+    fast, reference = _fast_and_reference(QualityPrediction(16, 16), torch.randn(1, 16, 7, 9))
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)

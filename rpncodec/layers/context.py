@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
+
+from .cache import inference_active, inference_cached
 
 
 def sn_conv1x1(cin: int, cout: int) -> nn.Module:
@@ -18,6 +21,18 @@ def sn_conv1x1(cin: int, cout: int) -> nn.Module:
     return spectral_norm(conv, n_power_iterations=1)
 
 
+def frozen_weight(conv: nn.Module) -> Tensor:
+    """The weight of a (possibly spectrally normalised) conv, cached at inference.
+
+    In eval mode the normalised weight depends only on the raw weight and the frozen power
+    iteration vectors, so it is computed once instead of at every call.
+    """
+    if not inference_active(conv) or not hasattr(conv, "parametrizations"):
+        return conv.weight
+    p = conv.parametrizations.weight
+    return inference_cached(conv, "weight", lambda: conv.weight, p.original, *p[0].buffers())
+
+
 class _ChannelTransform(nn.Module):
     """1x1 conv -> LayerNorm over channels -> ReLU -> 1x1 conv, on a ``[N, C, 1, 1]`` context."""
 
@@ -28,6 +43,14 @@ class _ChannelTransform(nn.Module):
         self.outer = sn_conv1x1(hidden, channels)
 
     def forward(self, ctx: Tensor) -> Tensor:
+        if inference_active(self):
+            # The context is one vector per image: matrix-vector products, not convolutions
+            # (a 1x1 conv on a 1x1 map takes a slow generic path).
+            n = ctx.shape[0]
+            w_in, w_out = frozen_weight(self.inner), frozen_weight(self.outer)
+            t = F.linear(ctx.reshape(n, -1), w_in.flatten(1), self.inner.bias)
+            t = torch.relu_(self.norm(t))
+            return F.linear(t, w_out.flatten(1), self.outer.bias).view(n, -1, 1, 1)
         t = self.inner(ctx)
         t = self.norm(t.flatten(1)).view_as(t)
         return self.outer(torch.relu(t))
@@ -45,6 +68,11 @@ class GlobalContext(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
+        if inference_active(self):
+            logits = F.conv2d(x, frozen_weight(self.attention), self.attention.bias)
+            weights = torch.softmax(logits.reshape(n, 1, h * w), dim=-1)
+            ctx = torch.bmm(x.reshape(n, c, h * w), weights.transpose(1, 2)).view(n, c, 1, 1)
+            return torch.addcmul(self.shift(ctx), x, torch.sigmoid(self.gate(ctx)))
         weights = torch.softmax(self.attention(x).view(n, 1, h * w), dim=-1)
         ctx = torch.bmm(x.view(n, c, h * w), weights.transpose(1, 2)).view(n, c, 1, 1)
         return x * torch.sigmoid(self.gate(ctx)) + self.shift(ctx)

@@ -14,14 +14,66 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
+from .cache import inference_active, inference_cached
 from .context import GlobalContext
 from .masks import SparseMaskBlock, SpatialMask
+
+# At inference a transposed conv with at most NARROW_OUT outputs (a synthesis' last layer) runs
+# as a sub-pixel conv; wider ones run as torch's transposed conv, measured faster for them on
+# CPU (README "Speed"). NARROW_METHOD = "direct" turns the sub-pixel form off.
+NARROW_OUT = 8
+NARROW_METHOD = "subpixel"
+
+
+class Up2(nn.ConvTranspose2d):
+    """A stride-2 transposed conv (odd kernel <= 5, padding kernel // 2, output padding 1),
+    giving exactly twice the input size; parameters and training behaviour are
+    :class:`torch.nn.ConvTranspose2d`'s.
+
+    At inference a narrow one runs as the equivalent *sub-pixel* convolution: each of the four
+    output phases (even/odd row and column) is a 3x3 convolution of the input with a subset of
+    the kernel's taps, so one 3x3 conv with 4x the outputs followed by a pixel shuffle gives
+    the same result (up to float rounding) as a dense conv instead of a scatter.
+    """
+
+    def _subpixel_params(self) -> tuple[Tensor, Tensor | None]:
+        w = self.weight  # [cin, cout, k, k]
+        cin, cout, k, _ = w.shape
+        p = k // 2
+        sub = w.new_zeros(cout, 2, 2, cin, 3, 3)
+        for ry in range(2):
+            for rx in range(2):
+                for dy in (-1, 0, 1):
+                    for dx in (-1, 0, 1):
+                        ty, tx = ry + p - 2 * dy, rx + p - 2 * dx  # kernel tap of offset d
+                        if 0 <= ty < k and 0 <= tx < k:
+                            sub[:, ry, rx, :, dy + 1, dx + 1] = w[:, :, ty, tx].t()
+        bias = None if self.bias is None else self.bias.repeat_interleave(4)
+        return sub.reshape(4 * cout, cin, 3, 3), bias
+
+    def _method(self) -> str:
+        k = self.kernel_size[0]
+        usual = (self.kernel_size == (k, k) and k in (3, 5) and self.stride == (2, 2)
+                 and self.padding == (k // 2, k // 2) and self.output_padding == (1, 1)
+                 and self.dilation == (1, 1) and self.groups == 1)
+        return NARROW_METHOD if usual and self.out_channels <= NARROW_OUT else "direct"
+
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        if output_size is not None or not inference_active(self):
+            return super().forward(x, output_size)
+        method = self._method()
+        sources = (self.weight,) if self.bias is None else (self.weight, self.bias)
+        if method == "subpixel":
+            w, b = inference_cached(self, "subpixel", self._subpixel_params, *sources)
+            return F.pixel_shuffle(F.conv2d(x, w, b, padding=1), 2)
+        return super().forward(x, output_size)
 
 
 def up2(cin: int, cout: int, kernel: int = 3) -> nn.ConvTranspose2d:
     """Transposed conv giving exactly twice the input size."""
-    return nn.ConvTranspose2d(cin, cout, kernel, stride=2, padding=kernel // 2, output_padding=1)
+    return Up2(cin, cout, kernel, stride=2, padding=kernel // 2, output_padding=1)
 
 
 class InformationEnhance(nn.Module):

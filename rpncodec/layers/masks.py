@@ -11,6 +11,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .cache import inference_active, inference_cached
+
 
 def gumbel_softmax(logits: Tensor, dim: int, training: bool, tau: float = 1.0) -> Tensor:
     """Softmax of ``(logits + Gumbel noise) / tau`` in training, plain softmax otherwise."""
@@ -63,16 +65,53 @@ class SparseMaskBlock(nn.Module):
             nn.Conv2d(channels, channels, 3, padding=1, bias=False) for _ in range(n_layers))
         self.collect = nn.Conv2d(n_layers * channels, channels, 1)
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def channel_masks(self) -> tuple[Tensor, Tensor]:
+        """``(dense, sparse)`` channel weights, each ``[n_layers, channels]``; noisy in training."""
         cm = gumbel_softmax(self.ch_mask, dim=1 if self.mask_axis == "pair" else 2,
                             training=self.training)
-        dense = cm[:, 0].view(len(self.body), 1, -1, 1, 1)
-        sparse = cm[:, 1].view(len(self.body), 1, -1, 1, 1)
+        return cm[:, 0], cm[:, 1]
+
+    def _folded(self) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """Inference constants: the channel masks, and per layer after the first one conv weight
+        computing both ``body[i](f * dense[i-1])`` and ``body[i](f * sparse[i-1])``.
+
+        The channel masks scale the conv's *input* channels, so they fold into its weight:
+        one convolution with twice the outputs replaces two convolutions and two products.
+        """
+        dense, sparse = self.channel_masks()
+        folded = []
+        for i in range(1, len(self.body)):
+            w = self.body[i].weight
+            folded.append(torch.cat([w * dense[i - 1].view(1, -1, 1, 1),
+                                     w * sparse[i - 1].view(1, -1, 1, 1)]))
+        return dense, sparse, folded
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        if inference_active(self):
+            return self._forward_folded(x, mask)
+        dense, sparse = self.channel_masks()
+        dense = dense.view(len(self.body), 1, -1, 1, 1)
+        sparse = sparse.view(len(self.body), 1, -1, 1, 1)
         f = F.relu(self.body[0](x) * (sparse[0] * mask + dense[0]))
         feats = [f]
         for i in range(1, len(self.body)):
             fd = self.body[i](f * dense[i - 1])
             fs = self.body[i](f * sparse[i - 1])
             f = F.relu(fd * (sparse[i] * mask + dense[i]) + fs * (sparse[i] + dense[i]) * mask)
+            feats.append(f)
+        return self.collect(torch.cat(feats, 1))
+
+    def _forward_folded(self, x: Tensor, mask: Tensor) -> Tensor:
+        dense, sparse, folded = inference_cached(
+            self, "folded", self._folded, self.ch_mask, *(b.weight for b in self.body))
+        c = dense.shape[1]
+        d = dense.view(len(self.body), 1, c, 1, 1)
+        s = sparse.view(len(self.body), 1, c, 1, 1)
+        f = torch.relu_(self.body[0](x) * (s[0] * mask + d[0]))
+        feats = [f]
+        for i in range(1, len(self.body)):
+            both = F.conv2d(f, folded[i - 1], padding=self.body[i].padding)
+            fd, fs = both[:, :c], both[:, c:]
+            f = torch.relu_(fd * (s[i] * mask + d[i]) + fs * ((s[i] + d[i]) * mask))
             feats.append(f)
         return self.collect(torch.cat(feats, 1))

@@ -1,0 +1,45 @@
+"""Inference-time caching of tensors derived from parameters (reparameterised GDN weights,
+spectrally normalised weights, softmaxed masks folded into convolutions).
+
+Training recomputes these on every forward because their parameters change at every step.
+At inference they are constants, and recomputing them costs many small operations per call
+(and, for spectral norm, the parametrisation machinery). :func:`inference_cached` computes
+such a tensor once and reuses it for as long as the tensors it was derived from are unchanged
+(same storage, device, dtype and version counter: an optimiser step, ``load_state_dict`` or
+``.to(device)`` all invalidate it). Caching applies only outside autograd (``no_grad`` or
+``inference_mode``) in eval mode, so training never sees a cached tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+_PREFIX = "_rpn_inference_cache_"
+
+
+def inference_active(module: nn.Module) -> bool:
+    """True when ``module`` runs for inference: eval mode and no autograd recording."""
+    return not module.training and not torch.is_grad_enabled()
+
+
+def _key(sources: tuple[Tensor, ...]) -> tuple:
+    return tuple((t.data_ptr(), t.device, t.dtype, t.shape, t._version) for t in sources)
+
+
+def inference_cached(module: nn.Module, name: str, compute: Callable[[], object],
+                     *sources: Tensor) -> object:
+    """``compute()``, cached on ``module`` under ``name`` while ``sources`` are unchanged.
+
+    ``sources`` must be ordinary tensors (parameters and buffers), not inference tensors. Call
+    only when :func:`inference_active` holds; the result may be an inference tensor.
+    """
+    key = _key(sources)
+    hit = module.__dict__.get(_PREFIX + name)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    value = compute()
+    module.__dict__[_PREFIX + name] = (key, value)
+    return value

@@ -1,14 +1,23 @@
 """The ``.rpn`` container: one file holding every layer of one encoded image.
 
-Layout (integers big-endian)::
+Layout (format version 2, integers big-endian)::
 
     header: magic b"\\x89RPN" | version u8 | mode u8 | name length u8 | model name (ASCII)
-            | weights digest (8 bytes) | height u32 | width u32 | layers u8 | header CRC32 u32
+            | weights digest (8 bytes) | height u32 | width u32 | tile side u32 | layers u8
+            | header CRC32 u32
     then per layer: payload length u32 | payload CRC32 u32 | payload
+    payload of a layer: (n - 1) tile string lengths u32 | the n tile strings, in tile order
+
+Tiles: the image is cut into a row-major grid of ``tile`` x ``tile`` squares (the last row and
+column are smaller), coded independently, so memory is bounded by the tile size whatever the
+image size (:func:`tile_grid`). An image that fits one tile is one tile, and its layer payload is
+just that tile's string. Each layer's chunk holds the strings of every tile, so decoding layer k
+still needs only the first k chunks and any prefix of whole layers decodes.
 
 Layers are ordered so that any prefix decodes; a file cut after layer k (or with layer k+1
 damaged) still yields layers 1..k. :func:`parse` is therefore tolerant and reports how much is
 usable, while :func:`select` applies the policy of what a request for k layers may use.
+Version 1 (no tile field, never tiled) is not read any more.
 """
 
 from __future__ import annotations
@@ -18,20 +27,27 @@ import struct
 import zlib
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from rpncodec.errors import BitstreamError, RpncodecError, TruncatedError
 
 MAGIC = b"\x89RPN"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODES = ("quality", "spatial", "single")
 MAX_SIDE = 65536
-MAX_PIXELS = 2**26  # 8192x8192; decoding is not tiled yet, so memory grows with size
+# 16384x16384. Coding is tiled, so the network's memory does not grow with the size; what does
+# is the decoded image itself (3 bytes per pixel, 768 MiB at this limit) and the time.
+MAX_PIXELS = 2**28
+TILE_MULTIPLE = 64  # spatial mode halves the image twice and its latent twice more
+DEFAULT_TILE = 1024
+MAX_TILE = 2048  # largest tile a decoder accepts: bounds the network's working memory
 MAX_LAYERS = 16
 MAX_PAYLOAD = 2**31
 CHUNK_OVERHEAD = 8  # payload length u32 + payload CRC32 u32
 
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _FIXED = struct.Struct(">4sBBB")  # magic, version, mode, name length
-_TAIL = struct.Struct(">8sIIB")  # digest, height, width, layers
+_TAIL = struct.Struct(">8sIIIB")  # digest, height, width, tile side, layers
 _U32 = struct.Struct(">I")
 _CHUNK = struct.Struct(">II")
 
@@ -52,6 +68,61 @@ def size_problem(height: int, width: int) -> str | None:
     return None
 
 
+def tile_problem(tile: int) -> str | None:
+    """Say why ``tile`` is not an acceptable tile side, or return None."""
+    if not TILE_MULTIPLE <= tile <= MAX_TILE or tile % TILE_MULTIPLE:
+        return (f"a tile side of {tile} (must be a multiple of {TILE_MULTIPLE} from "
+                f"{TILE_MULTIPLE} to {MAX_TILE})")
+    return None
+
+
+def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """``(top, left, height, width)`` of every tile of a ``height`` x ``width`` image, row-major.
+
+    Tiles are ``tile`` x ``tile`` except in the last row and column, which hold the remainder.
+    """
+    return [(top, left, min(tile, height - top), min(tile, width - left))
+            for top in range(0, height, tile) for left in range(0, width, tile)]
+
+
+def tile_count(height: int, width: int, tile: int) -> int:
+    """Number of tiles of :func:`tile_grid` (without building it)."""
+    return -(-height // tile) * -(-width // tile)
+
+
+def join_tiles(strings: list[bytes]) -> bytes:
+    """One layer payload from the strings of every tile: the lengths of all but the last, then
+    the strings. One tile gives its string unchanged."""
+    if not strings:
+        raise ValueError("a layer needs at least one tile string")
+    lengths = b"".join(_U32.pack(len(s)) for s in strings[:-1])
+    return lengths + b"".join(bytes(s) for s in strings)
+
+
+def _tile_bounds(payload: bytes, tiles: int) -> tuple[list[int], list[int]]:
+    """Start and end offsets of each tile string in a layer payload (see :func:`split_tiles`)."""
+    table = 4 * (tiles - 1)
+    if table > len(payload):
+        raise BitstreamError(f"tile table of {tiles} tiles does not fit the layer payload "
+                             f"of {len(payload)} bytes")
+    lengths = np.frombuffer(payload, dtype=">u4", count=tiles - 1).astype(np.int64)
+    ends = (table + np.cumsum(lengths)).tolist()
+    if ends and ends[-1] > len(payload):
+        raise BitstreamError(f"tile lengths add up to {ends[-1] - table} bytes, more than "
+                             f"the {len(payload) - table} the layer payload holds")
+    return [table, *ends], [*ends, len(payload)]
+
+
+def split_tiles(payload: bytes, tiles: int) -> list[bytes]:
+    """Inverse of :func:`join_tiles` for a payload of ``tiles`` tiles.
+
+    Raises :class:`BitstreamError` when the lengths do not fit the payload (the table is read
+    with numpy in one step, so a hostile tile count costs no Python loop before the check).
+    """
+    starts, stops = _tile_bounds(payload, tiles)
+    return [payload[a:b] for a, b in zip(starts, stops, strict=True)]
+
+
 def header_size(model: str) -> int:
     """Number of bytes of the header of a file made with model name ``model``."""
     return _FIXED.size + len(model.encode("ascii")) + _TAIL.size + _U32.size
@@ -67,6 +138,12 @@ class Header:
     height: int
     width: int
     layers: int
+    tile: int = DEFAULT_TILE  # tile side; an image no larger than this is one tile
+
+    @property
+    def tiles(self) -> int:
+        """Number of tiles of the image."""
+        return tile_count(self.height, self.width, self.tile)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -84,6 +161,9 @@ class Header:
             raise BitstreamError(
                 f".rpn header declares {self.layers} layers (must be 1 to {MAX_LAYERS})"
             )
+        problem = tile_problem(self.tile)
+        if problem:
+            raise BitstreamError(f".rpn header declares {problem}")
 
     def to_bytes(self) -> bytes:
         """Serialize, including the trailing header CRC32."""
@@ -91,7 +171,7 @@ class Header:
         body = (
             _FIXED.pack(MAGIC, FORMAT_VERSION, MODES.index(self.mode), len(name))
             + name
-            + _TAIL.pack(self.digest, self.height, self.width, self.layers)
+            + _TAIL.pack(self.digest, self.height, self.width, self.tile, self.layers)
         )
         return body + _U32.pack(zlib.crc32(body))
 
@@ -155,8 +235,8 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
         raise BitstreamError(
             "invalid model name in .rpn header (must be ASCII letters, digits, . _ -)"
         )
-    digest, height, width, layers = _TAIL.unpack_from(data, _FIXED.size + name_len)
-    header = Header(MODES[mode_byte], name.decode("ascii"), digest, height, width, layers)
+    digest, height, width, tile, layers = _TAIL.unpack_from(data, _FIXED.size + name_len)
+    header = Header(MODES[mode_byte], name.decode("ascii"), digest, height, width, layers, tile)
     return header, size
 
 
@@ -165,7 +245,8 @@ def parse(data: bytes) -> Container:
 
     Header problems raise (:class:`TruncatedError` if the file ends inside the header,
     :class:`BitstreamError` otherwise). Chunk problems do not: parsing stops at the first chunk
-    that is incomplete or damaged and the :class:`Container` says what happened.
+    that is incomplete or damaged (CRC mismatch, impossible length, or a tile table that does
+    not fit its payload) and the :class:`Container` says what happened.
     """
     data = bytes(data)
     header, pos = _parse_header(data)
@@ -188,6 +269,11 @@ def parse(data: bytes) -> Container:
         payload = data[pos + CHUNK_OVERHEAD : end]
         if zlib.crc32(payload) != crc:
             damaged, damage = index, "CRC mismatch"
+            break
+        try:
+            _tile_bounds(payload, header.tiles)
+        except BitstreamError as exc:
+            damaged, damage = index, str(exc)
             break
         chunks.append(payload)
         ranges.append((pos, end))

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__, bitstream, codec
-from .errors import InputImageError, RpncodecError
+from .errors import InputImageError, OutputError, RpncodecError
 from .imageio import atomic_write_bytes, check_not_same_file, load_image, save_image
 from .zoo import REGISTRY, WEIGHTS_DIR, load_model
 
@@ -45,16 +45,61 @@ def _layers_note(decoded: codec.Decoded) -> str | None:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    if Path(args.input).is_dir():
+        return _encode_folder(Path(args.input), Path(args.output), args)
     check_not_same_file(args.input, args.output)
     image = load_image(args.input)
     loaded = load_model(args.model)
     t0 = time.perf_counter()
-    data = codec.encode(image, loaded)
+    data = codec.encode(image, loaded, args.tile)
     seconds = time.perf_counter() - t0
     atomic_write_bytes(args.output, data)
     h, w = image.shape[:2]
     print(f"{args.output}: {loaded.name}, {w}x{h}, {len(data)} bytes "
           f"({8 * len(data) / (h * w):.4f} bpp, all layers), {seconds:.2f} s", file=sys.stderr)
+    return 0
+
+
+def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
+    """Encode every image under ``folder`` to ``out`` (same relative paths, suffix .rpn).
+
+    Each file is written atomically, so an interrupted run leaves only complete files.
+    Unreadable images are skipped with a warning and make the run fail at the end.
+    """
+    from .data import list_images
+
+    sources = list_images(folder)
+    if not sources:
+        raise InputImageError(f"{folder} is a directory with no images in it")
+    targets: dict[Path, Path] = {}
+    for source in sources:
+        target = out / source.relative_to(folder).with_suffix(".rpn")
+        if target in targets:
+            raise OutputError(f"{targets[target]} and {source} would both be written to {target}")
+        targets[target] = source
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output {out} is not a folder (a folder is encoded into a folder)")
+    if not out.parent.is_dir():
+        raise OutputError(f"output folder {out.parent} does not exist")
+    loaded = load_model(args.model)
+    out.mkdir(exist_ok=True)
+    skipped = []
+    for target, source in targets.items():
+        try:
+            image = load_image(source)
+        except InputImageError as exc:
+            print(f"rpncodec: warning: skipped {exc}", file=sys.stderr)
+            skipped.append(source.name)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = codec.encode(image, loaded, args.tile)
+        atomic_write_bytes(target, data)
+        h, w = image.shape[:2]
+        print(f"{target}: {w}x{h}, {len(data)} bytes ({8 * len(data) / (h * w):.4f} bpp)",
+              file=sys.stderr)
+    if skipped:
+        raise InputImageError(f"encoded {len(targets) - len(skipped)} of {len(targets)} images "
+                              f"into {out}; could not read {', '.join(skipped)}")
     return 0
 
 
@@ -204,11 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"rpncodec {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("encode", help="encode an image into one .rpn file with all layers")
-    s.add_argument("input")
-    s.add_argument("-o", "--output", required=True)
+    s = sub.add_parser("encode", help="encode an image into one .rpn file with all layers "
+                       "(or every image of a folder into a folder)")
+    s.add_argument("input", help="image file, or a folder of images")
+    s.add_argument("-o", "--output", required=True,
+                   help=".rpn file, or a folder for a folder (one .rpn per image)")
     s.add_argument("--model", help="shipped model name or exported .pt file (default: "
                    "the default model)")
+    s.add_argument("--tile", type=int, default=codec.DEFAULT_TILE,
+                   help=f"tile side, a multiple of {bitstream.TILE_MULTIPLE} up to "
+                   f"{bitstream.MAX_TILE} (default {codec.DEFAULT_TILE}); larger images are "
+                   "coded in independent tiles")
     s.set_defaults(func=cmd_encode)
 
     s = sub.add_parser("decode", help="decode the first K layers of a .rpn file to an image")

@@ -1,16 +1,28 @@
-"""Image <-> .rpn bytes: padding, layer coding, cropping, and which model decodes a file.
+"""Image <-> .rpn bytes: tiling, padding, layer coding, cropping, and which model decodes a file.
 
-Padding: each side is extended to a multiple of 16 (the transforms' total stride) by
-*replicating* the edge pixels. Replication adds no new edges, so the padded area costs few
-bits (zero padding would create a strong step at the border), and it is cropped on decode.
+Tiling: the image is cut into independent square tiles (``bitstream.tile_grid``; the side is
+in the header, default 1024, a multiple of 64), each coded on its own, so the network's memory
+is bounded by the tile and not by the image. Tiles are independent rather than overlapping
+because the global-context blocks pool over the whole latent: an overlapped strip could not
+reproduce the untiled result anyway, and independent tiles keep decoding exact and simple. An
+image that fits one tile is one tile and codes exactly as without tiling. Decoding fills a
+preallocated uint8 image tile by tile; a tile decoded at a lower resolution (a spatial model's
+lower layers) is placed at its position scaled by (decoded tile size / coded tile size).
+
+Padding: each tile's sides are extended to a multiple of 16 (the transforms' total stride; a
+model may ask for more with a ``pad_multiple`` attribute) by *replicating* the edge pixels.
+Replication adds no new edges, so the padded area costs few bits (zero padding would create a
+strong step at the border), and it is cropped on decode.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from . import bitstream
@@ -18,6 +30,7 @@ from .errors import ModelError
 from .zoo import REGISTRY, LoadedModel, load_model
 
 MODEL_STRIDE = 16
+DEFAULT_TILE = bitstream.DEFAULT_TILE
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -47,17 +60,53 @@ class Decoded:
     container: bitstream.Container
 
 
-def encode(image: np.ndarray, loaded: LoadedModel) -> bytes:
-    """Encode a uint8 RGB image into one .rpn file holding all of the model's layers."""
+def pad_multiple(net: nn.Module) -> int:
+    """The multiple a model needs its input sides padded to."""
+    return int(getattr(net, "pad_multiple", MODEL_STRIDE))
+
+
+def compress_tile(net: nn.Module, x: Tensor) -> list[bytes]:
+    """One byte string per layer for one padded tile ``[1, 3, H, W]``.
+
+    The one place the codec calls a model's ``compress``; it accepts either contract (the
+    strings alone, or ``(strings, reconstruction)``).
+    """
+    with torch.inference_mode():
+        out = net.compress(x)
+    return list(out[0] if isinstance(out, tuple) else out)
+
+
+def decompress_tile(net: nn.Module, strings: list[bytes], height: int, width: int) -> Tensor:
+    """Decode one tile of ``height`` x ``width`` pixels (before padding) from its first
+    ``len(strings)`` layer strings; returns the model's float output (padded, maybe scaled)."""
+    with torch.inference_mode():
+        return net.decompress(strings, net.latent_size(height, width), len(strings))
+
+
+def encode(image: np.ndarray, loaded: LoadedModel, tile: int = DEFAULT_TILE) -> bytes:
+    """Encode a uint8 RGB image into one .rpn file holding all of the model's layers.
+
+    The image is coded in independent ``tile`` x ``tile`` tiles (a multiple of 64; an image
+    that fits one tile is one tile).
+    """
     h, w = image.shape[:2]
     problem = bitstream.size_problem(h, w)
     if problem:
         raise ModelError(f"cannot encode {problem}")
-    with torch.inference_mode():
-        strings, _ = loaded.model.compress(pad(to_tensor(image)))
+    problem = bitstream.tile_problem(tile)
+    if problem:
+        raise ModelError(f"cannot encode with {problem}")
+    net, multiple = loaded.model, pad_multiple(loaded.model)
+    per_layer: list[list[bytes]] = []
+    for top, left, th, tw in bitstream.tile_grid(h, w, tile):
+        x = pad(to_tensor(image[top : top + th, left : left + tw]), multiple)
+        strings = compress_tile(net, x)
+        per_layer = per_layer or [[] for _ in strings]
+        for layer, string in zip(per_layer, strings, strict=True):
+            layer.append(string)
     header = bitstream.Header(mode=loaded.config.mode, model=loaded.name, digest=loaded.digest,
-                              height=h, width=w, layers=len(strings))
-    return bitstream.pack(header, strings)
+                              height=h, width=w, layers=len(per_layer), tile=tile)
+    return bitstream.pack(header, [bitstream.join_tiles(layer) for layer in per_layer])
 
 
 def model_for(header: bitstream.Header, model: str | LoadedModel | None = None) -> LoadedModel:
@@ -77,15 +126,42 @@ def model_for(header: bitstream.Header, model: str | LoadedModel | None = None) 
     return loaded
 
 
+def _scaled(size: int, scale: Fraction) -> int:
+    """``ceil(size * scale)``: the decoded extent of ``size`` coded pixels."""
+    return -(-size * scale.numerator // scale.denominator)
+
+
 def decode(data: bytes, layers: int | None = None,
            model: str | LoadedModel | None = None) -> Decoded:
-    """Decode the first ``layers`` layers (default: every complete layer) of a .rpn file."""
+    """Decode the first ``layers`` layers (default: every complete layer) of a .rpn file.
+
+    Tiles are decoded one at a time into one preallocated uint8 image, allocated after the
+    first tile decodes (so a damaged first tile costs no image-sized allocation).
+    """
     container = bitstream.parse(data)
     chunks = bitstream.select(container, layers)
     header = container.header
     loaded = model_for(header, model)
-    net = loaded.model
-    with torch.inference_mode():
-        x_hat = net.decompress(chunks, net.latent_size(header.height, header.width), len(chunks))
-    image = to_image(x_hat[..., : header.height, : header.width])
+    net, multiple = loaded.model, pad_multiple(loaded.model)
+    grid = bitstream.tile_grid(header.height, header.width, header.tile)
+    strings = [bitstream.split_tiles(chunk, len(grid)) for chunk in chunks]
+    image: np.ndarray | None = None
+    scale = Fraction(1)
+    for i, (top, left, th, tw) in enumerate(grid):
+        x_hat = decompress_tile(net, [layer[i] for layer in strings], th, tw)
+        coded = (-(-th // multiple) * multiple, -(-tw // multiple) * multiple)
+        tile_scale = Fraction(x_hat.shape[-1], coded[1])
+        if Fraction(x_hat.shape[-2], coded[0]) != tile_scale:
+            raise RuntimeError(f"model decoded a {coded[1]}x{coded[0]} tile to "
+                               f"{x_hat.shape[-1]}x{x_hat.shape[-2]}: not one scale")
+        if image is None:
+            scale = tile_scale
+            image = np.empty((_scaled(header.height, scale), _scaled(header.width, scale), 3),
+                             dtype=np.uint8)
+        elif tile_scale != scale:
+            raise RuntimeError(f"tile {i + 1} decoded at scale {tile_scale}, tile 1 at {scale}")
+        y0, x0 = _scaled(top, scale), _scaled(left, scale)
+        y1, x1 = _scaled(top + th, scale), _scaled(left + tw, scale)
+        image[y0:y1, x0:x1] = to_image(x_hat[..., : y1 - y0, : x1 - x0])
+    assert image is not None  # the grid has at least one tile
     return Decoded(image, len(chunks), header.layers, container)

@@ -22,16 +22,15 @@ def packed() -> bytes:
 
 def raw_header(**fields) -> bytes:
     """A header with a valid CRC but arbitrary field values (bypassing Header validation)."""
-    values = {"version": 1, "mode": 0, "name": b"m", "digest": bytes(8)}
-    values |= {"height": 4, "width": 4, "layers": 1}
+    values = {"version": bitstream.FORMAT_VERSION, "mode": 0, "name": b"m", "digest": bytes(8)}
+    values |= {"height": 4, "width": 4, "tile": 1024, "layers": 1}
     values.update(fields)
     body = (
         bitstream.MAGIC
         + bytes([values["version"], values["mode"], len(values["name"])])
         + values["name"]
-        + struct.pack(
-            ">8sIIB", values["digest"], values["height"], values["width"], values["layers"]
-        )
+        + struct.pack(">8sIIIB", values["digest"], values["height"], values["width"],
+                      values["tile"], values["layers"])
     )
     return body + struct.pack(">I", zlib.crc32(body))
 
@@ -148,12 +147,14 @@ def test_wrong_magic():
             parse(data)
 
 
-def test_unknown_version():
+@pytest.mark.parametrize("version", [1, 3])
+def test_unknown_version(version):
     data = bytearray(packed())
-    data[4] = 2
+    data[4] = version
     with pytest.raises(BitstreamError) as info:
         parse(bytes(data))
-    assert str(info.value) == "unsupported .rpn format version 2 (this rpncodec reads version 1)"
+    assert str(info.value) == (
+        f"unsupported .rpn format version {version} (this rpncodec reads version 2)")
     assert not isinstance(info.value, TruncatedError)
 
 
@@ -165,12 +166,56 @@ def test_header_crc_damage():
 
 
 def test_absurd_sizes_refused():
-    for height, width in ((100000, 100000), (70000, 1), (0, 5), (40000, 40000), (8193, 8192)):
+    for height, width in ((100000, 100000), (70000, 1), (0, 5), (40000, 40000), (16385, 16384)):
         data = raw_header(height=height, width=width) + struct.pack(">II", 0, 0)
         with pytest.raises(BitstreamError, match=r"above the limit|empty"):
             parse(data)
-    assert parse(raw_header(height=8192, width=8192)).header.width == 8192
-    assert parse(raw_header(height=65536, width=1024)).header.height == 65536
+    assert parse(raw_header(height=16384, width=16384)).header.width == 16384
+    assert parse(raw_header(height=65536, width=4096)).header.height == 65536
+
+
+@pytest.mark.parametrize("tile", [0, 1, 63, 65, 100, 2048 + 64, 4096, 2**32 - 1])
+def test_bad_tile_sides_refused(tile):
+    with pytest.raises(BitstreamError, match=f"tile side of {tile}"):
+        parse(raw_header(tile=tile))
+    with pytest.raises(BitstreamError, match="tile side"):
+        Header("quality", "m", bytes(8), 4, 4, 1, tile)
+
+
+def test_tile_grid_covers_the_image_once():
+    grid = bitstream.tile_grid(130, 300, 64)
+    assert len(grid) == bitstream.tile_count(130, 300, 64) == 3 * 5
+    assert grid[0] == (0, 0, 64, 64) and grid[4] == (0, 256, 64, 44)
+    assert grid[-1] == (128, 256, 2, 44)
+    covered = [[0] * 300 for _ in range(130)]
+    for top, left, h, w in grid:
+        for y in range(top, top + h):
+            for x in range(left, left + w):
+                covered[y][x] += 1
+    assert all(v == 1 for row in covered for v in row)
+    assert bitstream.tile_grid(512, 768, 1024) == [(0, 0, 512, 768)]  # Kodak: one tile
+
+
+def test_header_records_the_tile_side_and_one_tile_payload_is_the_string():
+    header = Header("quality", "m", bytes(8), 100, 200, 2, tile=64)
+    assert header.tiles == 2 * 4
+    strings = [bytes([i]) * i for i in range(8)]
+    data = pack(header, [bitstream.join_tiles(strings)] * 2)
+    c = parse(data)
+    assert c.header.tile == 64 and c.header == header
+    assert bitstream.split_tiles(c.chunks[1], 8) == strings
+    assert bitstream.join_tiles([b"abc"]) == b"abc"
+    assert len(header.to_bytes()) == bitstream.header_size("m") == 33
+
+
+def test_damaged_tile_table_keeps_the_layers_before_it():
+    header = Header("quality", "m", bytes(8), 100, 200, 3, tile=64)
+    good = bitstream.join_tiles([b"x"] * 8)
+    short = good[:20]  # CRC is recomputed by pack, but the table no longer fits
+    c = parse(pack(header, [good, short, good]))
+    assert (c.available, c.damaged) == (1, 2) and "tile" in c.damage
+    with pytest.raises(BitstreamError, match=r"layer 2 of 3 is damaged.*tile"):
+        select(c, 2)
 
 
 def test_bad_header_fields_refused():

@@ -352,7 +352,7 @@ def _flip(data: bytes, at: int) -> bytes:
 
 BAD_RPN = {
     "wrong-magic": (lambda d: b"\x89PNG" + d[4:], "magic"),
-    "version-2": (lambda d: d[:4] + b"\x02" + d[5:], "version 2"),
+    "version-3": (lambda d: d[:4] + b"\x03" + d[5:], "version 3"),
     "name-byte-flipped": (lambda d: _flip(d, NAME_OFFSET + 1), "damaged .rpn header"),
     "huge-declared-size": (lambda d: with_header_fields(d, 70000, 70000), "70000x70000"),
     "text": (lambda d: b"hello, I am not an rpn file\n", "magic"),
@@ -392,13 +392,13 @@ def test_info_of_file_with_bad_header_fails_with_one_line(capsys, coded, tmp_pat
 def test_unknown_version_is_reported_even_though_the_header_crc_matches_the_old_byte(capsys,
                                                                                      coded,
                                                                                      tmp_path):
-    # The version is checked before the CRC, so a version-2 file with a CRC made for version 2
+    # The version is checked before the CRC, so a version-3 file with a CRC made for version 3
     # is reported the same way: as an unsupported version, not as damage.
     size = chunk_range(coded.data, 1)[0]
-    body = coded.data[:4] + b"\x02" + coded.data[5 : size - 4]
+    body = coded.data[:4] + b"\x03" + coded.data[5 : size - 4]
     data = body + struct.pack(">I", zlib.crc32(body)) + coded.data[size:]
     line = fails(capsys, "info", write_rpn(tmp_path, data))
-    assert "unsupported .rpn format version 2" in line
+    assert "unsupported .rpn format version 3" in line
 
 
 @pytest.mark.parametrize("what", ["directory", "missing"])

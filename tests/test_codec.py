@@ -114,3 +114,16 @@ def test_padding_replicates_edges_to_a_multiple_of_16() -> None:
     p = codec.pad(x)
     assert p.shape == (1, 3, 32, 32)
     assert torch.equal(p[..., 31, :30], x[..., 16, :]) and torch.equal(p[..., :17, 31], x[..., 29])
+
+
+def test_missing_shipped_weights_name_the_file_and_the_expected_sha256(tmp_path,
+                                                                       monkeypatch) -> None:
+    from rpncodec.zoo import REGISTRY, default_model, load_model
+
+    entry = REGISTRY[default_model()]
+    monkeypatch.setattr("rpncodec.zoo.WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelError) as info:
+        load_model(entry.name)
+    message = str(info.value)
+    assert str(tmp_path / entry.file) in message and "missing" in message
+    assert f"expected sha256 {entry.sha256}" in message and "\n" not in message

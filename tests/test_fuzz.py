@@ -8,6 +8,7 @@ import struct
 import time
 import zlib
 from contextlib import redirect_stdout
+from dataclasses import replace
 from io import StringIO
 
 import pytest
@@ -22,20 +23,30 @@ from rpncodec.testing import smooth_image
 names = st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True)
 
 
+tile_sides = st.integers(1, bitstream.MAX_TILE // bitstream.TILE_MULTIPLE).map(
+    lambda n: n * bitstream.TILE_MULTIPLE)
+
+
 @st.composite
-def headers(draw, max_layers: int = bitstream.MAX_LAYERS) -> Header:
+def headers(draw, max_layers: int = bitstream.MAX_LAYERS, max_tiles: int | None = None) -> Header:
     height = draw(st.integers(1, bitstream.MAX_SIDE))
     width = draw(st.integers(1, min(bitstream.MAX_SIDE, bitstream.MAX_PIXELS // height)))
+    tile = draw(tile_sides)
+    if max_tiles is not None:  # keep the payloads' tile tables small
+        tile = max(tile, *(-(-side // max_tiles) for side in (height, width)))
+        tile = min(bitstream.MAX_TILE, -(-tile // bitstream.TILE_MULTIPLE)
+                   * bitstream.TILE_MULTIPLE)
     return Header(draw(st.sampled_from(bitstream.MODES)), draw(names),
                   draw(st.binary(min_size=8, max_size=8)), height, width,
-                  draw(st.integers(1, max_layers)))
+                  draw(st.integers(1, max_layers)), tile)
 
 
 @st.composite
 def files(draw, max_layers: int = bitstream.MAX_LAYERS) -> tuple[Header, list[bytes]]:
-    header = draw(headers(max_layers))
-    payloads = draw(st.lists(st.binary(max_size=48), min_size=header.layers,
-                             max_size=header.layers))
+    header = draw(headers(max_layers, max_tiles=8))
+    tile_strings = st.lists(st.binary(max_size=12), min_size=header.tiles,
+                            max_size=header.tiles)
+    payloads = [bitstream.join_tiles(draw(tile_strings)) for _ in range(header.layers)]
     return header, payloads
 
 
@@ -49,6 +60,7 @@ def parse_or_reject(data: bytes) -> Container | None:
     assert c.available == len(c.chunks) == len(c.byte_ranges) <= c.header.layers
     for (start, end), chunk in zip(c.byte_ranges, c.chunks, strict=True):
         assert data[start + bitstream.CHUNK_OVERHEAD : end] == chunk
+        assert len(bitstream.split_tiles(chunk, c.header.tiles)) == c.header.tiles
     if c.available < c.header.layers:
         assert c.truncated != (c.damaged is not None)
     return c
@@ -57,7 +69,8 @@ def parse_or_reject(data: bytes) -> Container | None:
 # -- (a) container properties ----------------------------------------------------------------
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.binary(max_size=120),
-                 st.binary(max_size=120).map(lambda b: bitstream.MAGIC + b"\x01" + b)))
+                 st.binary(max_size=120).map(
+                     lambda b: bitstream.MAGIC + bytes([bitstream.FORMAT_VERSION]) + b)))
 def test_parse_arbitrary_bytes(data):
     parse_or_reject(data)
 
@@ -69,6 +82,40 @@ def test_parse_mutated_files(file, seed):
     mutant = fuzz.mutations(data, random.Random(seed))
     assert isinstance(mutant, bytes)
     parse_or_reject(mutant)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=20), min_size=1, max_size=40))
+def test_tile_strings_round_trip(strings):
+    payload = bitstream.join_tiles(strings)
+    assert bitstream.split_tiles(payload, len(strings)) == strings
+    assert len(payload) == 4 * (len(strings) - 1) + sum(map(len, strings))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.integers(1, 70_000))
+def test_split_tiles_of_arbitrary_bytes(payload, tiles):
+    """A tile table either fits (n strings that tile the rest of the payload) or is refused."""
+    try:
+        strings = bitstream.split_tiles(payload, tiles)
+    except BitstreamError:
+        return
+    assert len(strings) == tiles
+    assert payload[4 * (tiles - 1) :] == b"".join(strings)
+
+
+@settings(max_examples=100, deadline=None)
+@given(files(max_layers=4), st.data())
+def test_a_chunk_whose_tile_table_does_not_fit_is_damaged(file, data):
+    header, payloads = file
+    if header.tiles < 2:
+        header = replace(header, height=bitstream.MAX_TILE + 1, tile=bitstream.MAX_TILE)
+        payloads = [bitstream.join_tiles([p, b""]) for p in payloads]
+    k = data.draw(st.integers(0, header.layers - 1))
+    bad = struct.pack(">I", 2**32 - 1) + payloads[k][4:]  # tile 1's length: beyond the end
+    c = parse(pack(header, [*payloads[:k], bad, *payloads[k + 1 :]]))
+    assert (c.available, c.damaged, c.truncated) == (k, k + 1, False)
+    assert "tile" in c.damage
 
 
 @settings(max_examples=200, deadline=None)
@@ -136,7 +183,10 @@ def test_generated_sizes_are_capped():
 # -- (b) campaigns over real files -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def encoded(tiny) -> list[bytes]:
-    return [codec.encode(smooth_image(48, 80), tiny), codec.encode(smooth_image(32, 32, 1), tiny)]
+    files = [codec.encode(smooth_image(h, w, i), tiny, tile)
+             for i, (h, w, tile) in enumerate(fuzz.SOURCES)]
+    assert [parse(f).header.tiles for f in files] == [1, 1, 6]
+    return files
 
 
 def assert_clean(result: fuzz.Campaign) -> None:

@@ -59,6 +59,42 @@ class LoadedModel:
     def config(self) -> ModelConfig:
         return self.model.config
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs (entropy coding always runs on the CPU)."""
+        return next(self.model.parameters()).device
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device`` (``"cpu"``, ``"cuda"``, ``"cuda:N"``; None means the CPU), checked usable.
+
+    Choosing CUDA also makes cuDNN deterministic and turns TF32 off (process-wide), so that
+    decoding on the GPU that encoded gives bit-exact results. Decoding on another kind of
+    device than the encoder used may differ in the predictions' last bits: the entropy decoder
+    stays in sync (its tables do not depend on the predictions) but pixels may differ slightly,
+    so a bit-exact decode is only guaranteed on the device type (and software) that encoded.
+    """
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ModelError(f"unknown device {device!r} (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelError(f"device {device!r} requested, but CUDA is not available "
+                             f"(torch {torch.__version__}, no usable GPU); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ModelError(f"device {device!r} requested, but only "
+                             f"{torch.cuda.device_count()} CUDA device(s) exist")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    elif dev.type != "cpu":
+        raise ModelError(f"unsupported device {device!r} (use cpu, cuda or cuda:N)")
+    return dev
+
 
 def _read(path: Path, expected: str | None) -> tuple[bytes, str]:
     try:
@@ -75,8 +111,11 @@ def _read(path: Path, expected: str | None) -> tuple[bytes, str]:
     return data, digest
 
 
-def load_model(name_or_path: str | None = None) -> LoadedModel:
-    """Load a shipped model by registry name, or an exported weights file by path."""
+def load_model(name_or_path: str | None = None,
+               device: str | torch.device | None = None) -> LoadedModel:
+    """Load a shipped model by registry name, or an exported weights file by path, onto
+    ``device`` (default: the CPU; see :func:`resolve_device`)."""
+    dev = resolve_device(device)
     name_or_path = name_or_path or default_model()
     entry = REGISTRY.get(name_or_path)
     if entry is not None:
@@ -103,7 +142,7 @@ def load_model(name_or_path: str | None = None) -> LoadedModel:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return LoadedModel(name, bytes.fromhex(digest[:16]), model)
+    return LoadedModel(name, bytes.fromhex(digest[:16]), model.to(dev))
 
 
 def _safe_name(stem: str) -> str:

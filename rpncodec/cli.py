@@ -49,7 +49,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         return _encode_folder(Path(args.input), Path(args.output), args)
     check_not_same_file(args.input, args.output)
     image = load_image(args.input)
-    loaded = load_model(args.model)
+    loaded = load_model(args.model, args.device)
     t0 = time.perf_counter()
     data = codec.encode(image, loaded, args.tile)
     seconds = time.perf_counter() - t0
@@ -81,7 +81,7 @@ def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
         raise OutputError(f"output {out} is not a folder (a folder is encoded into a folder)")
     if not out.parent.is_dir():
         raise OutputError(f"output folder {out.parent} does not exist")
-    loaded = load_model(args.model)
+    loaded = load_model(args.model, args.device)
     out.mkdir(exist_ok=True)
     skipped = []
     for target, source in targets.items():
@@ -106,7 +106,7 @@ def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
 def cmd_decode(args: argparse.Namespace) -> int:
     check_not_same_file(args.input, args.output)
     data = _read_rpn(args.input)
-    decoded = codec.decode(data, args.layers, args.model)
+    decoded = codec.decode(data, args.layers, args.model, args.device)
     note = _layers_note(decoded) if args.layers is None else None
     if note:
         print(f"rpncodec: warning: {note}", file=sys.stderr)
@@ -260,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"tile side, a multiple of {bitstream.TILE_MULTIPLE} up to "
                    f"{bitstream.MAX_TILE} (default {codec.DEFAULT_TILE}); larger images are "
                    "coded in independent tiles")
+    s.add_argument("--device", default="cpu", help="where the network runs: cpu (default), "
+                   "cuda or cuda:N; decode on the same kind of device for bit-exact output")
     s.set_defaults(func=cmd_encode)
 
     s = sub.add_parser("decode", help="decode the first K layers of a .rpn file to an image")
@@ -267,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--layers", type=int, help="how many layers to use (default: all)")
     s.add_argument("--model", help="weights to decode with (default: the model the file names)")
+    s.add_argument("--device", default="cpu", help="where the network runs: cpu (default), "
+                   "cuda or cuda:N (bit-exact only on the kind of device that encoded)")
     s.set_defaults(func=cmd_decode)
 
     s = sub.add_parser("info", help="show a .rpn file's model, size and layer byte ranges")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from inspect import signature
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 
 def to_image(x: torch.Tensor) -> np.ndarray:
     """float ``[1, 3, H, W]`` -> uint8 ``[H, W, 3]`` (clipped and rounded)."""
-    return x[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return x[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
 def pad(x: torch.Tensor, multiple: int = MODEL_STRIDE) -> torch.Tensor:
@@ -69,10 +70,13 @@ def compress_tile(net: nn.Module, x: Tensor) -> list[bytes]:
     """One byte string per layer for one padded tile ``[1, 3, H, W]``.
 
     The one place the codec calls a model's ``compress``; it accepts either contract (the
-    strings alone, or ``(strings, reconstruction)``).
+    strings alone, or ``(strings, reconstruction)``). The tile goes to the model's device, and
+    a model that can skip its reconstruction (``reconstruct=False``) is asked to.
     """
+    x = x.to(next(net.parameters()).device)
+    skip = {"reconstruct": False} if "reconstruct" in signature(net.compress).parameters else {}
     with torch.inference_mode():
-        out = net.compress(x)
+        out = net.compress(x, **skip)
     return list(out[0] if isinstance(out, tuple) else out)
 
 
@@ -109,13 +113,16 @@ def encode(image: np.ndarray, loaded: LoadedModel, tile: int = DEFAULT_TILE) -> 
     return bitstream.pack(header, [bitstream.join_tiles(layer) for layer in per_layer])
 
 
-def model_for(header: bitstream.Header, model: str | LoadedModel | None = None) -> LoadedModel:
-    """The model that decodes a file (``model`` if given, else the one its header names),
-    checked against the weights digest, mode and layer count the header records."""
+def model_for(header: bitstream.Header, model: str | LoadedModel | None = None,
+              device: str | None = None) -> LoadedModel:
+    """The model that decodes a file (``model`` if given, else the one its header names,
+    loaded onto ``device``), checked against the weights digest, mode and layer count the
+    header records."""
     if model is None and header.model not in REGISTRY:
         raise ModelError(f"file was encoded with model {header.model!r}, which rpncodec does not "
                          "ship; give its weights file with --model FILE")
-    loaded = model if isinstance(model, LoadedModel) else load_model(model or header.model)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model or header.model,
+                                                                     device)
     if loaded.digest != header.digest:
         raise ModelError(f"file was encoded with {header.model} weights {header.digest.hex()}, "
                          f"but {loaded.name} has {loaded.digest.hex()}; decode with those weights")
@@ -132,16 +139,18 @@ def _scaled(size: int, scale: Fraction) -> int:
 
 
 def decode(data: bytes, layers: int | None = None,
-           model: str | LoadedModel | None = None) -> Decoded:
+           model: str | LoadedModel | None = None, device: str | None = None) -> Decoded:
     """Decode the first ``layers`` layers (default: every complete layer) of a .rpn file.
 
     Tiles are decoded one at a time into one preallocated uint8 image, allocated after the
-    first tile decodes (so a damaged first tile costs no image-sized allocation).
+    first tile decodes (so a damaged first tile costs no image-sized allocation). ``device``
+    is where a model named by ``model`` or the header runs (``zoo.resolve_device``; a bit-exact
+    decode is guaranteed only on the device type that encoded).
     """
     container = bitstream.parse(data)
     chunks = bitstream.select(container, layers)
     header = container.header
-    loaded = model_for(header, model)
+    loaded = model_for(header, model, device)
     net, multiple = loaded.model, pad_multiple(loaded.model)
     grid = bitstream.tile_grid(header.height, header.width, header.tile)
     strings = [bitstream.split_tiles(chunk, len(grid)) for chunk in chunks]

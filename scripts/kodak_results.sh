@@ -2,6 +2,8 @@
 # Regenerate every Kodak result, table, plot and the report that the README shows:
 #   scripts/kodak_results.sh                 # shipped models, their matched anchors, every sweep
 #   scripts/kodak_results.sh --anchors-only  # the classical sweeps and the resolution grid only
+#   scripts/kodak_results.sh --models-only   # models, their matched anchors and the report (the
+#                                            # sweeps do not depend on the models: keep them)
 # Writes results/kodak/<name>.json (CompressAI shape, per image) and <name>.txt (the table),
 # then results/kodak/report/ (index.html, rd.png). KODAK=... and OUT=... override the folders.
 # Runs niced: on a shared machine the times in the JSONs are not benchmarks.
@@ -33,13 +35,15 @@ if [ "${1:-}" != "--anchors-only" ]; then
     fi
   done
 fi
-for codec in jpeg webp jpeg2000; do
-  run "$codec" anchors "$KODAK" --codec "$codec"
-done
-run jpeg2000-resolutions anchors "$KODAK" --codec jpeg2000-resolutions --bpp 0.25 0.5 1 2
-for codec in jxl avif; do  # the slow encoders last
-  run "$codec" anchors "$KODAK" --codec "$codec"
-done
+if [ "${1:-}" != "--models-only" ]; then
+  for codec in jpeg webp jpeg2000; do
+    run "$codec" anchors "$KODAK" --codec "$codec"
+  done
+  run jpeg2000-resolutions anchors "$KODAK" --codec jpeg2000-resolutions --bpp 0.25 0.5 1 2
+  for codec in jxl avif; do  # the slow encoders last
+    run "$codec" anchors "$KODAK" --codec "$codec"
+  done
+fi
 if [ "${1:-}" != "--anchors-only" ]; then
   nice -n 10 "$PY" -m rpncodec report "$OUT" --out "$OUT/report" --images "$KODAK" \
     --crop-images kodim07.png kodim23.png

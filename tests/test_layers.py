@@ -184,3 +184,23 @@ def test_prediction_inference_path_matches_training_path() -> None:
     torch.manual_seed(0)
     fast, reference = _fast_and_reference(QualityPrediction(16, 16), torch.randn(1, 16, 7, 9))
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_attention_and_spatial_mask_do_not_depend_on_the_thread_count() -> None:
+    """torch's 1x1 conv with one output and its softmax over two channels gave thread-count
+    dependent last bits on these shapes; the inference paths must not (determinism)."""
+    torch.manual_seed(0)
+    cases = [(GlobalContext(64).eval(), torch.randn(1, 64, 16, 24)),
+             (SpatialMask(8).eval(), torch.randn(1, 8, 3, 4))]
+    previous = torch.get_num_threads()
+    try:
+        for module, x in cases:
+            x = x.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode():
+                torch.set_num_threads(1)
+                one = module(x)
+                torch.set_num_threads(2)
+                two = module(x)
+            assert torch.equal(one, two), type(module).__name__
+    finally:
+        torch.set_num_threads(previous)

@@ -69,8 +69,12 @@ class GlobalContext(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
         if inference_active(self):
-            logits = F.conv2d(x, frozen_weight(self.attention), self.attention.bias)
-            weights = torch.softmax(logits.reshape(n, 1, h * w), dim=-1)
+            # The attention logits as a matrix-vector product over pixels: torch's 1x1 conv
+            # with one output channel gave results that depended on the thread count.
+            pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view when channels-last
+            weight = frozen_weight(self.attention).view(1, c, 1).expand(n, c, 1)
+            logits = torch.baddbmm(self.attention.bias.view(1, 1, 1), pixels, weight)
+            weights = torch.softmax(logits.view(n, 1, h * w), dim=-1)
             ctx = torch.bmm(x.reshape(n, c, h * w), weights.transpose(1, 2)).view(n, c, 1, 1)
             return torch.addcmul(self.shift(ctx), x, torch.sigmoid(self.gate(ctx)))
         weights = torch.softmax(self.attention(x).view(n, 1, h * w), dim=-1)

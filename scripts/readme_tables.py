@@ -1,0 +1,104 @@
+"""Print the README's Kodak tables (markdown) from a results folder.
+
+    .venv/bin/python scripts/readme_tables.py [results/kodak] > tables.md
+
+1. every single-layer sweep: PSNR-RGB at fixed rates (pchip on log-rate between measured
+   points, "-" outside them), its BD-rate against JPEG 2000, MS-SSIM at 0.5 bpp;
+2. every learned result against every anchor: per-layer BD-rate (BD-PSNR), as
+   ``rpncodec bdrate`` computes it;
+3. the multi-resolution JPEG 2000 anchor, per total rate and layer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rpncodec.anchors import CODECS, SWEEPS
+from rpncodec.bdrate import _interp, bdrate, compare_curves, load_results, monotone
+
+RATES = (0.125, 0.25, 0.5, 0.75, 1.0)
+
+
+def sweeps_table(folder: Path) -> str:
+    names = [n for n in SWEEPS if (folder / f"{n}.json").exists()]
+    reference = folder / "jpeg2000.json"
+    lines = ["| anchor | " + " | ".join(f"{r} bpp" for r in RATES)
+             + " | BD-rate vs jpeg2000 | MS-SSIM at 0.5 bpp |",
+             "|---|" + "---|" * (len(RATES) + 2)]
+    for name in names:
+        path = str(folder / f"{name}.json")
+        points = monotone(load_results(path).all_points())
+        logr, quality = [math.log(b) for b, _ in points], [q for _, q in points]
+        cells = [_interp(logr, quality, math.log(r)) for r in RATES]
+        bd = "-"
+        if reference.exists():
+            row = compare_curves(points, monotone(load_results(str(reference)).all_points()))
+            bd = f"{row['bd_rate']:+.1f}%" if row["bd_rate"] is not None else "-"
+        ms = monotone(load_results(path, "ms-ssim").all_points())
+        m = _interp([math.log(b) for b, _ in ms], [v for _, v in ms], math.log(0.5))
+        lines.append(f"| {name} | " + " | ".join("-" if c is None else f"{c:.2f}" for c in cells)
+                     + f" | {bd} | {'-' if m is None else f'{1 - 10 ** (-m / 10):.4f}'} |")
+    return "\n".join(lines)
+
+
+def bd_tables(folder: Path) -> str:
+    paths = sorted(folder.glob("*.json"))
+    names = {p: json.loads(p.read_text()).get("name") for p in paths}
+    anchors = [p for p in paths if names[p] in CODECS and names[p] != "jpeg2000-resolutions"]
+    out = []
+    for test in (p for p in paths if names[p] and names[p] not in CODECS):
+        results = load_results(str(test))
+        layers = sorted(results.layers)
+        keys = [str(k) for k in layers] + (["all"] if results.mode == "quality" else [])
+        lines = [f"| {names[test]} vs | " + " | ".join(
+            f"layer {k}" if k != "all" else "layers as one curve" for k in keys) + " |",
+            "|---|" + "---|" * len(keys)]
+        for anchor in anchors:
+            rows = {r["layer"]: r for r in bdrate(results, load_results(str(anchor)))}
+            cells = []
+            for k in keys:
+                r = rows.get(k)
+                if r is None or (r["bd_rate"] is None and r["bd_quality"] is None):
+                    cells.append("-")
+                elif r["bd_rate"] is None:
+                    how = " (same bytes)" if r["how"] == "same rate" else ""
+                    cells.append(f"{r['bd_quality']:+.2f} dB{how}")
+                else:
+                    cells.append(f"{r['bd_rate']:+.1f}% ({r['bd_quality']:+.2f} dB)")
+            lines.append(f"| {anchor.stem} | " + " | ".join(cells) + " |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
+def resolutions_table(folder: Path) -> str:
+    path = folder / "jpeg2000-resolutions.json"
+    if not path.exists():
+        return ""
+    r = json.loads(path.read_text())["results"]
+    lines = ["| total bpp (full res) | layer (size) | bytes | bpp (own pixels) | PSNR vs pyramid "
+             "| PSNR vs own 9/7 reference | MS-SSIM |", "|---|---|---|---|---|---|---|"]
+    for s, k, n, b, p, po, m in zip(r["setting"], r["layer"], r["bytes"], r["bpp"],
+                                    r["psnr-rgb"], r["psnr-own-rgb"], r["ms-ssim-rgb"],
+                                    strict=True):
+        size = {1: "1/4", 2: "1/2", 3: "full"}[k]
+        lines.append(f"| {s:g} | {k} ({size}) | {n:.0f} | {b:.3f} | {p:.2f} | {po:.2f} | "
+                     f"{'-' if m is None else f'{m:.4f}'} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results/kodak")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        print("\n\n".join(t for t in (sweeps_table(folder), bd_tables(folder),
+                                      resolutions_table(folder)) if t))
+
+
+if __name__ == "__main__":
+    main()

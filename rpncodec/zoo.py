@@ -37,8 +37,8 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e for e in [
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
-                   "1501cf6816d1f0eb4805fa834d2f8dbb28a67ff44346baabddfb18d66b1f632a", "quality", 4,
-                   "quality mode, CPU preset (64/64/64/64), demo training (README)", default=True),
+                   "369a85ee4f5e0bf29afc94e0fe9d998401376342de22f66d9277df70fb28bcd0", "quality", 4,
+                   "quality mode, CPU preset (64/64/64/64), progressive CPU training (README)", default=True),
     ]
 }
 

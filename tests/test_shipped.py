@@ -46,10 +46,9 @@ def test_sample_layers_rise_in_rate_and_quality(shipped) -> None:
     sizes = [bitstream.prefix_size(container, k) for k in range(1, container.header.layers + 1)]
     quality = [psnr(image, codec.decode(data, k, shipped).image) for k in range(1, len(sizes) + 1)]
     assert all(a < b for a, b in pairwise(sizes))
-    assert quality[1] > quality[0] + 1, quality  # layer 2 adds real information
-    # Levels 3-4 of the shipped model carry almost no bits (README, Training status): their
-    # layers may tie with the one below, but never lose more than noise.
-    assert all(b > a - 0.05 for a, b in pairwise(quality)), quality
+    # every layer adds real information (measured: +2.1, +1.1, +0.8 dB on this image)
+    assert all(b > a + 0.4 for a, b in pairwise(quality)), quality
+    assert all(b - a > 2000 for a, b in pairwise(sizes)), sizes  # and real bytes
     assert quality[0] > 20  # a trained model, not noise
 
 
@@ -57,5 +56,5 @@ def test_sample_layers_rise_in_rate_and_quality(shipped) -> None:
 def test_kodak_image_decodes_with_rising_quality(shipped) -> None:
     rows = evaluate_image(load_image(KODAK / "kodim01.png"), shipped)
     assert [r["bpp"] for r in rows] == sorted(r["bpp"] for r in rows)
-    assert np.all(np.diff([r["psnr"] for r in rows]) > -0.05)
+    assert np.all(np.diff([r["psnr"] for r in rows]) > 0.2)
     assert all(r["ms_ssim"] is not None for r in rows)

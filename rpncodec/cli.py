@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__, bitstream, codec
 from .errors import InputImageError, OutputError, RpncodecError
 from .imageio import atomic_write_bytes, check_not_same_file, load_image, save_image
+from .pyramid import level_size
 from .zoo import REGISTRY, WEIGHTS_DIR, load_model
 
 SAMPLE = Path(__file__).parent / "samples" / "kodim23.png"
@@ -118,14 +119,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     data = _read_rpn(args.input)
     c = bitstream.parse(data)
     h = c.header
-    pixels = h.height * h.width
     print(f"file:    {args.input} ({len(data)} bytes)")
     print(f"model:   {h.model} (weights {h.digest.hex()}), {h.mode} mode")
     print(f"image:   {h.width}x{h.height}, {h.layers} layers declared, {c.available} complete")
-    print("layer  bytes      start-end          cumulative bytes  cumulative bpp")
+    print("layer  bytes      start-end          cumulative bytes  cumulative bpp  resolution")
     for k, (start, end) in enumerate(c.byte_ranges, 1):
-        bpp = 8 * end / pixels
-        print(f"{k:>5}  {end - start:>9}  {start:>8}-{end:<8}  {end:>16}  {bpp:>14.4f}")
+        # a spatial layer k is at 1/2**(layers-k) of the size; bpp counts its own pixels
+        shift = h.layers - k if h.mode == "spatial" else 0
+        lh, lw = level_size(h.height, h.width, shift)
+        bpp = 8 * end / (lh * lw)
+        print(f"{k:>5}  {end - start:>9}  {start:>8}-{end:<8}  {end:>16}  {bpp:>14.4f}"
+              f"  {lw}x{lh}")
     if c.damaged:
         print(f"layer {c.damaged} is damaged ({c.damage})")
     elif c.truncated:

@@ -192,13 +192,15 @@ def test_info_lists_every_layer_with_increasing_cumulative_bytes(capsys, coded):
     assert "tiny-q" in out
     assert f"{W}x{H}, {LAYERS} layers declared, {LAYERS} complete" in out
     rows = [tuple(m.groups()) for m in re.finditer(
-        r"^\s*(\d+)\s+(\d+)\s+(\d+)-(\d+)\s+(\d+)\s+([\d.]+)\s*$", out, re.MULTILINE)]
+        r"^\s*(\d+)\s+(\d+)\s+(\d+)-(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)x(\d+)\s*$", out,
+        re.MULTILINE)]
     assert [int(r[0]) for r in rows] == list(range(1, LAYERS + 1))
     cumulative = [int(r[4]) for r in rows]
     assert all(a < b for a, b in itertools.pairwise(cumulative))
     assert cumulative[-1] == len(coded.data)
-    for layer, size, start, end, cum, bpp in rows:
+    for layer, size, start, end, cum, bpp, w, h in rows:
         assert int(end) - int(start) == int(size) and int(end) == int(cum), layer
+        assert (int(w), int(h)) == (W, H)  # quality layers are all full size
         assert float(bpp) == pytest.approx(8 * int(cum) / (H * W), abs=1e-4)
     assert "damaged" not in out and "truncated" not in out
 

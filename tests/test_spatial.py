@@ -148,3 +148,15 @@ def test_spatial_layers_reconstruct_their_reference_level(tiny) -> None:
         got = codec.decode(data, k, tiny).image
         h, w = level_size(100, 80, 3 - k)
         assert np.array_equal(got, codec.to_image(expected[k - 1][..., :h, :w]))
+
+
+def test_info_shows_each_spatial_layer_at_its_resolution(tiny, tmp_path, capsys) -> None:
+    from rpncodec import codec
+    from rpncodec.cli import main
+
+    path = tmp_path / "s.rpn"
+    path.write_bytes(codec.encode(smooth_image(70, 45), tiny))
+    assert main(["info", str(path)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.strip()[:1].isdigit()]
+    assert [r[-1] for r in rows] == ["12x18", "23x35", "45x70"]

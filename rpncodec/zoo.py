@@ -38,7 +38,8 @@ REGISTRY: dict[str, ModelEntry] = {
     e.name: e for e in [
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "369a85ee4f5e0bf29afc94e0fe9d998401376342de22f66d9277df70fb28bcd0", "quality", 4,
-                   "quality mode, CPU preset (64/64/64/64), progressive CPU training (README)", default=True),
+                   "quality mode, CPU preset (64/64/64/64), progressive CPU training (README)",
+                   default=True),
     ]
 }
 

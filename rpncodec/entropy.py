@@ -101,6 +101,15 @@ class EntropyBottleneck(nn.Module):
         lik = lower_bound(lik, self.likelihood_bound)
         return y_hat, lik.reshape(c, n, h, w).permute(1, 0, 2, 3)
 
+    def mixed(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Mixed quantisation (Minnen & Singh 2020): ``(y_hat, likelihoods)`` where the
+        likelihoods are those of the noisy ``y`` in training, and ``y_hat`` is always the
+        rounded ``y`` (with a straight-through gradient in training), as inference sees it."""
+        _, lik = self(y)
+        if self.training:
+            return y + (self.quantize(y) - y).detach(), lik
+        return self.quantize(y), lik
+
     def quantize(self, y: Tensor) -> Tensor:
         """Round around the medians: ``floor(y - m + 0.5) + m``."""
         m = self.medians.view(1, -1, 1, 1)

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from ..entropy import EntropyBottleneck
 from ..layers.crcm import QualityPrediction
+from .base import LayeredModel
 from .config import ModelConfig
 from .transforms import analysis, synthesis
 
@@ -19,24 +20,19 @@ STRIDE = 16  # input sides are padded to a multiple of this
 INFERENCE_MEMORY_FORMAT = torch.channels_last  # see to_inference_format
 
 
-class QualityRPN(nn.Module):
+class QualityRPN(LayeredModel):
     """Quality-scalable RPN; CompressAI-style contract (forward / compress / decompress)."""
 
     pad_multiple = STRIDE  # input sides must be multiples of this (codec.pad_multiple)
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         w = config.widths
         self.analyses = nn.ModuleList(analysis(c) for c in w)
         self.syntheses = nn.ModuleList(synthesis(sum(w[: k + 1]), w[k]) for k in range(len(w)))
         self.bottlenecks = nn.ModuleList(EntropyBottleneck(c) for c in w)
         self.predictions = nn.ModuleList(
             QualityPrediction(w[k - 1], w[k], config.mask_axis) for k in range(1, len(w)))
-
-    @property
-    def layers(self) -> int:
-        return self.config.layers
 
     def latent_size(self, height: int, width: int) -> tuple[int, int]:
         return -(-height // STRIDE), -(-width // STRIDE)
@@ -55,24 +51,12 @@ class QualityRPN(nn.Module):
         for k in range(levels or self.layers):
             y = self.analyses[k](x)
             prior = self.predictions[k - 1](y_hat[-1]) if k else torch.zeros_like(y)
-            residual = y - prior
-            eb = self.bottlenecks[k]
-            _, lik = eb(residual)
-            if eb.training:
-                r_hat = residual + (eb.quantize(residual) - residual).detach()
-            else:
-                r_hat = eb.quantize(residual)
+            r_hat, lik = self.bottlenecks[k].mixed(y - prior)
             y_hat.append(prior + r_hat)
             likelihoods.append(lik)
             x_hat.append(self.syntheses[k](torch.cat(y_hat, 1)))
         return {"x_hat": x_hat, "likelihoods": likelihoods, "y_hat": y_hat}
 
-    def aux_loss(self) -> Tensor:
-        return sum(eb.aux_loss() for eb in self.bottlenecks)
-
-    def update(self) -> None:
-        for eb in self.bottlenecks:
-            eb.update()
 
     @torch.inference_mode()
     def compress(self, x: Tensor, layers: int | None = None,

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from ..entropy import EntropyBottleneck
 from ..layers.crcm import SpatialPrediction
 from ..pyramid import pyramid
+from .base import LayeredModel
 from .config import ModelConfig
 from .transforms import analysis, synthesis
 
@@ -26,7 +27,7 @@ STRIDE = 64  # input sides are padded to a multiple of this
 LATENT_STRIDE = 16  # of each level's transforms
 
 
-class SpatialRPN(nn.Module):
+class SpatialRPN(LayeredModel):
     """Spatial-scalable RPN; same contract as :class:`~rpncodec.models.quality.QualityRPN`,
     except that layer k's reconstruction is at ``1 / 2**(layers - k)`` of the input size and
     ``forward`` also returns each level's ``targets`` (the pyramid it is compared with)."""
@@ -34,18 +35,13 @@ class SpatialRPN(nn.Module):
     pad_multiple = STRIDE  # input sides must be multiples of this (codec.pad_multiple)
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         w = config.widths
         self.analyses = nn.ModuleList(analysis(c) for c in w)
         self.syntheses = nn.ModuleList(synthesis(c, c) for c in w)
         self.bottlenecks = nn.ModuleList(EntropyBottleneck(c) for c in w)
         self.predictions = nn.ModuleList(
             SpatialPrediction(w[k - 1], w[k], config.mask_axis) for k in range(1, len(w)))
-
-    @property
-    def layers(self) -> int:
-        return self.config.layers
 
     def latent_size(self, height: int, width: int) -> tuple[int, int]:
         """Top level's latent size for an image of ``height x width`` (padded to STRIDE)."""
@@ -70,24 +66,12 @@ class SpatialRPN(nn.Module):
         for k in range(self.layers):
             y = self.analyses[k](targets[k])
             prior = self._prior(k, y_hat, y.shape) if k else torch.zeros_like(y)
-            residual = y - prior
-            eb = self.bottlenecks[k]
-            _, lik = eb(residual)
-            if eb.training:
-                r_hat = residual + (eb.quantize(residual) - residual).detach()
-            else:
-                r_hat = eb.quantize(residual)
+            r_hat, lik = self.bottlenecks[k].mixed(y - prior)
             y_hat.append(prior + r_hat)
             likelihoods.append(lik)
             x_hat.append(self.syntheses[k](y_hat[-1]))
         return {"x_hat": x_hat, "likelihoods": likelihoods, "y_hat": y_hat, "targets": targets}
 
-    def aux_loss(self) -> Tensor:
-        return sum(eb.aux_loss() for eb in self.bottlenecks)
-
-    def update(self) -> None:
-        for eb in self.bottlenecks:
-            eb.update()
 
     @torch.no_grad()
     def compress(self, x: Tensor) -> tuple[list[bytes], Tensor]:

@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -57,7 +58,7 @@ class TrainConfig:
     clip: float = 1.0
     lambdas: list[float] | None = None  # None: the mode's reference defaults
     decay_at: float = 0.85  # fraction of steps after which the lr drops 10x
-    rate_warmup: int = 2000  # steps over which the rate weight ramps 0 -> 1 (0: off)
+    rate_warmup: int = 300  # steps over which the rate weight ramps 0 -> 1 (0: off)
     seed: int = 0
     data: str = str(DEFAULT_DATA)
     val_every: int = 500
@@ -162,8 +163,12 @@ class Trainer:
             raise RpncodecError("--progressive needs quality mode, one process and one step "
                                 f"count per level ({self.model.layers})")
         if cfg.init:
-            blob = torch.load(cfg.init, weights_only=True, map_location=self.device)
-            self.model.load_state_dict(blob.get("model") or blob["state_dict"])
+            try:
+                blob = torch.load(cfg.init, weights_only=True, map_location=self.device)
+                self.model.load_state_dict(blob.get("model") or blob["state_dict"])
+            except (OSError, RuntimeError, KeyError, AttributeError, pickle.UnpicklingError) as exc:
+                raise RpncodecError(f"--init {cfg.init}: not weights of a {cfg.mode} "
+                                    f"{cfg.preset} model ({type(exc).__name__})") from None
         self.net, self.unc_net = self.model, self.uncertainty
         if self.world > 1:
             ddp = torch.nn.parallel.DistributedDataParallel

@@ -197,3 +197,11 @@ def test_growing_a_level_resets_its_entropy_model_in_place() -> None:
     grow_level(model, 3)
     assert model.bottlenecks[2].quantiles is quantiles  # same tensor: optimisers stay valid
     assert float(quantiles.detach().abs().sum()) > 0
+
+
+def test_init_from_a_file_that_is_not_weights_is_one_clear_error(tmp_path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    code = main(["train", "--preset", "tiny", "--steps", "1", "--init", str(bad),
+                 "--out", str(tmp_path / "run")])
+    assert code == 1

@@ -9,8 +9,8 @@ image that fits one tile is one tile and codes exactly as without tiling. Decodi
 preallocated uint8 image tile by tile; a tile decoded at a lower resolution (a spatial model's
 lower layers) is placed at its position scaled by (decoded tile size / coded tile size).
 
-Padding: each tile's sides are extended to a multiple of 16 (the transforms' total stride; a
-model may ask for more with a ``pad_multiple`` attribute) by *replicating* the edge pixels.
+Padding: each tile's sides are extended to the model's ``pad_multiple`` (16, the transforms'
+total stride, in quality mode; 64 in spatial mode) by *replicating* the edge pixels.
 Replication adds no new edges, so the padded area costs few bits (zero padding would create a
 strong step at the border), and it is cropped on decode.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from inspect import signature
 
 import numpy as np
 import torch
@@ -61,23 +60,15 @@ class Decoded:
     container: bitstream.Container
 
 
-def pad_multiple(net: nn.Module) -> int:
-    """The multiple a model needs its input sides padded to."""
-    return int(getattr(net, "pad_multiple", MODEL_STRIDE))
-
-
 def compress_tile(net: nn.Module, x: Tensor) -> list[bytes]:
     """One byte string per layer for one padded tile ``[1, 3, H, W]``.
 
-    The one place the codec calls a model's ``compress``; it accepts either contract (the
-    strings alone, or ``(strings, reconstruction)``). The tile goes to the model's device, and
-    a model that can skip its reconstruction (``reconstruct=False``) is asked to.
+    The one place the codec calls a model's ``compress``; the tile goes to the model's device,
+    and the model skips its reconstruction (an encoder has no use for it).
     """
     x = x.to(next(net.parameters()).device)
-    skip = {"reconstruct": False} if "reconstruct" in signature(net.compress).parameters else {}
     with torch.inference_mode():
-        out = net.compress(x, **skip)
-    return list(out[0] if isinstance(out, tuple) else out)
+        return net.compress(x, reconstruct=False)[0]
 
 
 def decompress_tile(net: nn.Module, strings: list[bytes], height: int, width: int) -> Tensor:
@@ -100,7 +91,7 @@ def encode(image: np.ndarray, loaded: LoadedModel, tile: int = DEFAULT_TILE) -> 
     problem = bitstream.tile_problem(tile)
     if problem:
         raise ModelError(f"cannot encode with {problem}")
-    net, multiple = loaded.model, pad_multiple(loaded.model)
+    net, multiple = loaded.model, loaded.model.pad_multiple
     per_layer: list[list[bytes]] = []
     for top, left, th, tw in bitstream.tile_grid(h, w, tile):
         x = pad(to_tensor(image[top : top + th, left : left + tw]), multiple)
@@ -151,7 +142,7 @@ def decode(data: bytes, layers: int | None = None,
     chunks = bitstream.select(container, layers)
     header = container.header
     loaded = model_for(header, model, device)
-    net, multiple = loaded.model, pad_multiple(loaded.model)
+    net, multiple = loaded.model, loaded.model.pad_multiple
     grid = bitstream.tile_grid(header.height, header.width, header.tile)
     strings = [bitstream.split_tiles(chunk, len(grid)) for chunk in chunks]
     image: np.ndarray | None = None

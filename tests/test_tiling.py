@@ -74,6 +74,7 @@ class Subsampled(nn.Module):
     def __init__(self, inner: nn.Module, factor: int) -> None:
         super().__init__()
         self.inner, self.factor, self.config = inner, factor, inner.config
+        self.pad_multiple = inner.pad_multiple
 
     def latent_size(self, height: int, width: int) -> tuple[int, int]:
         return self.inner.latent_size(height, width)

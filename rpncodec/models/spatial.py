@@ -74,11 +74,13 @@ class SpatialRPN(LayeredModel):
 
 
     @torch.no_grad()
-    def compress(self, x: Tensor) -> tuple[list[bytes], Tensor]:
+    def compress(self, x: Tensor,
+                 reconstruct: bool = True) -> tuple[list[bytes], Tensor | None]:
         """Code ``x`` ``[1, 3, H, W]`` (sides multiples of 64) into one string per level.
 
-        Each prior comes from the *decoded* lower latent, as on the decoder side. Also returns
-        the top reconstruction (contract shared with QualityRPN).
+        Each prior comes from the *decoded* lower latent, as on the decoder side. With
+        ``reconstruct`` the top reconstruction is returned too (contract shared with
+        QualityRPN; the codec skips it).
         """
         strings, y_hat = [], []
         for k, target in enumerate(pyramid(x, self.layers)):
@@ -89,7 +91,7 @@ class SpatialRPN(LayeredModel):
             strings.append(eb.compress(residual))
             r_hat = eb.quantize(residual)
             y_hat.append(r_hat if prior is None else prior + r_hat)
-        return strings, self.syntheses[-1](y_hat[-1])
+        return strings, self.syntheses[-1](y_hat[-1]) if reconstruct else None
 
     @torch.no_grad()
     def decompress(self, strings: list[bytes], latent: tuple[int, int],

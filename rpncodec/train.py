@@ -69,6 +69,7 @@ class TrainConfig:
     progressive: list[int] | None = None  # steps per level: train level by level (quality)
     grow_from: int = 2  # progressive: levels >= this start as copies of the level below
     init: str | None = None  # weights (exported file or checkpoint) the model starts from
+    minutes: float | None = None  # time budget: the step schedule is fitted to it (fit_steps)
 
     def model_config(self) -> ModelConfig:
         return preset(self.mode, self.preset)
@@ -97,6 +98,15 @@ class TrainConfig:
         # the guided stages shape lower levels through upper ones: joint training only
         enabled = self.guidance and self.mode != "single" and not self.progressive
         return stage_at(step, self.steps, enabled=enabled)
+
+    def fit_steps(self, total: int) -> None:
+        """Rescale the run (and each progressive phase, proportionally) to ``total`` steps,
+        so the lr decay, guided stages and phases of a time-budgeted run all happen."""
+        if self.progressive:
+            f = total / max(1, self.steps)
+            self.progressive = [max(1, round(n * f)) if n else 0 for n in self.progressive]
+            total = sum(self.progressive)
+        self.steps = max(1, total)
 
     def mode_lambdas(self) -> tuple[float, ...]:
         """The per-level lambdas (a single-layer model takes the top level's)."""
@@ -162,6 +172,9 @@ class Trainer:
                                 or len(cfg.progressive) != self.model.layers):
             raise RpncodecError("--progressive needs quality mode, one process and one step "
                                 f"count per level ({self.model.layers})")
+        if cfg.minutes and self.world > 1:
+            raise RpncodecError("--minutes needs one process (ranks would fit different "
+                                "schedules)")
         if cfg.init:
             try:
                 blob = torch.load(cfg.init, weights_only=True, map_location=self.device)
@@ -182,20 +195,25 @@ class Trainer:
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
         quantiles = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
         self.aux_opt = torch.optim.Adam(quantiles, lr=cfg.aux_lr)
-        self.unc_opt = torch.optim.Adam(self.uncertainty.parameters(), lr=cfg.lr)
+        # a single-layer model has no level above to estimate uncertainty from
+        self.unc_opt = (torch.optim.Adam(self.uncertainty.parameters(), lr=cfg.lr)
+                        if len(self.uncertainty) else None)
         torch.manual_seed(cfg.seed + self.rank)  # per-rank noise; weights are already equal
         self.gen = torch.Generator().manual_seed(cfg.seed + 1000 * self.rank)
         self.step = 0
         train_files, val_files = split_holdout(list_images(cfg.data))
         self.data = CropDataset(train_files, cfg.crop)
-        self.val = center_crops(val_files, 256) if val_files and self.rank == 0 else None
+        self.val = (center_crops(val_files, 256).to(self.device)
+                    if val_files and self.rank == 0 else None)
+        self.fitted = False  # --minutes: has the schedule been fitted to the budget yet?
 
     def state(self) -> dict:
         return {"config": asdict(self.cfg), "model_config": self.model.config.to_dict(),
                 "model": self.model.state_dict(), "uncertainty": self.uncertainty.state_dict(),
                 "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
-                "unc_opt": self.unc_opt.state_dict(), "step": self.step,
-                "gen": self.gen.get_state(), "torch_rng": torch.get_rng_state()}
+                "unc_opt": self.unc_opt and self.unc_opt.state_dict(), "step": self.step,
+                "gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "fitted": self.fitted}
 
     def save(self) -> None:
         if self.rank == 0:
@@ -206,10 +224,14 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
         self.aux_opt.load_state_dict(state["aux_opt"])
-        if "uncertainty" in state:  # checkpoints from before the guided stages lack these
+        if self.unc_opt and "uncertainty" in state:  # older checkpoints lack these
             self.uncertainty.load_state_dict(state["uncertainty"])
             self.unc_opt.load_state_dict(state["unc_opt"])
         self.step = state["step"]
+        if state.get("fitted"):  # keep the schedule a time-budgeted run was fitted to
+            saved = state["config"]
+            self.cfg.steps, self.cfg.progressive = saved["steps"], saved["progressive"]
+            self.fitted = True
         if self.rank == 0:  # other ranks keep their own streams
             self.gen.set_state(state["gen"])
             torch.set_rng_state(state["torch_rng"])
@@ -218,7 +240,7 @@ class Trainer:
         cfg = self.cfg
         stage = cfg.stage_at(self.step)
         self.model.train()
-        for group in self.opt.param_groups + self.unc_opt.param_groups:
+        for group in self.opt.param_groups + (self.unc_opt.param_groups if self.unc_opt else []):
             group["lr"] = cfg.lr_at(self.step)
         x = self.data.batch(cfg.batch, self.gen).to(self.device)
         record: dict = {"stage": stage}
@@ -290,14 +312,36 @@ class Trainer:
                 f.write(json.dumps({"step": self.step, "time": round(time.time(), 1),
                                     **record}) + "\n")
 
+    def _fit_to_budget(self, begun: float, timed_from: tuple[int, float]) -> None:
+        """--minutes: once the step rate is known, fit the schedule to the time left."""
+        first_step, first_time = timed_from
+        now = time.monotonic()
+        rate = (self.step - first_step) / (now - first_time)
+        left = self.cfg.minutes * 60 - (now - begun)
+        self.cfg.fit_steps(self.step + int(0.97 * rate * left))
+        self.fitted = True
+        self.log({"fitted_steps": self.cfg.steps, "steps_per_s": round(rate, 2)})
+
     def run(self) -> None:
         cfg = self.cfg
         bar = tqdm(total=cfg.steps, initial=self.step, file=sys.stderr, dynamic_ncols=True,
                    disable=self.rank != 0)
+        begun, first = time.monotonic(), self.step
+        timed_from = (first, begun)
         while self.step < cfg.steps:
             t0 = time.perf_counter()
             rec = self.train_step()
             rec["sec"] = round(time.perf_counter() - t0, 3)
+            if cfg.minutes and not self.fitted:
+                if self.step == first + 10:  # steps 1-10 warm up caches and kernels
+                    timed_from = (self.step, time.monotonic())
+                elif self.step == first + 40:
+                    self._fit_to_budget(begun, timed_from)
+                    bar.total = cfg.steps
+            if cfg.minutes and time.monotonic() - begun > cfg.minutes * 60:
+                self.log({"stopped": "time budget spent"})
+                self.save()
+                break
             bar.update(1)
             bar.set_postfix(loss=f"{rec['loss']:.1f}", bpp=f"{rec['bpp'][-1]:.3f}",
                             psnr=f"{psnr(rec['mse'][-1]):.2f}", stage=rec["stage"])
@@ -312,7 +356,8 @@ class Trainer:
 
 def _uncertainty_summary(s: torch.Tensor, x: torch.Tensor, x_hat: torch.Tensor) -> dict:
     """Quantiles of an uncertainty map and its correlation with the log squared error."""
-    q = torch.quantile(s.flatten()[:1_000_000], torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95]))
+    levels = torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95], device=s.device)
+    q = torch.quantile(s.flatten()[:1_000_000], levels)
     err = torch.log(255.0**2 * (x - x_hat) ** 2 + 1e-3).flatten()
     corr = torch.corrcoef(torch.stack([s.flatten(), err]))[0, 1]
     return {"quantiles_5_25_50_75_95": [round(float(v), 3) for v in q],
@@ -333,6 +378,7 @@ def settle_quantiles(model: torch.nn.Module, steps: int = 3000, lr: float = 1e-2
 
 def export(model: torch.nn.Module, path: str | Path, settle_steps: int = 3000) -> str:
     """Write the shipped format (fp16 weights, int tables, JSON config); return its sha256."""
+    model = model.cpu()  # the tables are built where they are used
     settle_quantiles(model, settle_steps)
     model.update()
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
@@ -368,6 +414,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="progressive: levels >= K start as copies of the level below")
     p.add_argument("--init", metavar="FILE",
                    help="start from these weights (an exported .pt or a checkpoint)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="time budget: after 40 steps the schedule (--steps, or the "
+                        "--progressive phases) is fitted to it, and the run stops at it")
     p.add_argument("--out", required=True, help="run directory (checkpoint, log, export)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--export", metavar="FILE", help="also export the final model to FILE")
@@ -381,7 +430,7 @@ def run(args: argparse.Namespace) -> int:
                       data=args.data, val_every=args.val_every,
                       checkpoint_every=args.checkpoint_every, threads=args.threads,
                       guidance=args.guidance, device=args.device, progressive=args.progressive,
-                      grow_from=args.grow_from, init=args.init)
+                      grow_from=args.grow_from, init=args.init, minutes=args.minutes)
     if cfg.progressive:
         cfg.steps = sum(cfg.progressive)
     if cfg.threads:

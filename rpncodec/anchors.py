@@ -33,7 +33,9 @@ Single-layer rate sweeps (mode ``single``; one entry per setting, averaged over 
 
 ``simulcast``: one independent single-layer learned code per layer (given one ``--model``
 per layer, lowest rate first); layer k costs the sum of the first k files' bytes and shows
-model k's decode.
+model k's decode. ``simulcast-resolutions`` is its spatial counterpart: model k codes level k
+of :func:`rpncodec.pyramid.pyramid_images` (coarsest first), layer k costs the first k files'
+bytes over layer k's own pixels.
 """
 
 from __future__ import annotations
@@ -235,7 +237,8 @@ SWEEPS: dict[str, Sweep] = {
                  f"libjxl via imagecodecs, effort={JXL_EFFORT}; setting = quality (level)"),
 }
 
-CODECS = ("jpeg2000-layered", "jpeg2000-resolutions", *SWEEPS, "simulcast")
+CODECS = ("jpeg2000-layered", "jpeg2000-resolutions", *SWEEPS, "simulcast",
+          "simulcast-resolutions")
 
 
 def sweep(image: np.ndarray, codec: str, settings: list[float]) -> list[dict]:
@@ -253,19 +256,22 @@ def sweep(image: np.ndarray, codec: str, settings: list[float]) -> list[dict]:
     return rows
 
 
-def simulcast(image: np.ndarray, models: list[LoadedModel]) -> list[dict]:
-    """Layer k: independent files of models 1..k (bytes added), shown by model k's decode."""
+def simulcast(image: np.ndarray, models: list[LoadedModel], resolutions: bool = False
+              ) -> list[dict]:
+    """Layer k: independent files of models 1..k (bytes added), shown by model k's decode;
+    with ``resolutions``, model k codes the pyramid's level k (coarsest first)."""
     from . import codec
 
+    images = pyramid_images(image, len(models)) if resolutions else [image] * len(models)
     rows, total, enc_total = [], 0, 0.0
-    for k, loaded in enumerate(models, 1):
+    for k, (loaded, reference) in enumerate(zip(models, images, strict=True), 1):
         t0 = time.perf_counter()
-        data = codec.encode(image, loaded)
+        data = codec.encode(reference, loaded)
         enc_total += time.perf_counter() - t0
         t0 = time.perf_counter()
         out = codec.decode(data, None, loaded).image
         dec = time.perf_counter() - t0
-        rows.append(_row(image, out, total + len(data), total, k, 0.0, dec))
+        rows.append(_row(reference, out, total + len(data), total, k, 0.0, dec))
         total += len(data)
     for row in rows:
         row["encoding_time"] = enc_total  # a simulcast sender encodes every layer
@@ -329,16 +335,18 @@ def run_anchor(folder: Path, codec: str, mean: list[float] | None = None,
 
         def run(name: str, image: np.ndarray) -> list[dict]:
             return jpeg2000_resolutions(image, totals.get(name, grid))
-    elif codec == "simulcast":
+    elif codec.startswith("simulcast"):
         if not models:
-            raise RpncodecError("simulcast needs one --model per layer (lowest rate first)")
-        mode, describe = "quality", (
+            raise RpncodecError(f"{codec} needs one --model per layer (lowest rate first)")
+        spatial = codec == "simulcast-resolutions"
+        mode, describe = ("spatial" if spatial else "quality"), (
             "independent single-layer learned codes, layer k = files of "
-            f"{', '.join(m.name for m in models[:3])}{'...' if len(models) > 3 else ''} "
-            "up to k (bytes added); bpp from file bytes (headers included)")
+            f"{', '.join(m.name for m in models[:4])}{'...' if len(models) > 4 else ''} "
+            f"up to k (bytes added){'; file k codes pyramid level k' if spatial else ''}; "
+            "bpp from file bytes (headers included)")
 
         def run(name: str, image: np.ndarray) -> list[dict]:
-            return simulcast(image, models)
+            return simulcast(image, models, resolutions=spatial)
     else:
         grid = list(settings) if settings else list(SWEEPS[codec].settings)
         mode, describe = "single", f"{SWEEPS[codec].describe}; settings {grid}"

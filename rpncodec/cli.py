@@ -16,7 +16,7 @@ from . import __version__, bitstream, codec
 from .errors import InputImageError, OutputError, RpncodecError
 from .imageio import atomic_write_bytes, check_not_same_file, load_image, save_image
 from .pyramid import level_size
-from .zoo import REGISTRY, WEIGHTS_DIR, load_model
+from .zoo import REGISTRY, WEIGHTS_DIR, LoadedModel, default_model, load_model
 
 SAMPLE = Path(__file__).parent / "samples" / "kodim23.png"
 MAX_RPN_BYTES = 2**31
@@ -45,12 +45,21 @@ def _layers_note(decoded: codec.Decoded) -> str | None:
     return f"{why}: decoded {decoded.layers} of {decoded.declared} layers"
 
 
+def _encoder_model(args: argparse.Namespace) -> LoadedModel:
+    """--model, or the shipped model of --mode; a model of another mode is refused."""
+    loaded = load_model(args.model or (args.mode and default_model(args.mode)), args.device)
+    if args.mode and loaded.config.mode != args.mode:
+        raise RpncodecError(f"--mode {args.mode} but {loaded.name} is a "
+                            f"{loaded.config.mode} model")
+    return loaded
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     if Path(args.input).is_dir():
         return _encode_folder(Path(args.input), Path(args.output), args)
     check_not_same_file(args.input, args.output)
     image = load_image(args.input)
-    loaded = load_model(args.model, args.device)
+    loaded = _encoder_model(args)
     t0 = time.perf_counter()
     data = codec.encode(image, loaded, args.tile)
     seconds = time.perf_counter() - t0
@@ -82,7 +91,7 @@ def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
         raise OutputError(f"output {out} is not a folder (a folder is encoded into a folder)")
     if not out.parent.is_dir():
         raise OutputError(f"output folder {out.parent} does not exist")
-    loaded = load_model(args.model, args.device)
+    loaded = _encoder_model(args)
     out.mkdir(exist_ok=True)
     skipped = []
     for target, source in targets.items():
@@ -147,7 +156,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     for e in REGISTRY.values():
         path = WEIGHTS_DIR / e.file
         size = f"{path.stat().st_size / 1e6:.1f}MB" if path.exists() else "missing"
-        print(f"{e.name}\t{e.mode}\t{e.layers} layers\t{size}\t"
+        print(f"{e.name}\t{e.mode}\t{e.layers} layer{'s' * (e.layers > 1)}\t{size}\t"
               f"{'default' if e.default else '-'}\t{e.description}")
     return 0
 
@@ -260,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=".rpn file, or a folder for a folder (one .rpn per image)")
     s.add_argument("--model", help="shipped model name or exported .pt file (default: "
                    "the default model)")
+    s.add_argument("--mode", choices=["quality", "spatial"], help="quality: layers add "
+                   "quality (default); spatial: layers decode at 1/4, 1/2 and full resolution "
+                   "(picks that mode's shipped model)")
     s.add_argument("--tile", type=int, default=codec.DEFAULT_TILE,
                    help=f"tile side, a multiple of {bitstream.TILE_MULTIPLE} up to "
                    f"{bitstream.MAX_TILE} (default {codec.DEFAULT_TILE}); larger images are "
@@ -300,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("anchors", help="classical anchors over a folder, same JSON as eval")
     s.add_argument("folder")
     s.add_argument("--codec", required=True, help="jpeg2000-layered, jpeg2000-resolutions, "
-                   "jpeg2000, jpeg, webp, avif, jxl or simulcast (README, Evaluation)")
+                   "jpeg2000, jpeg, webp, avif, jxl, simulcast or simulcast-resolutions "
+                   "(README, Evaluation)")
     s.add_argument("--match", help="rpncodec eval JSON (with --per-image) whose rates to match")
     s.add_argument("--bpp", type=float, nargs="+", help="cumulative layer rates (layered), total "
                    "rates (resolutions) or the rate grid (jpeg2000) instead")

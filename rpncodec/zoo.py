@@ -37,15 +37,39 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e for e in [
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
-                   "369a85ee4f5e0bf29afc94e0fe9d998401376342de22f66d9277df70fb28bcd0", "quality", 4,
-                   "quality mode, CPU preset (64/64/64/64), progressive CPU training (README)",
-                   default=True),
+                   "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
+                   "quality mode, CPU preset (64/64/64/64): progressive CPU training, then a "
+                   "guided joint fine-tune on a GPU (README, Training)", default=True),
+        ModelEntry("rpn-spatial-cpu", "rpn-spatial-cpu.pt",
+                   "9835e32c8d353d874bc9116fc9bf80a6337a2fbcf571538de051490eb9e23396", "spatial", 3,
+                   "spatial mode, CPU preset (64/64/64): 1/4, 1/2, full resolution (README)"),
+        ModelEntry("rpn-single-cpu-l500", "rpn-single-cpu-l500.pt",
+                   "47b7a0ce10717ee48814ab45de4f1fd237f6f332909f608df1728ce254d401c5", "single", 1,
+                   "single layer, CPU preset (64), lambda 500: simulcast member"),
+        ModelEntry("rpn-single-cpu-l240", "rpn-single-cpu-l240.pt",
+                   "902b29d94d0273b0944ad620746609a0f7e7742e44cefd21536131ecc6fdd83f", "single", 1,
+                   "single layer, CPU preset (64), lambda 240: simulcast member"),
+        ModelEntry("rpn-single-cpu-l120", "rpn-single-cpu-l120.pt",
+                   "20c3cfaf0c609535c0c5e86d97943b689c5fbb31364bed6c0b7e3c259351869c", "single", 1,
+                   "single layer, CPU preset (64), lambda 120: simulcast member"),
+        ModelEntry("rpn-single-cpu-l45", "rpn-single-cpu-l45.pt",
+                   "c53c7f8e9e2b0aba9f27f63d04bad0fa8f7f5eeb9415cb206d6baf5f1287962e", "single", 1,
+                   "single layer, CPU preset (64), lambda 45: simulcast member"),
+        ModelEntry("rpn-single-cpu-l20", "rpn-single-cpu-l20.pt",
+                   "00b1b4b04c4115effb581a57de1f97e033447f13bbd49aff0475d6169d2c7cb7", "single", 1,
+                   "single layer, CPU preset (64), lambda 20: reference for the quality top layer"),
     ]
 }
 
 
-def default_model() -> str:
-    return next(e.name for e in REGISTRY.values() if e.default)
+def default_model(mode: str | None = None) -> str:
+    """The default model, or the first shipped model of ``mode`` (quality, spatial)."""
+    if mode is None:
+        return next(e.name for e in REGISTRY.values() if e.default)
+    try:
+        return next(e.name for e in REGISTRY.values() if e.mode == mode)
+    except StopIteration:
+        raise ModelError(f"no shipped model for {mode} mode") from None
 
 
 @dataclass

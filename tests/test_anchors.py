@@ -117,6 +117,25 @@ def test_simulcast_adds_the_sizes_of_independent_single_layer_files(tmp_path) ->
                                                                 None, models[1]).image))
 
 
+def test_simulcast_resolutions_codes_each_pyramid_level_with_its_own_model(tmp_path) -> None:
+    models = []
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        path = tmp_path / f"single{seed}.pt"
+        export(build_model(preset("single", "tiny")), path, settle_steps=50)
+        models.append(load_model(str(path)))
+    image = smooth_image(100, 130)
+    rows = simulcast(image, models, resolutions=True)
+    levels = pyramid_images(image, 3)
+    sizes = [len(encode(level, m)) for level, m in zip(levels, models, strict=True)]
+    assert [r["bytes"] for r in rows] == [sum(sizes[:k]) for k in (1, 2, 3)]
+    assert [lv.shape[:2] for lv in levels] == [(25, 33), (50, 65), (100, 130)]
+    middle = decode(encode(levels[1], models[1]), None, models[1]).image
+    assert rows[1]["psnr"] == pytest.approx(psnr(levels[1], middle))
+    assert [r["bpp"] for r in rows] == pytest.approx(
+        [8 * sum(sizes[:k]) / lv.shape[0] / lv.shape[1] for k, lv in enumerate(levels, 1)])
+
+
 def test_anchors_command_writes_a_sweep_in_eval_json_shape(tmp_path, capsys) -> None:
     folder = tmp_path / "imgs"
     folder.mkdir()

@@ -205,3 +205,38 @@ def test_init_from_a_file_that_is_not_weights_is_one_clear_error(tmp_path) -> No
     code = main(["train", "--preset", "tiny", "--steps", "1", "--init", str(bad),
                  "--out", str(tmp_path / "run")])
     assert code == 1
+
+
+def test_single_mode_trains_resumes_and_exports_a_one_layer_model(image_folder, tmp_path):
+    out = tmp_path / "single"
+    assert train(image_folder, out, 2, "--mode", "single", "--lambdas", "45") == 0
+    assert train(image_folder, out, 4, "--mode", "single", "--lambdas", "45", "--resume",
+                 "--export", str(tmp_path / "s.pt")) == 0
+    loaded = load_model(str(tmp_path / "s.pt"))
+    assert loaded.config.mode == "single" and loaded.config.layers == 1
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 4
+
+
+def test_a_time_budget_fits_steps_and_every_progressive_phase_to_it() -> None:
+    cfg = TrainConfig(steps=1000, minutes=1.0)
+    cfg.fit_steps(250)
+    assert cfg.steps == 250 and cfg.lr_at(213) == cfg.lr * 0.1 and cfg.lr_at(212) == cfg.lr
+    cfg = TrainConfig(progressive=[0, 100, 300], steps=400, minutes=1.0)
+    cfg.fit_steps(800)
+    assert cfg.progressive == [0, 200, 600] and cfg.steps == 800
+    assert cfg.phase_at(199).level == 2 and cfg.phase_at(200).level == 3
+
+
+def test_a_time_budgeted_run_stops_in_time_and_its_fitted_schedule_survives_resume(
+        image_folder, tmp_path, monkeypatch) -> None:
+    clock = iter(range(10**6))  # a clock that ticks one second per reading: deterministic
+    monkeypatch.setattr("rpncodec.train.time.monotonic", lambda: float(next(clock)))
+    out = tmp_path / "timed"
+    assert train(image_folder, out, 100000, "--minutes", "1") == 0
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["fitted"] and 40 < state["config"]["steps"] < 80
+    assert state["step"] <= state["config"]["steps"]
+    trainer = Trainer(TrainConfig(preset="tiny", crop=64, steps=100000, minutes=5.0,
+                                  data=str(image_folder)), tmp_path / "resumed")
+    trainer.load(out / "checkpoint.pt")
+    assert trainer.cfg.steps == state["config"]["steps"] and trainer.fitted

@@ -22,7 +22,7 @@ from rpncodec.train import TrainConfig, Trainer
 CASES = [
     ("quality", "cpu", 64, 16), ("quality", "cpu", 64, 32), ("quality", "cpu", 128, 8),
     ("quality", "paper", 64, 16), ("quality", "paper", 128, 8),
-    ("single", "cpu", 64, 16),
+    ("single", "cpu", 64, 16), ("spatial", "cpu", 128, 8), ("spatial", "cpu", 256, 4),
 ]
 
 

@@ -168,9 +168,14 @@ def _print_results(report: dict) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_folder, write_json
+    from .evaluate import evaluate_folder, evaluate_sweep, write_json
 
-    report = evaluate_folder(Path(args.folder), load_model(args.model), args.per_image)
+    names = args.model or [None]
+    if len(names) > 1:
+        report = evaluate_sweep(Path(args.folder), [load_model(m) for m in names],
+                                args.name or "single-sweep", args.per_image)
+    else:
+        report = evaluate_folder(Path(args.folder), load_model(names[0]), args.per_image)
     _print_results(report)
     if args.json:
         write_json(report, args.json)
@@ -304,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="per-layer bpp, PSNR and MS-SSIM over a folder of images")
     s.add_argument("folder")
-    s.add_argument("--model")
+    s.add_argument("--model", action="append", help="shipped name or .pt file (default: the "
+                   "default model); repeated: single-layer models evaluated as one rate sweep")
+    s.add_argument("--name", help="name of a sweep of several --model (default single-sweep)")
     s.add_argument("--json", help="write CompressAI-shaped results JSON here")
     s.add_argument("--per-image", action="store_true", help="include per-image rows in the JSON")
     s.set_defaults(func=cmd_eval)

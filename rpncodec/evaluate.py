@@ -104,6 +104,25 @@ def evaluate_folder(folder: Path, loaded: LoadedModel, per_image: bool = False) 
         mode=loaded.config.mode)
 
 
+def evaluate_sweep(folder: Path, models: list[LoadedModel], name: str,
+                   per_image: bool = False) -> dict:
+    """Single-layer models as one rate sweep (setting k = the k-th model), the learned
+    counterpart of a classical codec's quality sweep."""
+    for m in models:
+        if m.config.mode != "single":
+            raise RpncodecError(f"a sweep takes single-layer models; {m.name} is "
+                                f"{m.config.mode}")
+    per, skipped = {}, []
+    for image_name, image in readable_images(folder, skipped):
+        per[image_name] = [{**evaluate_image(image, m)[0], "setting": k}
+                           for k, m in enumerate(models, 1)]
+        print(f"{image_name}: done", file=sys.stderr)
+    return summarize(name, (
+        f"single-layer rpncodec models {', '.join(m.name for m in models)} as one sweep "
+        f"(setting k = k-th model); bpp from file bytes (header included), {len(per)} images, "
+        f"{len(skipped)} skipped"), per, per_image, mode="single")
+
+
 def readable_images(folder: Path, skipped: list[str] | None = None
                     ) -> Iterator[tuple[str, np.ndarray]]:
     """(file name, RGB image) for every image in ``folder``; unreadable files are skipped with

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
 import torch
+from PIL import Image
 
 from rpncodec import bitstream, codec
+from rpncodec.cli import main
 from rpncodec.evaluate import evaluate_image, format_table, psnr, summarize
 from rpncodec.models import build_model, preset
 from rpncodec.pyramid import pyramid_images
@@ -74,3 +77,26 @@ def test_a_real_spatial_model_is_measured_at_each_layers_resolution(tmp_path) ->
     for row, level, decoded in zip(rows, levels, outputs["layers"], strict=True):
         assert row["bpp"] == 8 * row["bytes"] / (level.shape[0] * level.shape[1])
         assert row["psnr"] == pytest.approx(psnr(level, decoded))
+
+
+def test_several_single_layer_models_are_evaluated_as_one_rate_sweep(tmp_path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(smooth_image(48, 64)).save(folder / "a.png")
+    paths = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        paths.append(tmp_path / f"s{seed}.pt")
+        export(build_model(preset("single", "tiny")), paths[-1], settle_steps=50)
+    out = tmp_path / "sweep.json"
+    args = ["eval", str(folder), "--model", str(paths[0]), "--model", str(paths[1])]
+    assert main([*args, "--name", "mine", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["name"] == "mine" and report["mode"] == "single"
+    assert report["results"]["setting"] == [1, 2] and report["results"]["layer"] == [1, 1]
+    image = smooth_image(48, 64)
+    expected = evaluate_image(image, load_model(str(paths[1])))[0]["bpp"]
+    assert report["results"]["bpp"][1] == pytest.approx(expected)
+    quality = tmp_path / "q.pt"
+    export(build_model(preset("quality", "tiny")), quality, settle_steps=50)
+    assert main(["eval", str(folder), "--model", str(paths[0]), "--model", str(quality)]) == 1

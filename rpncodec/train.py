@@ -340,6 +340,8 @@ class Trainer:
                     bar.total = cfg.steps
             if cfg.minutes and time.monotonic() - begun > cfg.minutes * 60:
                 self.log({"stopped": "time budget spent"})
+                if self.val is not None:
+                    self.log({"val": self.validate()})
                 self.save()
                 break
             bar.update(1)

@@ -24,6 +24,7 @@ if [ "${1:-}" != "--anchors-only" ]; then
   # every shipped model, then the scalable anchor matched to its per-image layer rates
   # (the default model's matched anchor has the plain name, e.g. jpeg2000-layered.json)
   "$PY" -m rpncodec models | while IFS=$'\t' read -r model mode _ _ default _; do
+    [ "$mode" = single ] && continue  # evaluated below, together, as one sweep
     run "$model" eval "$KODAK" --model "$model"
     suffix=$([ "$default" = default ] && echo "" || echo "-$model")
     if [ "$mode" = quality ]; then
@@ -34,6 +35,15 @@ if [ "${1:-}" != "--anchors-only" ]; then
         --codec jpeg2000-resolutions --match "$OUT/$model.json"
     fi
   done
+  # the single-layer models: one learned rate sweep, and the simulcast anchors built from them
+  # (two rate points each, so every layer gets a curve; files sharing a name join into one)
+  s() { printf -- "--model rpn-single-cpu-l%s " "$@"; }
+  # shellcheck disable=SC2046
+  run rpn-single-cpu eval "$KODAK" --name rpn-single-cpu $(s 500 240 120 45 20)
+  run simulcast anchors "$KODAK" --codec simulcast $(s 240 120 45 20)
+  run simulcast-low anchors "$KODAK" --codec simulcast $(s 500 240 120 45)
+  run simulcast-resolutions anchors "$KODAK" --codec simulcast-resolutions $(s 500 500 500)
+  run simulcast-resolutions-high anchors "$KODAK" --codec simulcast-resolutions $(s 240 240 240)
 fi
 if [ "${1:-}" != "--models-only" ]; then
   for codec in jpeg webp jpeg2000; do

@@ -4,8 +4,9 @@
 
 1. every single-layer sweep: PSNR-RGB at fixed rates (pchip on log-rate between measured
    points, "-" outside them), its BD-rate against JPEG 2000, MS-SSIM at 0.5 bpp;
-2. every learned result against every anchor: per-layer BD-rate (BD-PSNR), as
-   ``rpncodec bdrate`` computes it;
+2. every learned result against every anchor of its mode and every learned single-layer
+   sweep: per-layer BD-rate (BD-PSNR), as ``rpncodec bdrate`` computes it (files sharing a
+   ``name`` are joined into one codec's curves);
 3. the multi-resolution JPEG 2000 anchor, per total rate and layer.
 """
 
@@ -48,19 +49,32 @@ def sweeps_table(folder: Path) -> str:
 
 
 def bd_tables(folder: Path) -> str:
+    """One table per learned result: its per-layer BD against every anchor of a compatible
+    mode and every learned single-layer sweep. Files that share a ``name`` are one codec and
+    join into one set of curves (e.g. two simulcast rate points, or the multi-resolution grid
+    with its matched run)."""
     paths = sorted(folder.glob("*.json"))
-    names = {p: json.loads(p.read_text()).get("name") for p in paths}
-    anchors = [p for p in paths if names[p] in CODECS and names[p] != "jpeg2000-resolutions"]
+    reports = {p: json.loads(p.read_text()) for p in paths}
+    groups: dict[str, list[Path]] = {}
+    for p, r in reports.items():
+        groups.setdefault(r.get("name"), []).append(p)
+    specs = {name: ",".join(map(str, ps)) for name, ps in groups.items() if name}
+    learned = [n for n in specs if n not in CODECS]
     out = []
-    for test in (p for p in paths if names[p] and names[p] not in CODECS):
-        results = load_results(str(test))
+    for test in learned:
+        results = load_results(specs[test])
+        anchors = [n for n in specs if n != test and (
+            n in CODECS or load_results(specs[n]).mode == "single")]
         layers = sorted(results.layers)
         keys = [str(k) for k in layers] + (["all"] if results.mode == "quality" else [])
-        lines = [f"| {names[test]} vs | " + " | ".join(
+        lines = [f"| {test} vs | " + " | ".join(
             f"layer {k}" if k != "all" else "layers as one curve" for k in keys) + " |",
             "|---|" + "---|" * len(keys)]
         for anchor in anchors:
-            rows = {r["layer"]: r for r in bdrate(results, load_results(str(anchor)))}
+            other = load_results(specs[anchor])
+            if other.layered and other.mode != results.mode:
+                continue
+            rows = {r["layer"]: r for r in bdrate(results, other)}
             cells = []
             for k in keys:
                 r = rows.get(k)
@@ -71,7 +85,7 @@ def bd_tables(folder: Path) -> str:
                     cells.append(f"{r['bd_quality']:+.2f} dB{how}")
                 else:
                     cells.append(f"{r['bd_rate']:+.1f}% ({r['bd_quality']:+.2f} dB)")
-            lines.append(f"| {anchor.stem} | " + " | ".join(cells) + " |")
+            lines.append(f"| {anchor} | " + " | ".join(cells) + " |")
         out.append("\n".join(lines))
     return "\n\n".join(out)
 

@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/rpncodec demo --out demo-out
+	$(BIN)/rpncodec demo --mode spatial --out demo-out/spatial
 
 test: $(STAMP)
 	$(BIN)/ruff check rpncodec tests bench

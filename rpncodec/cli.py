@@ -232,25 +232,28 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Encode the bundled sample with the default model and decode every layer."""
+    """Encode the bundled sample with the default model (or --mode's) and decode every
+    layer."""
     from .evaluate import evaluate_image
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     image = load_image(args.image)
-    loaded = load_model(args.model)
+    args.device = "cpu"
+    loaded = _encoder_model(args)
     outputs: dict = {}
     rows = evaluate_image(image, loaded, outputs)
     atomic_write_bytes(out / "sample.rpn", outputs["data"])
     print(f"{args.image} ({image.shape[1]}x{image.shape[0]}) with {loaded.name}: "
           f"encoded in {rows[0]['encoding_time']:.2f} s -> {out / 'sample.rpn'}")
-    print("layer  bytes   bpp     PSNR-RGB  MS-SSIM  decode s  output")
+    print("layer  size      bytes   bpp     PSNR-RGB  MS-SSIM  decode s  output")
     for k, (row, rec) in enumerate(zip(rows, outputs["layers"], strict=True), 1):
         png = out / f"layer{k}.png"
         save_image(rec, png)
         ms = "  -   " if row["ms_ssim"] is None else f"{row['ms_ssim']:.4f}"
-        print(f"{k:>5}  {row['bytes']:>6}  {row['bpp']:.4f}  {row['psnr']:8.2f}  {ms}   "
-              f"{row['decoding_time']:7.2f}  {png}")
+        size = f"{rec.shape[1]}x{rec.shape[0]}"
+        print(f"{k:>5}  {size:<8} {row['bytes']:>6}  {row['bpp']:.4f}  {row['psnr']:8.2f}  "
+              f"{ms}   {row['decoding_time']:7.2f}  {png}")
     return 0
 
 
@@ -359,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="encode the bundled sample and decode every layer")
     s.add_argument("--image", default=str(SAMPLE))
     s.add_argument("--model")
+    s.add_argument("--mode", choices=["quality", "spatial"],
+                   help="use this mode's shipped model (spatial: 1/4, 1/2, full resolution)")
     s.add_argument("--out", default="demo-out")
     s.set_defaults(func=cmd_demo)
 

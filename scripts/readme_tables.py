@@ -65,10 +65,10 @@ def bd_tables(folder: Path) -> str:
         results = load_results(specs[test])
         anchors = [n for n in specs if n != test and (
             n in CODECS or load_results(specs[n]).mode == "single")]
-        layers = sorted(results.layers)
-        keys = [str(k) for k in layers] + (["all"] if results.mode == "quality" else [])
-        lines = [f"| {test} vs | " + " | ".join(
-            f"layer {k}" if k != "all" else "layers as one curve" for k in keys) + " |",
+        keys = ([str(k) for k in sorted(results.layers)] if results.layered else ["curve"]) \
+            + (["all"] if results.mode == "quality" else [])
+        heads = {"all": "layers as one curve", "curve": "BD over the common range"}
+        lines = [f"| {test} vs | " + " | ".join(heads.get(k, f"layer {k}") for k in keys) + " |",
             "|---|" + "---|" * len(keys)]
         for anchor in anchors:
             other = load_results(specs[anchor])

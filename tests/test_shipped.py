@@ -79,3 +79,15 @@ def test_encode_mode_picks_the_modes_shipped_model_and_refuses_a_mismatch(tmp_pa
                  "--model", default_model()]) == 1
     assert "is a quality model" in capsys.readouterr().err
     assert not (tmp_path / "x.rpn").exists()
+
+
+def test_demo_writes_every_layer_of_each_mode(tmp_path) -> None:
+    from PIL import Image
+
+    assert main(["demo", "--out", str(tmp_path / "q")]) == 0
+    assert main(["demo", "--mode", "spatial", "--out", str(tmp_path / "s")]) == 0
+    assert {Image.open(tmp_path / "q" / f"layer{k}.png").size for k in (1, 2, 3, 4)} == {
+        (768, 512)}
+    assert [Image.open(tmp_path / "s" / f"layer{k}.png").size for k in (1, 2, 3)] == [
+        (192, 128), (384, 256), (768, 512)]
+    assert (tmp_path / "s" / "sample.rpn").stat().st_size > 2000

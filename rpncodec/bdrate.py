@@ -164,6 +164,25 @@ def _span(points: list[tuple[float, float]]) -> dict | None:
             "points": len(points)}
 
 
+def codec_specs(paths: list[Path]) -> dict[str, str]:
+    """Results files grouped by their ``name``: one ``load_results`` spec per codec, so that
+    several files of one codec (two simulcast rate points, a sweep and its matched run) make
+    one set of curves."""
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        groups.setdefault(str(json.loads(Path(path).read_text())["name"]), []).append(str(path))
+    return {name: ",".join(files) for name, files in groups.items()}
+
+
+def comparable(test: Results, anchor: Results) -> bool:
+    """Whether a BD table should compare these: two layered results only in the same mode,
+    a layered result with any sweep, a sweep only with sweeps (the layered side's table has
+    that comparison)."""
+    if not test.layered:
+        return not anchor.layered
+    return not anchor.layered or anchor.mode == test.mode
+
+
 def bdrate(test: Results, anchor: Results) -> list[dict]:
     """Rows of the comparison (see the module docstring for what is compared)."""
     rows = []

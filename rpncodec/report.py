@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from .anchors import CODECS, j2k_decode, j2k_encode
-from .bdrate import METHOD, bdrate, load_results
+from .bdrate import METHOD, bdrate, codec_specs, comparable, load_results
 from .errors import RpncodecError
 from .evaluate import evaluate_image, psnr, readable_images
 from .imageio import atomic_write_bytes
@@ -78,16 +78,20 @@ def _bd_cell(value: float | None, spec: str, lower_is_better: bool = True) -> st
     return f'<td class="{cls}">{format(value, spec)}</td>'
 
 
-def bd_tables(tests: list[Path], anchors: list[Path]) -> str:
-    """HTML: per learned result, its BD-rates (PSNR-RGB and MS-SSIM) against every anchor."""
+def bd_tables(tests: list[str], anchors: list[str]) -> str:
+    """HTML: per learned result, its BD-rates (PSNR-RGB and MS-SSIM) against every anchor of
+    a comparable mode (``tests``, ``anchors``: :func:`load_results` specs)."""
     parts = []
-    for test_path in tests:
+    for test_spec in tests:
         rows_html = []
-        for anchor_path in anchors:
+        for anchor_spec in anchors:
+            if anchor_spec == test_spec or not comparable(load_results(test_spec),
+                                                          load_results(anchor_spec)):
+                continue
             per_metric = {}
             for metric in ("psnr", "ms-ssim"):
-                test, anchor = (load_results(str(test_path), metric),
-                                load_results(str(anchor_path), metric))
+                test, anchor = (load_results(test_spec, metric),
+                                load_results(anchor_spec, metric))
                 per_metric[metric] = bdrate(test, anchor)
             ms_rows = {r["layer"]: r for r in per_metric["ms-ssim"]}
             for psnr_row in per_metric["psnr"]:
@@ -99,7 +103,7 @@ def bd_tables(tests: list[Path], anchors: list[Path]) -> str:
                     f"{_bd_cell(psnr_row['bd_quality'], '+.2f', lower_is_better=False)}"
                     f"{_bd_cell(ms_row['bd_rate'], '+.1f')}"
                     f'<td class="l">{html.escape(psnr_row["how"])}</td></tr>')
-        name = html.escape(json.loads(test_path.read_text())["name"])
+        name = html.escape(load_results(test_spec).name)
         parts.append(
             f"<h3>{name} against each anchor</h3><table><tr><th>anchor</th><th>layer</th>"
             "<th>BD-rate % (PSNR-RGB)</th><th>BD-PSNR dB</th><th>BD-rate % (MS-SSIM)</th>"
@@ -185,9 +189,11 @@ def build_report(folder: Path, out: Path, images: Path | None = None,
     paths = find_results(folder)
     if not paths:
         raise RpncodecError(f"no results JSONs in {folder}")
-    names = {p: json.loads(p.read_text())["name"] for p in paths}
-    anchors = [p for p in paths if names[p] in CODECS]
-    tests = [p for p in paths if names[p] not in CODECS]
+    specs = codec_specs(paths)
+    tests = [spec for name, spec in specs.items() if name not in CODECS]
+    # anchors: the classical codecs and simulcasts, and any learned single-layer sweep
+    anchors = [spec for name, spec in specs.items()
+               if name in CODECS or load_results(spec).mode == "single"]
     out.mkdir(parents=True, exist_ok=True)
     sections = []
     for mode_group, title in ((("quality", "single"), "full resolution (quality layers and "
@@ -210,7 +216,7 @@ def build_report(folder: Path, out: Path, images: Path | None = None,
             "PSNR difference; &ldquo;point on curve&rdquo; rows compare one layer's point with "
             "the anchor's interpolated curve.</p>" + bd_tables(tests, anchors))
     if images is not None:
-        wanted = models or [names[p] for p in tests if names[p] in REGISTRY]
+        wanted = models or [name for name in specs if name in REGISTRY]
         loaded_models = [load_model(m) for m in wanted]
         if loaded_models:
             (out / "crops").mkdir(exist_ok=True)

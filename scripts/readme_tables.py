@@ -21,7 +21,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rpncodec.anchors import CODECS, SWEEPS
-from rpncodec.bdrate import _interp, bdrate, compare_curves, load_results, monotone
+from rpncodec.bdrate import (
+    _interp,
+    bdrate,
+    codec_specs,
+    comparable,
+    compare_curves,
+    load_results,
+    monotone,
+)
 
 RATES = (0.125, 0.25, 0.5, 0.75, 1.0)
 
@@ -53,12 +61,7 @@ def bd_tables(folder: Path) -> str:
     mode and every learned single-layer sweep. Files that share a ``name`` are one codec and
     join into one set of curves (e.g. two simulcast rate points, or the multi-resolution grid
     with its matched run)."""
-    paths = sorted(folder.glob("*.json"))
-    reports = {p: json.loads(p.read_text()) for p in paths}
-    groups: dict[str, list[Path]] = {}
-    for p, r in reports.items():
-        groups.setdefault(r.get("name"), []).append(p)
-    specs = {name: ",".join(map(str, ps)) for name, ps in groups.items() if name}
+    specs = codec_specs(sorted(folder.glob("*.json")))
     learned = [n for n in specs if n not in CODECS]
     out = []
     for test in learned:
@@ -72,7 +75,7 @@ def bd_tables(folder: Path) -> str:
             "|---|" + "---|" * len(keys)]
         for anchor in anchors:
             other = load_results(specs[anchor])
-            if other.layered and other.mode != results.mode:
+            if not comparable(results, other):
                 continue
             rows = {r["layer"]: r for r in bdrate(results, other)}
             cells = []

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rpncodec.bdrate import bdrate, compare_curves, load_results, monotone
+from rpncodec.bdrate import (
+    bdrate,
+    codec_specs,
+    comparable,
+    compare_curves,
+    load_results,
+    monotone,
+)
 from rpncodec.cli import main
 
 
@@ -110,3 +117,16 @@ def test_bdrate_and_plot_commands(tmp_path, capsys) -> None:
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert err.startswith("rpncodec: error: cannot read results") and "Traceback" not in err
+
+
+def test_files_of_one_codec_join_into_one_set_of_curves(tmp_path) -> None:
+    a = _write(tmp_path / "a.json", "simulcast", "quality", [0.2, 0.5], [27, 28], [1, 2])
+    b = _write(tmp_path / "b.json", "simulcast", "quality", [0.3, 0.7], [28, 29], [1, 2])
+    c = _write(tmp_path / "c.json", "rpn", "spatial", [0.3, 0.3], [26, 27], [1, 2])
+    specs = codec_specs([a, b, c])
+    assert specs == {"simulcast": f"{a},{b}", "rpn": str(c)}
+    joined = load_results(specs["simulcast"])
+    assert joined.layers == {1: [(0.2, 27.0), (0.3, 28.0)], 2: [(0.5, 28.0), (0.7, 29.0)]}
+    sweep = load_results(str(_write(tmp_path / "d.json", "jpeg", "single", [0.5], [30])))
+    assert not comparable(load_results(specs["rpn"]), joined)  # spatial against quality
+    assert comparable(joined, sweep) and not comparable(sweep, joined)

@@ -45,12 +45,11 @@ def _layers_note(decoded: codec.Decoded) -> str | None:
     return f"{why}: decoded {decoded.layers} of {decoded.declared} layers"
 
 
-def _encoder_model(args: argparse.Namespace) -> LoadedModel:
+def _encoder_model(model: str | None, mode: str | None, device: str = "cpu") -> LoadedModel:
     """--model, or the shipped model of --mode; a model of another mode is refused."""
-    loaded = load_model(args.model or (args.mode and default_model(args.mode)), args.device)
-    if args.mode and loaded.config.mode != args.mode:
-        raise RpncodecError(f"--mode {args.mode} but {loaded.name} is a "
-                            f"{loaded.config.mode} model")
+    loaded = load_model(model or (mode and default_model(mode)), device)
+    if mode and loaded.config.mode != mode:
+        raise RpncodecError(f"--mode {mode} but {loaded.name} is a {loaded.config.mode} model")
     return loaded
 
 
@@ -59,7 +58,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         return _encode_folder(Path(args.input), Path(args.output), args)
     check_not_same_file(args.input, args.output)
     image = load_image(args.input)
-    loaded = _encoder_model(args)
+    loaded = _encoder_model(args.model, args.mode, args.device)
     t0 = time.perf_counter()
     data = codec.encode(image, loaded, args.tile)
     seconds = time.perf_counter() - t0
@@ -91,7 +90,7 @@ def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
         raise OutputError(f"output {out} is not a folder (a folder is encoded into a folder)")
     if not out.parent.is_dir():
         raise OutputError(f"output folder {out.parent} does not exist")
-    loaded = _encoder_model(args)
+    loaded = _encoder_model(args.model, args.mode, args.device)
     out.mkdir(exist_ok=True)
     skipped = []
     for target, source in targets.items():
@@ -239,8 +238,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     image = load_image(args.image)
-    args.device = "cpu"
-    loaded = _encoder_model(args)
+    loaded = _encoder_model(args.model, args.mode)
     outputs: dict = {}
     rows = evaluate_image(image, loaded, outputs)
     atomic_write_bytes(out / "sample.rpn", outputs["data"])

@@ -228,7 +228,7 @@ def test_models_prints_one_line_per_shipped_model_starting_with_its_name(capsys)
     assert len(lines) == len(REGISTRY)
     for line, entry in zip(lines, REGISTRY.values(), strict=True):
         assert line.startswith(entry.name + "\t")
-        assert f"{entry.layers} layers" in line
+        assert line.split("\t")[2] == f"{entry.layers} layer{'s' * (entry.layers > 1)}"
         assert ("default" in line.split("\t")) == entry.default
         if not (WEIGHTS_DIR / entry.file).exists():
             assert "missing" in line

@@ -55,13 +55,14 @@ class CropDataset:
         return out.float().div_(255)
 
 
-def center_crops(files: list[Path], size: int) -> Tensor:
-    """Fixed validation batch: the central ``size`` x ``size`` crop of each image."""
+def center_crops(files: list[Path], size: int, multiple: int = 16) -> Tensor:
+    """Fixed validation batch: the central ``size`` x ``size`` crop of each image (smaller
+    where an image is, rounded down to a multiple of ``multiple``, the model's padding)."""
     crops = []
     for f in files:
         im = np.asarray(Image.open(f).convert("RGB"))
         h, w = im.shape[:2]
-        s = min(size, h, w) // 16 * 16
+        s = min(size, h, w) // multiple * multiple
         top, left = (h - s) // 2, (w - s) // 2
         crops.append(torch.from_numpy(im[top:top + s, left:left + s].copy()).permute(2, 0, 1))
     s = min(c.shape[1] for c in crops)

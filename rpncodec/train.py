@@ -70,6 +70,7 @@ class TrainConfig:
     grow_from: int = 2  # progressive: levels >= this start as copies of the level below
     init: str | None = None  # weights (exported file or checkpoint) the model starts from
     minutes: float | None = None  # time budget: the step schedule is fitted to it (fit_steps)
+    init_levels: list[str] | None = None  # spatial: one single-layer model per level
 
     def model_config(self) -> ModelConfig:
         return preset(self.mode, self.preset)
@@ -182,6 +183,8 @@ class Trainer:
             except (OSError, RuntimeError, KeyError, AttributeError, pickle.UnpicklingError) as exc:
                 raise RpncodecError(f"--init {cfg.init}: not weights of a {cfg.mode} "
                                     f"{cfg.preset} model ({type(exc).__name__})") from None
+        if cfg.init_levels:
+            self._init_levels(cfg.init_levels)
         self.net, self.unc_net = self.model, self.uncertainty
         if self.world > 1:
             ddp = torch.nn.parallel.DistributedDataParallel
@@ -203,9 +206,23 @@ class Trainer:
         self.step = 0
         train_files, val_files = split_holdout(list_images(cfg.data))
         self.data = CropDataset(train_files, cfg.crop)
-        self.val = (center_crops(val_files, 256).to(self.device)
+        self.val = (center_crops(val_files, 256, self.model.pad_multiple).to(self.device)
                     if val_files and self.rank == 0 else None)
         self.fitted = False  # --minutes: has the schedule been fitted to the budget yet?
+
+    def _init_levels(self, paths: list[str]) -> None:
+        """--init-levels: each spatial level from a single-layer model (rpncodec/warmstart.py)."""
+        from .warmstart import levels_from_singles
+        from .zoo import load_model
+
+        if self.cfg.mode != "spatial" or len(paths) != self.model.layers:
+            raise RpncodecError(f"--init-levels needs spatial mode and {self.model.layers} "
+                                "single-layer models, lowest level first")
+        singles = [load_model(p).model for p in paths]
+        try:
+            levels_from_singles(self.model, singles)
+        except (ValueError, KeyError) as exc:
+            raise RpncodecError(f"--init-levels: {exc}") from None
 
     def state(self) -> dict:
         return {"config": asdict(self.cfg), "model_config": self.model.config.to_dict(),
@@ -416,6 +433,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="progressive: levels >= K start as copies of the level below")
     p.add_argument("--init", metavar="FILE",
                    help="start from these weights (an exported .pt or a checkpoint)")
+    p.add_argument("--init-levels", nargs="+", metavar="MODEL",
+                   help="spatial: start level k from single-layer model k (shipped name or "
+                        ".pt), its prediction zeroed, so training starts at simulcast")
     p.add_argument("--minutes", type=float, default=None,
                    help="time budget: after 40 steps the schedule (--steps, or the "
                         "--progressive phases) is fitted to it, and the run stops at it")
@@ -432,7 +452,8 @@ def run(args: argparse.Namespace) -> int:
                       data=args.data, val_every=args.val_every,
                       checkpoint_every=args.checkpoint_every, threads=args.threads,
                       guidance=args.guidance, device=args.device, progressive=args.progressive,
-                      grow_from=args.grow_from, init=args.init, minutes=args.minutes)
+                      grow_from=args.grow_from, init=args.init, minutes=args.minutes,
+                      init_levels=args.init_levels)
     if cfg.progressive:
         cfg.steps = sum(cfg.progressive)
     if cfg.threads:

@@ -15,7 +15,7 @@ from rpncodec import codec
 from rpncodec.cli import main
 from rpncodec.losses import guidance_weights, stage_at, uncertainty_nll
 from rpncodec.testing import smooth_image
-from rpncodec.train import TrainConfig, Trainer
+from rpncodec.train import TrainConfig, Trainer, export
 from rpncodec.zoo import load_model
 
 
@@ -115,7 +115,7 @@ def test_torchrun_with_two_processes_keeps_replicas_identical(image_folder, tmp_
 DDP_SCRIPT = """
 import os, sys, torch
 from pathlib import Path
-from rpncodec.train import TrainConfig, Trainer
+from rpncodec.train import TrainConfig, Trainer, export
 folder, out = sys.argv[1], Path(sys.argv[2])
 cfg = TrainConfig(preset="tiny", steps=12, batch=2, crop=64, data=folder, val_every=100,
                   checkpoint_every=6)
@@ -240,3 +240,26 @@ def test_a_time_budgeted_run_stops_in_time_and_its_fitted_schedule_survives_resu
                                   data=str(image_folder)), tmp_path / "resumed")
     trainer.load(out / "checkpoint.pt")
     assert trainer.cfg.steps == state["config"]["steps"] and trainer.fitted
+
+
+def test_spatial_levels_warm_started_from_single_layer_models(image_folder, tmp_path) -> None:
+    from rpncodec.models import build_model, preset
+    from rpncodec.warmstart import levels_from_singles
+
+    singles = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        singles.append(build_model(preset("single", "tiny")))
+    model = build_model(preset("spatial", "tiny"))
+    levels_from_singles(model, singles)
+    assert torch.equal(model.syntheses[2][0].weight, singles[2].syntheses[0][0].weight)
+    assert torch.equal(model.bottlenecks[1].quantiles, singles[1].bottlenecks[0].quantiles)
+    z = torch.randn(1, 8, 4, 4)
+    assert not model.predictions[0](z).any()  # the prediction starts at exactly zero
+    with pytest.raises(ValueError, match="one single-layer model per level"):
+        levels_from_singles(model, singles[:2])
+    path = tmp_path / "single.pt"
+    export(singles[0], path, settle_steps=10)
+    assert train(image_folder, tmp_path / "s", 2, "--mode", "spatial",
+                 "--init-levels", str(path), str(path), str(path)) == 0
+    assert train(image_folder, tmp_path / "q", 2, "--init-levels", str(path)) == 1

@@ -44,6 +44,8 @@ if [ "${1:-}" != "--anchors-only" ]; then
   run simulcast-low anchors "$KODAK" --codec simulcast $(s 500 240 120 45)
   run simulcast-resolutions anchors "$KODAK" --codec simulcast-resolutions $(s 500 500 500)
   run simulcast-resolutions-high anchors "$KODAK" --codec simulcast-resolutions $(s 240 240 240)
+  # the set rpn-spatial-cpu's levels started from (--init-levels): what its training added
+  run simulcast-resolutions-start anchors "$KODAK" --codec simulcast-resolutions $(s 500 240 120)
 fi
 if [ "${1:-}" != "--models-only" ]; then
   for codec in jpeg webp jpeg2000; do

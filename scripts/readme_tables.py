@@ -7,7 +7,8 @@
 2. every learned result against every anchor of its mode and every learned single-layer
    sweep: per-layer BD-rate (BD-PSNR), as ``rpncodec bdrate`` computes it (files sharing a
    ``name`` are joined into one codec's curves);
-3. the multi-resolution JPEG 2000 anchor, per total rate and layer.
+3. each shipped spatial model per layer beside its matched JPEG 2000 and the simulcasts;
+4. the multi-resolution JPEG 2000 anchor, per total rate and layer.
 """
 
 from __future__ import annotations
@@ -109,12 +110,45 @@ def resolutions_table(folder: Path) -> str:
     return "\n".join(lines)
 
 
+def _members(path: Path) -> str:
+    """The single-layer models of a simulcast, from its description (e.g. "l500/l500/l500")."""
+    described = json.loads(path.read_text())["description"]
+    return described.split("files of ")[1].split(" up to")[0].replace(
+        "rpn-single-cpu-", "").replace(", ", "/")
+
+
+def spatial_table(folder: Path) -> str:
+    """Each shipped spatial model per layer, next to its matched multi-resolution JPEG 2000
+    (same total bytes per image) and the simulcasts (independent files, sizes added)."""
+    out = []
+    for path in sorted(folder.glob("rpn-spatial-*.json")):
+        model = json.loads(path.read_text())
+        matched = folder / f"jpeg2000-resolutions-matched-{model['name']}.json"
+        columns = [("JPEG 2000 at the same total bytes", matched)] + [
+            (f"simulcast {_members(p)}", p)
+            for p in sorted(folder.glob("simulcast-resolutions*.json"))]
+        columns = [(title, json.loads(p.read_text())["results"]) for title, p in columns
+                   if p.exists()]
+        r = model["results"]
+        lines = [f"| {model['name']} layer (size) | bytes | bpp (own pixels) | PSNR | MS-SSIM | "
+                 + " | ".join(f"{t}: bytes / PSNR" for t, _ in columns) + " |",
+                 "|---|---|---|---|---|" + "---|" * len(columns)]
+        for i, k in enumerate(r["layer"]):
+            m = r["ms-ssim-rgb"][i]
+            cells = [f"{c['bytes'][i]:.0f} / {c['psnr-rgb'][i]:.2f}" for _, c in columns]
+            lines.append(f"| {k} ({ {1: '1/4', 2: '1/2', 3: 'full'}[k]}) | {r['bytes'][i]:.0f} | "
+                         f"{r['bpp'][i]:.4f} | {r['psnr-rgb'][i]:.2f} | "
+                         f"{'-' if m is None else f'{m:.4f}'} | " + " | ".join(cells) + " |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
 def main() -> None:
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results/kodak")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         print("\n\n".join(t for t in (sweeps_table(folder), bd_tables(folder),
-                                      resolutions_table(folder)) if t))
+                                      spatial_table(folder), resolutions_table(folder)) if t))
 
 
 if __name__ == "__main__":

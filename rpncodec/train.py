@@ -245,8 +245,10 @@ class Trainer:
             self.uncertainty.load_state_dict(state["uncertainty"])
             self.unc_opt.load_state_dict(state["unc_opt"])
         self.step = state["step"]
-        if state.get("fitted"):  # keep the schedule a time-budgeted run was fitted to
-            saved = state["config"]
+        saved = state["config"]
+        if state.get("fitted") and self.step < saved["steps"]:
+            # an unfinished time-budgeted run keeps the schedule it was fitted to; resuming a
+            # finished one extends it with this invocation's --steps / --minutes
             self.cfg.steps, self.cfg.progressive = saved["steps"], saved["progressive"]
             self.fitted = True
         if self.rank == 0:  # other ranks keep their own streams

@@ -236,10 +236,20 @@ def test_a_time_budgeted_run_stops_in_time_and_its_fitted_schedule_survives_resu
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["fitted"] and 40 < state["config"]["steps"] < 80
     assert state["step"] <= state["config"]["steps"]
-    trainer = Trainer(TrainConfig(preset="tiny", crop=64, steps=100000, minutes=5.0,
-                                  data=str(image_folder)), tmp_path / "resumed")
-    trainer.load(out / "checkpoint.pt")
+    def resumed(checkpoint: Path) -> Trainer:
+        trainer = Trainer(TrainConfig(preset="tiny", crop=64, steps=100000, minutes=5.0,
+                                      data=str(image_folder)), tmp_path / "resumed")
+        trainer.load(checkpoint)
+        return trainer
+
+    state["step"] = state["config"]["steps"] - 1  # unfinished: keeps its fitted schedule
+    torch.save(state, tmp_path / "unfinished.pt")
+    trainer = resumed(tmp_path / "unfinished.pt")
     assert trainer.cfg.steps == state["config"]["steps"] and trainer.fitted
+    state["step"] = state["config"]["steps"]  # finished: extended by the new budget
+    torch.save(state, tmp_path / "finished.pt")
+    trainer = resumed(tmp_path / "finished.pt")
+    assert trainer.cfg.steps == 100000 and not trainer.fitted
 
 
 def test_spatial_levels_warm_started_from_single_layer_models(image_folder, tmp_path) -> None:

@@ -41,8 +41,9 @@ REGISTRY: dict[str, ModelEntry] = {
                    "quality mode, CPU preset (64/64/64/64): progressive CPU training, then a "
                    "guided joint fine-tune on a GPU (README, Training)", default=True),
         ModelEntry("rpn-spatial-cpu", "rpn-spatial-cpu.pt",
-                   "9835e32c8d353d874bc9116fc9bf80a6337a2fbcf571538de051490eb9e23396", "spatial", 3,
-                   "spatial mode, CPU preset (64/64/64): 1/4, 1/2, full resolution (README)"),
+                   "74d125f364169c81a40a39070d3268ed38148461a314e1839f81373d21996649", "spatial", 3,
+                   "spatial mode, CPU preset (64/64/64): 1/4, 1/2, full resolution; levels "
+                   "warm-started from rpn-single-cpu-l500/l240/l120 (README)"),
         ModelEntry("rpn-single-cpu-l500", "rpn-single-cpu-l500.pt",
                    "47b7a0ce10717ee48814ab45de4f1fd237f6f332909f608df1728ce254d401c5", "single", 1,
                    "single layer, CPU preset (64), lambda 500: simulcast member"),

@@ -326,8 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="only the bundled sample (kodim23, 768x512)")
     ap.add_argument("--images", type=int, help="use only the first N images of the folder")
-    ap.add_argument("--models", nargs="+", default=list(REGISTRY),
-                    help="shipped model names or .pt files (default: every shipped model)")
+    ap.add_argument("--models", nargs="+",
+                    default=[e.name for e in REGISTRY.values() if e.mode == "quality"],
+                    help="quality-mode model names or .pt files (default: every shipped one)")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per operation (best)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (the networks; OpenJPEG "
@@ -353,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     images = [(p.name, load_image(p)) for p in paths]
     models = [load_model(m, args.device) for m in args.models]
+    for loaded in models:
+        if loaded.config.mode != "quality":
+            sys.exit(f"codec_speed: {loaded.name} is a {loaded.config.mode} model; this "
+                     "benchmark times quality-mode layers")
     device = models[0].device if models else torch.device("cpu")
     memory = Memory(device)
     matmul = matmul_gflops(device)

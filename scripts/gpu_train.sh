@@ -4,6 +4,8 @@
 # Usage (on the device, repo root): DEVICE=cuda MINUTES=7.3 scripts/gpu_train.sh
 # Data: $DATA (default .data/bsds500, a copy of ../shared/data/train/bsds500; never Kodak).
 # Local dry run: DEVICE=cpu MINUTES=0.1 OUT=/tmp/gpu-out scripts/gpu_train.sh
+# Session 3 ran it when rpn-quality-cpu was v2 (its qjoint-guided export became v3); the
+# shipped spatial model was then warm-started from the singles on the CPU (README, Training).
 set -u
 DEVICE=${DEVICE:-cuda}
 MINUTES=${MINUTES:-7.3}

@@ -78,23 +78,30 @@ def _bd_cell(value: float | None, spec: str, lower_is_better: bool = True) -> st
     return f'<td class="{cls}">{format(value, spec)}</td>'
 
 
+def tests_and_anchors(specs: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Names (keys of :func:`codec_specs`) of the learned results that get a BD table, and of
+    the anchors they are compared with: every classical codec and simulcast, and every learned
+    single-layer sweep."""
+    tests = [name for name in specs if name not in CODECS]
+    anchors = [name for name in specs
+               if name in CODECS or load_results(specs[name]).mode == "single"]
+    return tests, anchors
+
+
 def bd_tables(tests: list[str], anchors: list[str]) -> str:
     """HTML: per learned result, its BD-rates (PSNR-RGB and MS-SSIM) against every anchor of
     a comparable mode (``tests``, ``anchors``: :func:`load_results` specs)."""
     parts = []
     for test_spec in tests:
         rows_html = []
+        test, test_ms = load_results(test_spec), load_results(test_spec, "ms-ssim")
         for anchor_spec in anchors:
-            if anchor_spec == test_spec or not comparable(load_results(test_spec),
-                                                          load_results(anchor_spec)):
+            anchor = load_results(anchor_spec)
+            if anchor_spec == test_spec or not comparable(test, anchor):
                 continue
-            per_metric = {}
-            for metric in ("psnr", "ms-ssim"):
-                test, anchor = (load_results(test_spec, metric),
-                                load_results(anchor_spec, metric))
-                per_metric[metric] = bdrate(test, anchor)
-            ms_rows = {r["layer"]: r for r in per_metric["ms-ssim"]}
-            for psnr_row in per_metric["psnr"]:
+            ms_rows = {r["layer"]: r
+                       for r in bdrate(test_ms, load_results(anchor_spec, "ms-ssim"))}
+            for psnr_row in bdrate(test, anchor):
                 ms_row = ms_rows.get(psnr_row["layer"], {"bd_rate": None})
                 rows_html.append(
                     f'<tr><td class="l">{html.escape(anchor.name)}</td>'
@@ -103,9 +110,9 @@ def bd_tables(tests: list[str], anchors: list[str]) -> str:
                     f"{_bd_cell(psnr_row['bd_quality'], '+.2f', lower_is_better=False)}"
                     f"{_bd_cell(ms_row['bd_rate'], '+.1f')}"
                     f'<td class="l">{html.escape(psnr_row["how"])}</td></tr>')
-        name = html.escape(load_results(test_spec).name)
         parts.append(
-            f"<h3>{name} against each anchor</h3><table><tr><th>anchor</th><th>layer</th>"
+            f"<h3>{html.escape(test.name)} against each anchor</h3><table><tr><th>anchor</th>"
+            "<th>layer</th>"
             "<th>BD-rate % (PSNR-RGB)</th><th>BD-PSNR dB</th><th>BD-rate % (MS-SSIM)</th>"
             "<th>how</th></tr>" + "".join(rows_html) + "</table>")
     return "\n".join(parts)
@@ -190,10 +197,7 @@ def build_report(folder: Path, out: Path, images: Path | None = None,
     if not paths:
         raise RpncodecError(f"no results JSONs in {folder}")
     specs = codec_specs(paths)
-    tests = [spec for name, spec in specs.items() if name not in CODECS]
-    # anchors: the classical codecs and simulcasts, and any learned single-layer sweep
-    anchors = [spec for name, spec in specs.items()
-               if name in CODECS or load_results(spec).mode == "single"]
+    tests, anchors = ([specs[n] for n in names] for names in tests_and_anchors(specs))
     out.mkdir(parents=True, exist_ok=True)
     sections = []
     for mode_group, title in ((("quality", "single"), "full resolution (quality layers and "

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rpncodec.anchors import CODECS, SWEEPS
+from rpncodec.anchors import SWEEPS
 from rpncodec.bdrate import (
     _interp,
     bdrate,
@@ -31,8 +31,10 @@ from rpncodec.bdrate import (
     load_results,
     monotone,
 )
+from rpncodec.report import tests_and_anchors
 
 RATES = (0.125, 0.25, 0.5, 0.75, 1.0)
+SIZES = {1: "1/4", 2: "1/2", 3: "full"}  # spatial layer -> resolution
 
 
 def sweeps_table(folder: Path) -> str:
@@ -63,20 +65,19 @@ def bd_tables(folder: Path) -> str:
     join into one set of curves (e.g. two simulcast rate points, or the multi-resolution grid
     with its matched run)."""
     specs = codec_specs(sorted(folder.glob("*.json")))
-    learned = [n for n in specs if n not in CODECS]
+    loaded = {name: load_results(spec) for name, spec in specs.items()}
+    tests, anchors = tests_and_anchors(specs)
     out = []
-    for test in learned:
-        results = load_results(specs[test])
-        anchors = [n for n in specs if n != test and (
-            n in CODECS or load_results(specs[n]).mode == "single")]
+    for test in tests:
+        results = loaded[test]
         keys = ([str(k) for k in sorted(results.layers)] if results.layered else ["curve"]) \
             + (["all"] if results.mode == "quality" else [])
         heads = {"all": "layers as one curve", "curve": "BD over the common range"}
         lines = [f"| {test} vs | " + " | ".join(heads.get(k, f"layer {k}") for k in keys) + " |",
             "|---|" + "---|" * len(keys)]
         for anchor in anchors:
-            other = load_results(specs[anchor])
-            if not comparable(results, other):
+            other = loaded[anchor]
+            if anchor == test or not comparable(results, other):
                 continue
             rows = {r["layer"]: r for r in bdrate(results, other)}
             cells = []
@@ -104,8 +105,7 @@ def resolutions_table(folder: Path) -> str:
     for s, k, n, b, p, po, m in zip(r["setting"], r["layer"], r["bytes"], r["bpp"],
                                     r["psnr-rgb"], r["psnr-own-rgb"], r["ms-ssim-rgb"],
                                     strict=True):
-        size = {1: "1/4", 2: "1/2", 3: "full"}[k]
-        lines.append(f"| {s:g} | {k} ({size}) | {n:.0f} | {b:.3f} | {p:.2f} | {po:.2f} | "
+        lines.append(f"| {s:g} | {k} ({SIZES[k]}) | {n:.0f} | {b:.3f} | {p:.2f} | {po:.2f} | "
                      f"{'-' if m is None else f'{m:.4f}'} |")
     return "\n".join(lines)
 
@@ -136,7 +136,7 @@ def spatial_table(folder: Path) -> str:
         for i, k in enumerate(r["layer"]):
             m = r["ms-ssim-rgb"][i]
             cells = [f"{c['bytes'][i]:.0f} / {c['psnr-rgb'][i]:.2f}" for _, c in columns]
-            lines.append(f"| {k} ({ {1: '1/4', 2: '1/2', 3: 'full'}[k]}) | {r['bytes'][i]:.0f} | "
+            lines.append(f"| {k} ({SIZES[k]}) | {r['bytes'][i]:.0f} | "
                          f"{r['bpp'][i]:.4f} | {r['psnr-rgb'][i]:.2f} | "
                          f"{'-' if m is None else f'{m:.4f}'} | " + " | ".join(cells) + " |")
         out.append("\n".join(lines))

@@ -1,0 +1,52 @@
+"""Golden files: every shipped model still writes the committed bytes and decodes them to the
+committed pixels (``scripts/make_golden.py`` made them; rerun it only for a meant change).
+
+Bytes must match exactly: the integer entropy tables are part of the weights, so the coded
+symbols do not depend on the CPU. Decoded pixels may differ by one level where float kernels
+differ between CPUs (measured here: with oneDNN limited to SSE4.1 instead of AVX-512, 1 pixel
+value in 18,432 of three layers moved by 1), so the bound is: at most 1 level, in at most
+0.1% of the values; on the machine that made them they are identical.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rpncodec import bitstream, codec
+from rpncodec.zoo import REGISTRY, load_model
+
+GOLDEN = Path(__file__).parent / "golden"
+INDEX = json.loads((GOLDEN / "index.json").read_text())
+PIXELS = np.load(GOLDEN / "pixels.npz")
+
+
+def golden_source() -> np.ndarray:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from make_golden import source
+
+    return source()
+
+
+def test_every_shipped_model_has_a_golden_file() -> None:
+    assert sorted(INDEX) == sorted(REGISTRY)
+
+
+@pytest.mark.parametrize("name", sorted(INDEX))
+def test_shipped_model_writes_and_decodes_its_golden_file(name: str) -> None:
+    golden = (GOLDEN / f"{name}.rpn").read_bytes()
+    loaded = load_model(name)
+    header = bitstream.parse(golden).header
+    assert codec.encode(golden_source(), loaded, header.tile) == golden
+    for k in range(1, header.layers + 1):
+        decoded = codec.decode(golden, k, loaded).image.astype(np.int16)
+        expected = PIXELS[f"{name}/{k}"].astype(np.int16)
+        assert decoded.shape == expected.shape
+        diff = np.abs(decoded - expected)
+        assert diff.max() <= 1, f"{name} layer {k}: pixels moved by {diff.max()}"
+        assert (diff > 0).mean() <= 1e-3, f"{name} layer {k}: {(diff > 0).mean():.2%} differ"

@@ -43,13 +43,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from rpncodec import bitstream, codec
-from rpncodec.anchors import j2k_decode, j2k_encode
-from rpncodec.data import list_images
-from rpncodec.entropy import EntropyBottleneck
-from rpncodec.evaluate import psnr
-from rpncodec.imageio import atomic_write_bytes, load_image
+from rpncodec.entropy.factorized import EntropyBottleneck
+from rpncodec.imageio import atomic_write_bytes, list_images, load_image
 from rpncodec.layers import crcm
 from rpncodec.models import ModelConfig, build_model
+from rpncodec.utils.anchors import j2k_decode, j2k_encode
+from rpncodec.utils.evaluate import psnr
 from rpncodec.zoo import REGISTRY, LoadedModel, load_model
 
 REPO = Path(__file__).resolve().parents[1]

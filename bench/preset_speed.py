@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from rpncodec import codec
-from rpncodec.losses import rate_distortion
 from rpncodec.models import ModelConfig, build_model
+from rpncodec.training.losses import rate_distortion
 from rpncodec.zoo import LoadedModel
 
 CANDIDATES = {

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from rpncodec.losses import rate_distortion
-from rpncodec.train import TrainConfig, Trainer
+from rpncodec.training.losses import rate_distortion
+from rpncodec.training.trainer import TrainConfig, Trainer
 
 # (mode, preset, crop, batch): equal pixels per step within a crop size family
 CASES = [

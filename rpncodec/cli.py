@@ -75,7 +75,7 @@ def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
     Each file is written atomically, so an interrupted run leaves only complete files.
     Unreadable images are skipped with a warning and make the run fail at the end.
     """
-    from .data import list_images
+    from .imageio import list_images
 
     sources = list_images(folder)
     if not sources:
@@ -161,13 +161,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _print_results(report: dict) -> None:
-    from .evaluate import format_table
+    from .utils.evaluate import format_table
 
     print(format_table(report))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_folder, evaluate_sweep, write_json
+    from .utils.evaluate import evaluate_folder, evaluate_sweep, write_json
 
     names = args.model or [None]
     if len(names) > 1:
@@ -182,8 +182,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_anchors(args: argparse.Namespace) -> int:
-    from .anchors import run_anchor, target_rates
-    from .evaluate import write_json
+    from .utils.anchors import run_anchor, target_rates
+    from .utils.evaluate import write_json
 
     mean, per_image = ([], {}) if args.codec not in ("jpeg2000-layered", "jpeg2000-resolutions") \
         else target_rates(args.match, args.bpp)
@@ -198,8 +198,8 @@ def cmd_anchors(args: argparse.Namespace) -> int:
 
 
 def cmd_bdrate(args: argparse.Namespace) -> int:
-    from .bdrate import bdrate, format_rows, load_results, to_json
-    from .evaluate import write_json
+    from .utils.bdrate import bdrate, format_rows, load_results, to_json
+    from .utils.evaluate import write_json
 
     test, anchor = load_results(args.test, args.metric), load_results(args.anchor, args.metric)
     rows = bdrate(test, anchor)
@@ -210,14 +210,14 @@ def cmd_bdrate(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .plot import plot
+    from .utils.plot import plot
 
     plot(args.results, args.output, args.title)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import build_report, screenshot
+    from .utils.report import build_report, screenshot
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -233,7 +233,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Encode the bundled sample with the default model (or --mode's) and decode every
     layer."""
-    from .evaluate import evaluate_image
+    from .utils.evaluate import evaluate_image
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -256,7 +256,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import run
+    from .training.trainer import run
 
     return run(args)
 
@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="demo-out")
     s.set_defaults(func=cmd_demo)
 
-    from .train import add_arguments
+    from .training.trainer import add_arguments
 
     s = sub.add_parser("train", help="train a model (see README, Training)")
     add_arguments(s)

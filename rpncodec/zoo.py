@@ -1,7 +1,7 @@
 """Shipped weights: model name -> file, sha256 and what it is; loading by name or by path.
 
 A weights file is ``{"config": ModelConfig dict, "state_dict": tensors}`` written by
-:func:`rpncodec.train.export` (fp16 floats, int32 entropy tables) and read with
+:func:`rpncodec.training.trainer.export` (fp16 floats, int32 entropy tables) and read with
 ``torch.load(weights_only=True)``. Its sha256 is checked against the registry before loading.
 """
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rpncodec.anchors import SWEEPS
-from rpncodec.bdrate import (
+from rpncodec.utils.anchors import SWEEPS
+from rpncodec.utils.bdrate import (
     _interp,
     bdrate,
     codec_specs,
@@ -31,7 +31,7 @@ from rpncodec.bdrate import (
     load_results,
     monotone,
 )
-from rpncodec.report import tests_and_anchors
+from rpncodec.utils.report import tests_and_anchors
 
 RATES = (0.125, 0.25, 0.5, 0.75, 1.0)
 SIZES = {1: "1/4", 2: "1/2", 3: "full"}  # spatial layer -> resolution

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from rpncodec.testing import smooth_image, tiny_model
+from rpncodec.utils.testing import smooth_image, tiny_model
 from rpncodec.zoo import load_model
 
 # Tiny models are all overhead: one thread avoids OpenMP hand-offs (and 2-core contention).

@@ -11,7 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from rpncodec.anchors import (
+from rpncodec.cli import main
+from rpncodec.codec import decode, encode
+from rpncodec.models import build_model, preset
+from rpncodec.pyramid import pyramid_images
+from rpncodec.training.export import export
+from rpncodec.utils.anchors import (
     SWEEPS,
     j2k_decode,
     j2k_encode,
@@ -21,13 +26,8 @@ from rpncodec.anchors import (
     simulcast,
     sweep,
 )
-from rpncodec.cli import main
-from rpncodec.codec import decode, encode
-from rpncodec.evaluate import psnr
-from rpncodec.models import build_model, preset
-from rpncodec.pyramid import pyramid_images
-from rpncodec.testing import smooth_image
-from rpncodec.train import export
+from rpncodec.utils.evaluate import psnr
+from rpncodec.utils.testing import smooth_image
 from rpncodec.zoo import load_model
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rpncodec.bdrate import (
+from rpncodec.cli import main
+from rpncodec.utils.bdrate import (
     bdrate,
     codec_specs,
     comparable,
@@ -17,7 +18,6 @@ from rpncodec.bdrate import (
     load_results,
     monotone,
 )
-from rpncodec.cli import main
 
 
 def _write(path, name, mode, bpp, psnr, layers=None, msssim=None):

@@ -28,7 +28,7 @@ from PIL import Image
 
 from rpncodec import __version__, bitstream
 from rpncodec.cli import main
-from rpncodec.testing import smooth_image, tiny_model
+from rpncodec.utils.testing import smooth_image, tiny_model
 from rpncodec.zoo import REGISTRY, WEIGHTS_DIR
 
 H, W = 48, 80  # conftest's image_file size

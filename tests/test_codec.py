@@ -11,7 +11,7 @@ import torch
 
 from rpncodec import bitstream, codec
 from rpncodec.errors import BitstreamError, ModelError, RpncodecError
-from rpncodec.testing import smooth_image
+from rpncodec.utils.testing import smooth_image
 
 
 @pytest.mark.parametrize("size", [(1, 1), (15, 17), (37, 53), (64, 64), (30, 100)])

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from rpncodec import codec
-from rpncodec.testing import smooth_image
+from rpncodec.utils.testing import smooth_image
 
 SIZE = (96, 160)  # two tiles of 128 (the second partial): tiling is part of what must agree
 

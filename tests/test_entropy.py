@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rpncodec.entropy import PRECISION, EntropyBottleneck
+from rpncodec.entropy.factorized import PRECISION, EntropyBottleneck
 from rpncodec.errors import BitstreamError
 from rpncodec.layers.gdn import GDN
 

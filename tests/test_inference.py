@@ -13,7 +13,7 @@ from PIL import Image
 from rpncodec import codec
 from rpncodec.cli import main
 from rpncodec.errors import ModelError
-from rpncodec.testing import smooth_image
+from rpncodec.utils.testing import smooth_image
 from rpncodec.zoo import load_model, resolve_device
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "codec_speed.py"

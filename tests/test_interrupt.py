@@ -13,7 +13,7 @@ from PIL import Image
 
 from rpncodec import bitstream
 from rpncodec.cli import main
-from rpncodec.testing import smooth_image
+from rpncodec.utils.testing import smooth_image
 
 IMAGES = 80  # enough that the run is still busy when the signal arrives
 

@@ -13,8 +13,8 @@ from rpncodec.layers.crcm import (
     SpatialPrediction,
 )
 from rpncodec.layers.masks import SparseMaskBlock, SpatialMask
-from rpncodec.layers.uncertainty import UncertaintyNet
 from rpncodec.models import ModelConfig, build_model, preset
+from rpncodec.training.uncertainty import UncertaintyNet
 
 
 def count(module: torch.nn.Module) -> int:

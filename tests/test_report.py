@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from rpncodec.cli import main
-from rpncodec.report import detail_window, find_chromium
-from rpncodec.testing import smooth_image
+from rpncodec.utils.report import detail_window, find_chromium
+from rpncodec.utils.testing import smooth_image
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from conftest import KODAK
 from rpncodec import bitstream, codec
 from rpncodec.cli import SAMPLE, main
 from rpncodec.errors import ModelError
-from rpncodec.evaluate import evaluate_image, psnr
 from rpncodec.imageio import load_image
 from rpncodec.pyramid import pyramid_images
+from rpncodec.utils.evaluate import evaluate_image, psnr
 from rpncodec.zoo import REGISTRY, WEIGHTS_DIR, default_model, load_model
 
 

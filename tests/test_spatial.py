@@ -9,7 +9,7 @@ import torch
 from rpncodec.codec import to_tensor
 from rpncodec.models import build_model, preset
 from rpncodec.pyramid import level_size, pyramid, pyramid_images
-from rpncodec.testing import smooth_image, tiny_model
+from rpncodec.utils.testing import smooth_image, tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_pyramid_is_an_antialiasing_lowpass() -> None:
 def test_trainer_learns_spatial_mode_with_per_level_rates(tmp_path) -> None:
     from PIL import Image
 
-    from rpncodec.train import TrainConfig, Trainer
+    from rpncodec.training.trainer import TrainConfig, Trainer
 
     folder = tmp_path / "train"
     folder.mkdir()

@@ -9,7 +9,7 @@ from torch import nn
 
 from rpncodec import bitstream, codec
 from rpncodec.errors import BitstreamError, ModelError
-from rpncodec.testing import smooth_image
+from rpncodec.utils.testing import smooth_image
 from rpncodec.zoo import LoadedModel
 
 SIZE = (100, 150)  # 2 x 3 tiles of 64, the last row and column partial

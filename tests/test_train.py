@@ -13,9 +13,10 @@ from PIL import Image
 
 from rpncodec import codec
 from rpncodec.cli import main
-from rpncodec.losses import guidance_weights, stage_at, uncertainty_nll
-from rpncodec.testing import smooth_image
-from rpncodec.train import TrainConfig, Trainer, export
+from rpncodec.training.export import export
+from rpncodec.training.losses import guidance_weights, stage_at, uncertainty_nll
+from rpncodec.training.trainer import TrainConfig, Trainer
+from rpncodec.utils.testing import smooth_image
 from rpncodec.zoo import load_model
 
 
@@ -115,7 +116,8 @@ def test_torchrun_with_two_processes_keeps_replicas_identical(image_folder, tmp_
 DDP_SCRIPT = """
 import os, sys, torch
 from pathlib import Path
-from rpncodec.train import TrainConfig, Trainer, export
+from rpncodec.training.export import export
+from rpncodec.training.trainer import TrainConfig, Trainer
 folder, out = sys.argv[1], Path(sys.argv[2])
 cfg = TrainConfig(preset="tiny", steps=12, batch=2, crop=64, data=folder, val_every=100,
                   checkpoint_every=6)
@@ -174,7 +176,7 @@ def test_progressive_training_changes_only_the_level_of_each_phase(image_folder,
 
 def test_a_grown_level_starts_exactly_at_the_quality_of_the_level_below() -> None:
     from rpncodec.models import build_model, preset
-    from rpncodec.progressive import grow_level
+    from rpncodec.training.progressive import grow_level
 
     torch.manual_seed(0)
     model = build_model(preset("quality", "tiny")).eval()
@@ -188,7 +190,7 @@ def test_a_grown_level_starts_exactly_at_the_quality_of_the_level_below() -> Non
 
 def test_growing_a_level_resets_its_entropy_model_in_place() -> None:
     from rpncodec.models import build_model, preset
-    from rpncodec.progressive import grow_level
+    from rpncodec.training.progressive import grow_level
 
     model = build_model(preset("quality", "tiny"))
     quantiles = model.bottlenecks[2].quantiles
@@ -230,7 +232,7 @@ def test_a_time_budget_fits_steps_and_every_progressive_phase_to_it() -> None:
 def test_a_time_budgeted_run_stops_in_time_and_its_fitted_schedule_survives_resume(
         image_folder, tmp_path, monkeypatch) -> None:
     clock = iter(range(10**6))  # a clock that ticks one second per reading: deterministic
-    monkeypatch.setattr("rpncodec.train.time.monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr("rpncodec.training.trainer.time.monotonic", lambda: float(next(clock)))
     out = tmp_path / "timed"
     assert train(image_folder, out, 100000, "--minutes", "1") == 0
     state = torch.load(out / "checkpoint.pt", weights_only=True)
@@ -254,7 +256,7 @@ def test_a_time_budgeted_run_stops_in_time_and_its_fitted_schedule_survives_resu
 
 def test_spatial_levels_warm_started_from_single_layer_models(image_folder, tmp_path) -> None:
     from rpncodec.models import build_model, preset
-    from rpncodec.warmstart import levels_from_singles
+    from rpncodec.training.warmstart import levels_from_singles
 
     singles = []
     for seed in range(3):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..entropy import EntropyBottleneck
+from ..entropy.factorized import EntropyBottleneck
 from ..layers.crcm import QualityPrediction
 from .base import LayeredModel
 from .config import ModelConfig

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..entropy import EntropyBottleneck
+from ..entropy.factorized import EntropyBottleneck
 from ..layers.crcm import SpatialPrediction
 from ..pyramid import pyramid
 from .base import LayeredModel

@@ -9,14 +9,6 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files under ``folder`` (recursively), sorted for reproducibility."""
-    root = Path(folder)
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-
 
 def split_holdout(files: list[Path], every: int = 50) -> tuple[list[Path], list[Path]]:
     """Deterministic split: every ``every``-th file is held out for validation."""

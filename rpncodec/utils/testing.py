@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .zoo import LoadedModel
+from ..zoo import LoadedModel
 
 
 def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -23,9 +23,9 @@ def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200,
     """Export (to ``folder/tiny-<mode>.pt``) and load a randomly initialised tiny model."""
     import torch
 
-    from .models import build_model, preset
-    from .train import export
-    from .zoo import load_model
+    from ..models import build_model, preset
+    from ..training.export import export
+    from ..zoo import load_model
 
     torch.manual_seed(seed)
     path = Path(folder) / ("tiny-q.pt" if mode == "quality" else f"tiny-{mode}.pt")

@@ -52,10 +52,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile
 
-from .errors import RpncodecError
+from ..errors import RpncodecError
+from ..pyramid import pyramid_images
+from ..zoo import LoadedModel
 from .evaluate import msssim, psnr, readable_images, summarize
-from .pyramid import pyramid_images
-from .zoo import LoadedModel
 
 SPATIAL_LAYERS = 3  # reduce 2, 1, 0: 1/4, 1/2 and full resolution
 
@@ -92,7 +92,7 @@ def j2k_decode(data: bytes, layers: int = 0, reduce: int = 0) -> np.ndarray:
 
 def _row(reference: np.ndarray, out: np.ndarray, size: int, previous: int, layer: int,
          enc: float, dec: float, **extra: object) -> dict:
-    """One per-image result row (the keys :func:`rpncodec.evaluate.summarize` averages)."""
+    """One per-image result row (the keys :func:`rpncodec.utils.evaluate.summarize` averages)."""
     return {"layer": layer, **extra, "bytes": size, "incremental_bytes": size - previous,
             "bpp": 8 * size / (reference.shape[0] * reference.shape[1]),
             "psnr": psnr(reference, out), "ms_ssim": msssim(reference, out),
@@ -260,7 +260,7 @@ def simulcast(image: np.ndarray, models: list[LoadedModel], resolutions: bool = 
               ) -> list[dict]:
     """Layer k: independent files of models 1..k (bytes added), shown by model k's decode;
     with ``resolutions``, model k codes the pyramid's level k (coarsest first)."""
-    from . import codec
+    from .. import codec
 
     images = pyramid_images(image, len(models)) if resolutions else [image] * len(models)
     rows, total, enc_total = [], 0, 0.0

@@ -27,12 +27,11 @@ import numpy as np
 import torch
 from pytorch_msssim import ms_ssim
 
-from . import bitstream, codec
-from .data import list_images
-from .errors import InputImageError, RpncodecError
-from .imageio import atomic_write_bytes, load_image
-from .pyramid import pyramid_images
-from .zoo import LoadedModel
+from .. import bitstream, codec
+from ..errors import InputImageError, RpncodecError
+from ..imageio import atomic_write_bytes, list_images, load_image
+from ..pyramid import pyramid_images
+from ..zoo import LoadedModel
 
 MSSSIM_MIN_SIDE = 161
 

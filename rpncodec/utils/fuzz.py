@@ -39,7 +39,7 @@ documents what the decoder would accept).
 Tiles: the default files include one coded in 64 x 64 tiles (several tiles per layer), so the
 tile tables and the tile header field (mutated to valid and invalid sides) are exercised.
 
-Command line: ``python -m rpncodec.fuzz --cases N --seed S`` fuzzes three small images encoded
+Command line: ``python -m rpncodec.utils.fuzz --cases N --seed S`` fuzzes three small images encoded
 with a tiny random model (or ``--model``/``--rpn`` files), prints the counts and exits 1 on any
 failure.
 """
@@ -65,10 +65,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bitstream, codec
-from .errors import RpncodecError
+from .. import bitstream, codec
+from ..errors import RpncodecError
+from ..zoo import LoadedModel
 from .testing import smooth_image, tiny_model
-from .zoo import LoadedModel
 
 EXTREMES = (0, 1, 2**31 - 1, 2**32 - 1)
 MAX_MUTANT_SIDE = 1024  # largest side a CRC-fixed size mutation declares (but EXTREME_SIZES)
@@ -541,7 +541,7 @@ def print_table(result: Campaign, file=None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m rpncodec.fuzz", description=(
+    p = argparse.ArgumentParser(prog="python -m rpncodec.utils.fuzz", description=(
         "Mutation fuzzing of .rpn files: decode damaged copies, count the outcomes, exit 1 on "
         "any crash, wrong output or slow case."))
     p.add_argument("--cases", type=int, default=1000)
@@ -561,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from .zoo import load_model
+    from ..zoo import load_model
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)

@@ -64,7 +64,7 @@ def grow_level(model: nn.Module, level: int) -> None:
     copied with zero weights on the new latent's input channels (needs equal widths), entropy
     model and prediction module freshly initialised. Parameters are updated in place, so an
     optimiser holding them stays valid."""
-    from .models import build_model
+    from ..models import build_model
 
     i = level - 1
     w = model.config.widths

@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .errors import BitstreamError
-from .layers.gdn import lower_bound
+from ..errors import BitstreamError
+from ..layers.gdn import lower_bound
 
 PRECISION = 16  # bits of the integer frequency tables
 MAX_SPAN = 2047  # table entries each side of the median at most; beyond, the escape codes

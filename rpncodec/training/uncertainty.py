@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .crcm import up2
+from ..layers.crcm import up2
 
 
 class UncertaintyNet(nn.Module):

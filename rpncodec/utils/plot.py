@@ -13,8 +13,8 @@ import io
 import json
 from pathlib import Path
 
-from .errors import RpncodecError
-from .imageio import atomic_write_bytes
+from ..errors import RpncodecError
+from ..imageio import atomic_write_bytes
 
 LAYER_MARKERS = "os^Dv<>p"
 

@@ -2,9 +2,9 @@
 
 Random crops from an in-memory folder of images (BSDS500 by default, never Kodak), Adam with
 gradient clipping, a separate Adam for the entropy models' quantiles, the uncertainty-guided
-stages (:func:`rpncodec.losses.stage_at`), checkpoints that hold everything needed for an exact
-resume, a JSON-lines log, periodic validation on a fixed held-out slice of the training folder,
-and an export to the compact shipped format.
+stages (:func:`~rpncodec.training.losses.stage_at`), checkpoints that hold everything needed
+for an exact resume, a JSON-lines log, periodic validation on a fixed held-out slice of the
+training folder, and an export to the compact shipped format.
 
 Distributed: ``torchrun --nproc_per_node=N -m rpncodec train ...`` trains with
 DistributedDataParallel (gloo on CPU, nccl on GPU); each rank draws its own crops, rank 0
@@ -14,7 +14,6 @@ validates, logs and saves.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import pickle
@@ -26,9 +25,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .data import CropDataset, center_crops, list_images, split_holdout
-from .errors import RpncodecError
-from .layers.uncertainty import UncertaintyNet
+from ..errors import RpncodecError
+from ..imageio import list_images
+from ..models import ModelConfig, build_model, preset
+from .data import CropDataset, center_crops, split_holdout
+from .export import export, save_atomic
 from .losses import (
     QUALITY_LAMBDAS,
     SPATIAL_LAMBDAS,
@@ -38,8 +39,8 @@ from .losses import (
     stage_at,
     uncertainty_nll,
 )
-from .models import ModelConfig, build_model, preset
 from .progressive import Phase, grow_level, phase_at, train_only
+from .uncertainty import UncertaintyNet
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train" / "bsds500"
 
@@ -113,13 +114,6 @@ class TrainConfig:
         """The per-level lambdas (a single-layer model takes the top level's)."""
         lambdas = self.lambdas or (SPATIAL_LAMBDAS if self.mode == "spatial" else QUALITY_LAMBDAS)
         return tuple(lambdas[-1:] if self.mode == "single" else lambdas)
-
-
-def _atomic_save(obj: object, path: str | Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 class UncertaintyHeads(torch.nn.Module):
@@ -212,8 +206,8 @@ class Trainer:
 
     def _init_levels(self, paths: list[str]) -> None:
         """--init-levels: each spatial level from a single-layer model (rpncodec/warmstart.py)."""
+        from ..zoo import load_model
         from .warmstart import levels_from_singles
-        from .zoo import load_model
 
         if self.cfg.mode != "spatial" or len(paths) != self.model.layers:
             raise RpncodecError(f"--init-levels needs spatial mode and {self.model.layers} "
@@ -234,7 +228,7 @@ class Trainer:
 
     def save(self) -> None:
         if self.rank == 0:
-            _atomic_save(self.state(), self.out / "checkpoint.pt")
+            save_atomic(self.state(), self.out / "checkpoint.pt")
 
     def load(self, path: Path) -> None:
         state = torch.load(path, weights_only=True, map_location=self.device)
@@ -383,28 +377,6 @@ def _uncertainty_summary(s: torch.Tensor, x: torch.Tensor, x_hat: torch.Tensor) 
     corr = torch.corrcoef(torch.stack([s.flatten(), err]))[0, 1]
     return {"quantiles_5_25_50_75_95": [round(float(v), 3) for v in q],
             "corr_with_log_err": round(float(corr), 3)}
-
-
-def settle_quantiles(model: torch.nn.Module, steps: int = 3000, lr: float = 1e-2) -> float:
-    """Fit the entropy models' quantiles alone (cheap: no image pass) before building tables."""
-    quantiles = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
-    opt = torch.optim.Adam(quantiles, lr=lr)
-    for _ in range(steps):
-        loss = model.aux_loss()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return float(loss.detach())
-
-
-def export(model: torch.nn.Module, path: str | Path, settle_steps: int = 3000) -> str:
-    """Write the shipped format (fp16 weights, int tables, JSON config); return its sha256."""
-    model = model.cpu()  # the tables are built where they are used
-    settle_quantiles(model, settle_steps)
-    model.update()
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    _atomic_save({"config": model.config.to_dict(), "state_dict": state}, path)
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

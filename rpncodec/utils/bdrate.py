@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RpncodecError
+from ..errors import RpncodecError
 
 METHOD = "pchip"
 SAME_RATE = 0.03  # relative rate difference under which two single points count as matched

@@ -1,11 +1,11 @@
 """``rpncodec report``: one static HTML page over a folder of results JSONs.
 
-The page holds the rate-distortion plots (:mod:`rpncodec.plot`), the BD-rate tables of every
-learned result against every anchor (:mod:`rpncodec.bdrate`), and, for a few images, every
+The page holds the rate-distortion plots (:mod:`rpncodec.utils.plot`), the BD-rate tables of every
+learned result against every anchor (:mod:`rpncodec.utils.bdrate`), and, for a few images, every
 layer's reconstruction next to JPEG 2000 at the same bytes, as full-size crops (no scaling,
 so the differences are the codecs' and not the browser's).
 
-Which files are which: a results file whose ``name`` is one of :data:`rpncodec.anchors.CODECS`
+Which files are which: a results file whose ``name`` is one of :data:`rpncodec.utils.anchors.CODECS`
 is an anchor, any other is a learned result. The crops need the models and the images: the
 models are ``--model`` (repeatable) or, by default, every learned result whose name is a
 shipped model; the images come from ``--images`` (no crops without it).
@@ -28,13 +28,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..errors import RpncodecError
+from ..imageio import atomic_write_bytes
+from ..pyramid import pyramid_images
+from ..zoo import REGISTRY, LoadedModel, load_model
 from .anchors import CODECS, j2k_decode, j2k_encode
 from .bdrate import METHOD, bdrate, codec_specs, comparable, load_results
-from .errors import RpncodecError
 from .evaluate import evaluate_image, psnr, readable_images
-from .imageio import atomic_write_bytes
-from .pyramid import pyramid_images
-from .zoo import REGISTRY, LoadedModel, load_model
 
 CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1400px; }

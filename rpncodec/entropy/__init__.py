@@ -1,0 +1,1 @@
+"""Entropy models and their integer coders (one module per density family)."""

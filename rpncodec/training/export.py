@@ -1,0 +1,38 @@
+"""The shipped weights format: fp16 floats, int32 entropy tables, the config as JSON."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from ..imageio import atomic_output
+
+
+def save_atomic(obj: object, path: str | Path) -> None:
+    """``torch.save`` that never leaves half a file (:func:`rpncodec.imageio.atomic_output`)."""
+    with atomic_output(path) as temp:
+        torch.save(obj, temp)
+
+
+def settle_quantiles(model: torch.nn.Module, steps: int = 3000, lr: float = 1e-2) -> float:
+    """Fit the entropy models' quantiles alone (cheap: no image pass) before building tables."""
+    quantiles = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
+    opt = torch.optim.Adam(quantiles, lr=lr)
+    for _ in range(steps):
+        loss = model.aux_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
+def export(model: torch.nn.Module, path: str | Path, settle_steps: int = 3000) -> str:
+    """Write the shipped format (fp16 weights, int tables, JSON config); return its sha256."""
+    model = model.cpu()  # the tables are built where they are used
+    settle_quantiles(model, settle_steps)
+    model.update()
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    save_atomic({"config": model.config.to_dict(), "state_dict": state}, path)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

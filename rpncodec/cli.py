@@ -112,32 +112,91 @@ def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _remote(location: str):
+    """Open a URL's header for lazy layer reads (``rpncodec.remote``)."""
+    from . import remote
+
+    return remote.open(location)
+
+
+def _print_transfer(source, stream=None) -> None:
+    """What a URL read cost: one line per ranged read, then the total (stderr by default)."""
+    stream = stream or sys.stderr
+    for line in source.transfer_lines():
+        print(f"fetch: {line}", file=stream)
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
-    check_not_same_file(args.input, args.output)
-    data = _read_rpn(args.input)
-    decoded = codec.decode(data, args.layers, args.model, args.device)
+    from .remote import is_url
+
+    if is_url(args.input):
+        source = _remote(args.input)
+        decoded = source.decode(args.layers, args.model, args.device)
+    else:
+        check_not_same_file(args.input, args.output)
+        source = None
+        decoded = codec.decode(_read_rpn(args.input), args.layers, args.model, args.device)
     note = _layers_note(decoded) if args.layers is None else None
     if note:
         print(f"rpncodec: warning: {note}", file=sys.stderr)
     save_image(decoded.image, args.output)
+    if args.verbose and source is not None:
+        _print_transfer(source)
+    if args.verbose:
+        h, w = decoded.image.shape[:2]
+        used = decoded.container.byte_ranges[decoded.layers - 1][1]
+        print(f"{args.output}: {decoded.layers} of {decoded.declared} layers, {w}x{h}, "
+              f"{used} bytes of .rpn used", file=sys.stderr)
     return 0
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    data = _read_rpn(args.input)
-    c = bitstream.parse(data)
-    h = c.header
-    print(f"file:    {args.input} ({len(data)} bytes)")
-    print(f"model:   {h.model} (weights {h.digest.hex()}), {h.mode} mode")
-    print(f"image:   {h.width}x{h.height}, {h.layers} layers declared, {c.available} complete")
+def _info_table(h: bitstream.Header, ranges: list[tuple[int, int]]) -> None:
     print("layer  bytes      start-end          cumulative bytes  cumulative bpp  resolution")
-    for k, (start, end) in enumerate(c.byte_ranges, 1):
+    for k, (start, end) in enumerate(ranges, 1):
         # a spatial layer k is at 1/2**(layers-k) of the size; bpp counts its own pixels
         shift = h.layers - k if h.mode == "spatial" else 0
         lh, lw = level_size(h.height, h.width, shift)
         bpp = 8 * end / (lh * lw)
         print(f"{k:>5}  {end - start:>9}  {start:>8}-{end:<8}  {end:>16}  {bpp:>14.4f}"
               f"  {lw}x{lh}")
+
+
+def _info_remote(args: argparse.Namespace) -> int:
+    """``info URL``: the header and each layer's byte range from the 8-byte length fields only
+    (the payloads are not downloaded, so their CRCs are not checked)."""
+    from .remote import PROBE
+
+    source = _remote(args.input)
+    h = source.header
+    ranges = source.layout()
+    print(f"file:    {args.input} (remote: header and length fields read)")
+    print(f"model:   {h.model} (weights {h.digest.hex()}), {h.mode} mode")
+    print(f"image:   {h.width}x{h.height}, {h.layers} layers declared, {len(ranges)} present")
+    _info_table(h, ranges)
+    if len(ranges) < h.layers:
+        print(f"file ends after layer {len(ranges)}")
+    print("fetch   bytes a client transfers to decode the first k layers (header probe, "
+          "payloads, next length field)")
+    for k, (_, end) in enumerate(ranges, 1):
+        more = bitstream.CHUNK_OVERHEAD if k < h.layers else 0
+        print(f"{k:>5}  {max(end + more, PROBE):>9}")
+    if args.verbose or args.remote:
+        _print_transfer(source, sys.stdout)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .remote import is_url
+
+    if is_url(args.input):
+        return _info_remote(args)
+    data = _read_rpn(args.input)
+    c = bitstream.parse(data)
+    h = c.header
+    print(f"file:    {args.input} ({len(data)} bytes)")
+    print(f"model:   {h.model} (weights {h.digest.hex()}), {h.mode} mode")
+    print(f"image:   {h.width}x{h.height}, {h.layers} layers declared, {c.available} complete")
+    _info_table(h, c.byte_ranges)
     if c.damaged:
         print(f"layer {c.damaged} is damaged ({c.damage})")
     elif c.truncated:
@@ -146,8 +205,17 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_truncate(args: argparse.Namespace) -> int:
-    check_not_same_file(args.input, args.output)
-    atomic_write_bytes(args.output, bitstream.truncate(_read_rpn(args.input), args.layers))
+    from .remote import is_url
+
+    if is_url(args.input):
+        source = _remote(args.input)
+        data = source.truncated(args.layers)
+    else:
+        check_not_same_file(args.input, args.output)
+        source, data = None, bitstream.truncate(_read_rpn(args.input), args.layers)
+    atomic_write_bytes(args.output, data)
+    if args.verbose and source is not None:
+        _print_transfer(source)
     return 0
 
 
@@ -286,23 +354,32 @@ def build_parser() -> argparse.ArgumentParser:
                    "cuda or cuda:N; decode on the same kind of device for bit-exact output")
     s.set_defaults(func=cmd_encode)
 
+    url_help = ("an .rpn file, or its URL (http(s)://, or any fsspec filesystem such as "
+                "file:// or s3://): only the bytes of the layers asked for are read")
     s = sub.add_parser("decode", help="decode the first K layers of a .rpn file to an image")
-    s.add_argument("input")
+    s.add_argument("input", help=url_help)
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--layers", type=int, help="how many layers to use (default: all)")
     s.add_argument("--model", help="weights to decode with (default: the model the file names)")
     s.add_argument("--device", default="cpu", help="where the network runs: cpu (default), "
                    "cuda or cuda:N (bit-exact only on the kind of device that encoded)")
+    s.add_argument("-v", "--verbose", action="store_true", help="report the bytes used and, "
+                   "for a URL, every ranged read and the bytes it transferred")
     s.set_defaults(func=cmd_decode)
 
     s = sub.add_parser("info", help="show a .rpn file's model, size and layer byte ranges")
-    s.add_argument("input")
+    s.add_argument("input", help=url_help)
+    s.add_argument("--remote", action="store_true", help="for a URL: also list the ranged "
+                   "reads info made and the bytes each transferred")
+    s.add_argument("-v", "--verbose", action="store_true", help="same as --remote")
     s.set_defaults(func=cmd_info)
 
     s = sub.add_parser("truncate", help="keep the first K layers (a byte copy, no re-encode)")
-    s.add_argument("input")
+    s.add_argument("input", help=url_help)
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--layers", type=int, required=True)
+    s.add_argument("-v", "--verbose", action="store_true", help="for a URL: report every "
+                   "ranged read and the bytes it transferred")
     s.set_defaults(func=cmd_truncate)
 
     s = sub.add_parser("models", help="list the shipped models")
@@ -365,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="demo-out")
     s.set_defaults(func=cmd_demo)
 
-    from .training.trainer import add_arguments
+    from .training.config import add_arguments
 
     s = sub.add_parser("train", help="train a model (see README, Training)")
     add_arguments(s)

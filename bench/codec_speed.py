@@ -179,17 +179,16 @@ def timed_runs(fn: Callable[[], object], repeats: int, device: torch.device,
 def single_layer_baseline(loaded: LoadedModel) -> LoadedModel:
     """Level 1 of a quality model as a one-level ("single" mode) model with the same weights."""
     w = loaded.config.widths[0]
-    single = build_model(ModelConfig("single", (w,), loaded.config.mask_axis))
-    state = {k: v for k, v in loaded.model.state_dict().items()
-             if k.split(".")[:2] in (["analyses", "0"], ["syntheses", "0"], ["bottlenecks", "0"])}
-    single.load_state_dict(state)
+    single = build_model(ModelConfig("single", (w,), loaded.config.mask_axis,
+                                     loaded.config.latent_codecs[:1]))
+    single.levels[0].load_state_dict(loaded.model.levels[0].state_dict())
     single.eval().requires_grad_(False).to(loaded.device)
     return LoadedModel(f"{loaded.name}-level1", loaded.digest, single)
 
 
 def encode_layers(image: np.ndarray, loaded: LoadedModel, layers: int) -> list[bytes]:
     """What an encoder of the first ``layers`` layers runs (one tile; no reconstruction)."""
-    x = codec.pad(codec.to_tensor(image)).to(loaded.device)
+    x = codec.pad(codec.to_tensor(image), loaded.model.pad_multiple).to(loaded.device)
     with torch.inference_mode():
         strings, _ = loaded.model.compress(x, layers=layers, reconstruct=False)
     return strings
@@ -214,7 +213,7 @@ def _measure_image(loaded: LoadedModel, name: str, image: np.ndarray, repeats: i
     for k in range(1, container.header.layers + 1):
         size = (h, w, k)
         if size not in macs:
-            x = codec.pad(codec.to_tensor(image)).to(loaded.device)
+            x = codec.pad(codec.to_tensor(image), loaded.model.pad_multiple).to(loaded.device)
             strings, _ = net.compress(x, layers=k, reconstruct=False)
             latent = net.latent_size(h, w)
             macs[size] = (

@@ -33,7 +33,9 @@ from rpncodec.errors import BitstreamError, RpncodecError, TruncatedError
 
 MAGIC = b"\x89RPN"
 FORMAT_VERSION = 2
-MODES = ("quality", "spatial", "single")
+# mode -> the header's mode byte (part of the format: never renumber)
+MODE_BYTES = {"quality": 0, "spatial": 1, "single": 2}
+MODES = tuple(MODE_BYTES)
 MAX_SIDE = 65536
 # 16384x16384. Coding is tiled, so the network's memory does not grow with the size; what does
 # is the decoded image itself (3 bytes per pixel, 768 MiB at this limit) and the time.
@@ -169,7 +171,7 @@ class Header:
         """Serialize, including the trailing header CRC32."""
         name = self.model.encode("ascii")
         body = (
-            _FIXED.pack(MAGIC, FORMAT_VERSION, MODES.index(self.mode), len(name))
+            _FIXED.pack(MAGIC, FORMAT_VERSION, MODE_BYTES[self.mode], len(name))
             + name
             + _TAIL.pack(self.digest, self.height, self.width, self.tile, self.layers)
         )

@@ -22,14 +22,14 @@ from fractions import Fraction
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
 from . import bitstream
 from .errors import ModelError
+from .models import ScalableModel
 from .zoo import REGISTRY, LoadedModel, load_model
 
-MODEL_STRIDE = 16
 DEFAULT_TILE = bitstream.DEFAULT_TILE
 
 
@@ -43,7 +43,7 @@ def to_image(x: torch.Tensor) -> np.ndarray:
     return x[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def pad(x: torch.Tensor, multiple: int = MODEL_STRIDE) -> torch.Tensor:
+def pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """Replicate-pad the bottom and right so both sides are multiples of ``multiple``."""
     h, w = x.shape[-2:]
     ph, pw = -h % multiple, -w % multiple
@@ -60,18 +60,17 @@ class Decoded:
     container: bitstream.Container
 
 
-def compress_tile(net: nn.Module, x: Tensor) -> list[bytes]:
+def compress_tile(loaded: LoadedModel, x: Tensor) -> list[bytes]:
     """One byte string per layer for one padded tile ``[1, 3, H, W]``.
 
     The one place the codec calls a model's ``compress``; the tile goes to the model's device,
     and the model skips its reconstruction (an encoder has no use for it).
     """
-    x = x.to(next(net.parameters()).device)
     with torch.inference_mode():
-        return net.compress(x, reconstruct=False)[0]
+        return loaded.model.compress(x.to(loaded.device), reconstruct=False)[0]
 
 
-def decompress_tile(net: nn.Module, strings: list[bytes], height: int, width: int) -> Tensor:
+def decompress_tile(net: ScalableModel, strings: list[bytes], height: int, width: int) -> Tensor:
     """Decode one tile of ``height`` x ``width`` pixels (before padding) from its first
     ``len(strings)`` layer strings; returns the model's float output (padded, maybe scaled)."""
     with torch.inference_mode():
@@ -91,11 +90,11 @@ def encode(image: np.ndarray, loaded: LoadedModel, tile: int = DEFAULT_TILE) -> 
     problem = bitstream.tile_problem(tile)
     if problem:
         raise ModelError(f"cannot encode with {problem}")
-    net, multiple = loaded.model, loaded.model.pad_multiple
+    multiple = loaded.model.pad_multiple
     per_layer: list[list[bytes]] = []
     for top, left, th, tw in bitstream.tile_grid(h, w, tile):
         x = pad(to_tensor(image[top : top + th, left : left + tw]), multiple)
-        strings = compress_tile(net, x)
+        strings = compress_tile(loaded, x)
         per_layer = per_layer or [[] for _ in strings]
         for layer, string in zip(per_layer, strings, strict=True):
             layer.append(string)

@@ -1,7 +1,7 @@
 """Shipped weights: model name -> file, sha256 and what it is; loading by name or by path.
 
 A weights file is ``{"config": ModelConfig dict, "state_dict": tensors}`` written by
-:func:`rpncodec.training.trainer.export` (fp16 floats, int32 entropy tables) and read with
+:func:`rpncodec.training.export.export` (fp16 floats, int32 entropy tables) and read with
 ``torch.load(weights_only=True)``. Its sha256 is checked against the registry before loading.
 """
 
@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from .errors import ModelError
-from .models import ModelConfig, build_model
+from .models import ModelConfig, ScalableModel, build_model
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -79,7 +78,7 @@ class LoadedModel:
 
     name: str
     digest: bytes  # first 8 bytes of the weights file's sha256
-    model: nn.Module
+    model: ScalableModel
 
     @property
     def config(self) -> ModelConfig:

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rpncodec import bitstream, codec, fuzz
+from rpncodec import bitstream, codec
 from rpncodec.bitstream import Container, Header, pack, parse, truncate
 from rpncodec.errors import BitstreamError, TruncatedError
+from rpncodec.utils import fuzz
 from rpncodec.utils.testing import smooth_image
 
 names = st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True)

@@ -20,7 +20,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "codec_speed.py"
 
 
 def test_compress_without_reconstruction_gives_the_same_strings(tiny) -> None:
-    x = codec.pad(codec.to_tensor(smooth_image(40, 56)))
+    x = codec.pad(codec.to_tensor(smooth_image(40, 56)), 16)
     with_recon, recon = tiny.model.compress(x)
     without, none = tiny.model.compress(x, reconstruct=False)
     assert with_recon == without and none is None and recon.shape == x.shape
@@ -28,7 +28,8 @@ def test_compress_without_reconstruction_gives_the_same_strings(tiny) -> None:
 
 def test_encoder_runs_no_synthesis(tiny, monkeypatch) -> None:
     calls = []
-    for s in tiny.model.syntheses:
+    for level in tiny.model.levels:
+        s = level.synthesis
         monkeypatch.setattr(s, "forward", lambda *a, s=s: calls.append(s))
     codec.encode(smooth_image(32, 32), tiny)
     assert calls == []
@@ -36,7 +37,7 @@ def test_encoder_runs_no_synthesis(tiny, monkeypatch) -> None:
 
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_coding_only_the_first_layers_gives_a_prefix_of_the_full_encode(tiny, layers) -> None:
-    x = codec.pad(codec.to_tensor(smooth_image(24, 40)))
+    x = codec.pad(codec.to_tensor(smooth_image(24, 40)), 16)
     full, _ = tiny.model.compress(x, reconstruct=False)
     first, recon = tiny.model.compress(x, layers=layers)
     assert first == full[:layers]
@@ -45,16 +46,17 @@ def test_coding_only_the_first_layers_gives_a_prefix_of_the_full_encode(tiny, la
 
 
 def test_layer_k_decode_runs_only_levels_up_to_k(tiny, monkeypatch) -> None:
-    x = codec.pad(codec.to_tensor(smooth_image(32, 32)))
+    x = codec.pad(codec.to_tensor(smooth_image(32, 32)), 16)
     strings, _ = tiny.model.compress(x, reconstruct=False)
     ran = []
-    for name in ("analyses", "syntheses", "predictions"):
-        for i, m in enumerate(getattr(tiny.model, name)):
-            monkeypatch.setattr(m, "forward",
-                                lambda *a, m=m, tag=(name, i): (ran.append(tag), type(m).forward(
-                                    m, *a))[1])
+    for i, level in enumerate(tiny.model.levels):
+        for name in ("analysis", "synthesis", "prediction"):
+            m = getattr(level, name)
+            if m is not None:
+                monkeypatch.setattr(m, "forward", lambda *a, m=m, tag=(name, i + 1): (
+                    ran.append(tag), type(m).forward(m, *a))[1])
     tiny.model.decompress(strings, tiny.model.latent_size(32, 32), 2)
-    assert ran == [("predictions", 0), ("syntheses", 1)]
+    assert ran == [("prediction", 2), ("synthesis", 2)]
 
 
 def test_device_errors_are_one_line_model_errors() -> None:

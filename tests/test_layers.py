@@ -50,11 +50,13 @@ def test_prediction_works_for_any_latent_size(size: tuple[int, int]) -> None:
 def test_paper_preset_parameter_counts_match_the_reference() -> None:
     model = build_model(preset("quality", "paper"))
     assert abs(count(model) - 24.1e6) < 0.05e6
-    assert abs(count(model.analyses) - 6.50e6) < 0.01e6
-    assert abs(count(model.syntheses) - 9.33e6) < 0.01e6
-    predictions = [count(p) / 1e6 for p in model.predictions]
+    levels = model.levels
+    assert abs(sum(count(level.analysis) for level in levels) - 6.50e6) < 0.01e6
+    assert abs(sum(count(level.synthesis) for level in levels) - 9.33e6) < 0.01e6
+    predictions = [count(level.prediction) / 1e6 for level in levels[1:]]
     assert predictions == pytest.approx([1.67, 2.53, 4.03], abs=0.01)
-    assert [s[0].in_channels for s in model.syntheses] == [96, 216, 360, 556]
+    assert levels[0].prediction is None
+    assert [level.synthesis[0].in_channels for level in levels] == [96, 216, 360, 556]
 
 
 def test_uncertainty_nets_upsample_to_image_size_and_stay_above_minus_one() -> None:

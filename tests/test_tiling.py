@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from rpncodec import bitstream, codec
 from rpncodec.errors import BitstreamError, ModelError
+from rpncodec.models import ScalableModel
 from rpncodec.utils.testing import smooth_image
 from rpncodec.zoo import LoadedModel
 
@@ -47,8 +47,8 @@ def test_an_image_that_fits_one_tile_codes_as_without_tiling(tiny) -> None:
     small, large = (codec.encode(image, tiny, tile=t) for t in (64, bitstream.MAX_TILE))
     head = bitstream.header_size(tiny.name)
     assert small[head:] == large[head:]  # identical layer chunks: one string per layer
-    x = codec.pad(codec.to_tensor(image))
-    strings = codec.compress_tile(tiny.model, x)
+    x = codec.pad(codec.to_tensor(image), tiny.model.pad_multiple)
+    strings = codec.compress_tile(tiny, x)
     assert bitstream.parse(large).chunks == strings
 
 
@@ -68,16 +68,23 @@ def test_bad_tile_sides_are_refused_by_the_encoder(tiny) -> None:
             codec.encode(smooth_image(8, 8), tiny, tile=tile)
 
 
-class Subsampled(nn.Module):
-    """A stand-in for a spatial model: decodes every tile at 1/``factor`` resolution."""
+class Subsampled:
+    """A stand-in for a spatial model (no nn.Module: only the codec's model protocol):
+    decodes every tile at 1/``factor`` resolution."""
 
-    def __init__(self, inner: nn.Module, factor: int) -> None:
-        super().__init__()
+    def __init__(self, inner: ScalableModel, factor: int) -> None:
         self.inner, self.factor, self.config = inner, factor, inner.config
         self.pad_multiple = inner.pad_multiple
 
+    @property
+    def layers(self) -> int:
+        return self.inner.layers
+
     def latent_size(self, height: int, width: int) -> tuple[int, int]:
         return self.inner.latent_size(height, width)
+
+    def compress(self, x, layers=None, reconstruct=True):
+        return self.inner.compress(x, layers, reconstruct)
 
     def decompress(self, strings, latent, layers=None) -> torch.Tensor:
         return self.inner.decompress(strings, latent, layers)[..., :: self.factor, :: self.factor]
@@ -87,7 +94,9 @@ class Subsampled(nn.Module):
 def test_scaled_tiles_are_placed_at_scaled_positions(tiny, tiled, factor) -> None:
     _, data = tiled
     full = codec.decode(data, None, tiny).image
-    scaled = LoadedModel(tiny.name, tiny.digest, Subsampled(tiny.model, factor))
+    stand_in = Subsampled(tiny.model, factor)
+    assert isinstance(stand_in, ScalableModel)
+    scaled = LoadedModel(tiny.name, tiny.digest, stand_in)
     decoded = codec.decode(data, None, scaled).image
     h, w = (-(-side // factor) for side in SIZE)
     assert decoded.shape == (h, w, 3)

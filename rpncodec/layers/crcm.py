@@ -116,7 +116,20 @@ class RedundancyRemoval(nn.Module):
         return self.fuse(o)
 
 
-class QualityPrediction(nn.Module):
+class _Prediction(nn.Module):
+    """A context-mining chain whose last block, ``ieb5``, makes the resolution field."""
+
+    ieb5: InformationEnhance
+
+    @torch.no_grad()
+    def zero_output(self) -> None:
+        """Make the field exactly zero (a warm start from independent levels: the residual
+        is then the latent itself)."""
+        self.ieb5.fuse.weight.zero_()
+        self.ieb5.fuse.bias.zero_()
+
+
+class QualityPrediction(_Prediction):
     """Quality-mode context mining: ``[Ff, h, w] -> [Fl, h, w]`` (down first, then up)."""
 
     def __init__(self, ff: int, fl: int, mask_axis: str = "pair") -> None:
@@ -138,7 +151,7 @@ class QualityPrediction(nn.Module):
         return self.ieb5(x4, x3)
 
 
-class SpatialPrediction(nn.Module):
+class SpatialPrediction(_Prediction):
     """Spatial-mode context mining: ``[Ff, h, w] -> [Fl, 2h, 2w]`` (up first)."""
 
     def __init__(self, ff: int, fl: int, mask_axis: str = "pair") -> None:

@@ -1,31 +1,144 @@
-"""What the quality and spatial models share: their levels' entropy models and bookkeeping."""
+"""The layered model: a list of levels and the one loop that trains, codes and decodes them.
+
+Quality and spatial mode differ only in three small hooks: what each analysis sees
+(:meth:`LayeredModel.level_inputs`), what each synthesis reads
+(:meth:`LayeredModel.synthesis_input`) and each level's latent size
+(:meth:`LayeredModel.level_sizes`).
+"""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from .config import ModelConfig
+from .level import Level
+
+INFERENCE_MEMORY_FORMAT = torch.channels_last  # see to_inference_format
+
+
+def to_inference_format(x: Tensor) -> Tensor:
+    """``x`` in the memory format inference runs in (channels-last: measured faster for the
+    transposed convolutions and GDNs of the syntheses on CPU, see README "Speed").
+
+    Encoder and decoder both call this on every tensor entering a network, so the predictions
+    are computed by the same kernels on both sides.
+    """
+    return x.contiguous(memory_format=INFERENCE_MEMORY_FORMAT)
 
 
 class LayeredModel(nn.Module):
-    """A model of ``config.layers`` levels, each with an entropy bottleneck in
-    ``self.bottlenecks`` (set by the subclass)."""
+    """A model of ``config.layers`` levels with CompressAI's contract (forward / compress /
+    decompress / update / aux_loss). Subclasses build the levels and define the hooks."""
 
-    bottlenecks: nn.ModuleList
+    pad_multiple: int  # input sides must be multiples of this
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, levels: list[Level]) -> None:
         super().__init__()
         self.config = config
+        self.levels = nn.ModuleList(levels)
+        self.register_load_state_dict_pre_hook(_rename_legacy_keys)
 
     @property
     def layers(self) -> int:
         return self.config.layers
 
+    # -- the hooks -------------------------------------------------------------------------
+    def level_inputs(self, x: Tensor, levels: int) -> list[Tensor]:
+        """The image each of the first ``levels`` analyses sees."""
+        raise NotImplementedError
+
+    def synthesis_input(self, k: int, y_hat: list[Tensor]) -> Tensor:
+        """What synthesis ``k`` (0-based) reads, from the decoded latents of levels 0..k."""
+        raise NotImplementedError
+
+    def level_sizes(self, latent: tuple[int, int]) -> list[tuple[int, int]]:
+        """Each level's latent size, lowest level first, from :meth:`latent_size`."""
+        raise NotImplementedError
+
+    def latent_size(self, height: int, width: int) -> tuple[int, int]:
+        """The latent size that :meth:`decompress` takes for a padded ``height x width``
+        input (the top level's)."""
+        raise NotImplementedError
+
+    # -- the loop --------------------------------------------------------------------------
+    def forward(self, x: Tensor, levels: int | None = None) -> dict:
+        """Every layer's reconstruction, likelihoods and decoded latent (of the first
+        ``levels`` only, when given: level-by-level training runs nothing above the level it
+        trains), and the image each layer is compared with (``targets``)."""
+        inputs = self.level_inputs(x, levels or self.layers)
+        x_hat, likelihoods, y_hat = [], [], []
+        for k, level_input in enumerate(inputs):
+            latent, lik = self.levels[k](level_input, y_hat[-1] if k else None)
+            y_hat.append(latent)
+            likelihoods.append(lik)
+            x_hat.append(self.levels[k].synthesis(self.synthesis_input(k, y_hat)))
+        return {"x_hat": x_hat, "likelihoods": likelihoods, "y_hat": y_hat, "targets": inputs}
+
+    @torch.inference_mode()
+    def compress(self, x: Tensor, layers: int | None = None,
+                 reconstruct: bool = True) -> tuple[list[bytes], Tensor | None]:
+        """Code ``x`` ``[1, 3, H, W]`` (sides multiples of :attr:`pad_multiple`) into one byte
+        string per layer, of the first ``layers`` (default: all).
+
+        Each analysis runs once. Each level's context comes from the *decoded* lower latent,
+        through the same operations the decoder runs. With ``reconstruct`` the top coded
+        layer's reconstruction is returned too (what the decoder will produce); the codec
+        passes False, since an encoder has no use for it.
+        """
+        inputs = self.level_inputs(to_inference_format(x), layers or self.layers)
+        strings, y_hat = [], []
+        for k, level_input in enumerate(inputs):
+            data, latent = self.levels[k].compress(to_inference_format(level_input),
+                                                   y_hat[-1] if k else None)
+            strings.append(data)
+            y_hat.append(to_inference_format(latent))
+        if not reconstruct:
+            return strings, None
+        top = len(inputs) - 1
+        return strings, self.levels[top].synthesis(self.synthesis_input(top, y_hat))
+
+    @torch.inference_mode()
+    def decompress(self, strings: list[bytes], latent: tuple[int, int],
+                   layers: int | None = None) -> Tensor:
+        """Reconstruct layer ``layers`` (default: all given) from the first strings only: the
+        entropy decoding and predictions of levels 1..layers and one synthesis, no analysis.
+        ``latent`` is :meth:`latent_size` of the padded input."""
+        layers = layers or len(strings)
+        sizes = self.level_sizes(latent)
+        y_hat: list[Tensor] = []
+        for k in range(layers):
+            decoded = self.levels[k].decompress(strings[k], sizes[k], y_hat[-1] if k else None)
+            y_hat.append(to_inference_format(decoded))
+        return self.levels[layers - 1].synthesis(self.synthesis_input(layers - 1, y_hat))
+
+    # -- entropy models --------------------------------------------------------------------
     def aux_loss(self) -> Tensor:
-        """Loss of the entropy models' quantile parameters (their own optimiser)."""
-        return sum(eb.aux_loss() for eb in self.bottlenecks)
+        """Loss of the latent codecs' auxiliary parameters (their own optimiser)."""
+        return sum(level.latent_codec.aux_loss() for level in self.levels)
+
+    def aux_parameters(self) -> list[nn.Parameter]:
+        """Parameters trained by :meth:`aux_loss` only."""
+        return [p for level in self.levels for p in level.latent_codec.aux_parameters()]
 
     def update(self) -> None:
         """Rebuild every level's coding tables after training."""
-        for eb in self.bottlenecks:
-            eb.update()
+        for level in self.levels:
+            level.latent_codec.update()
+
+
+# Weights written before levels were modules (every shipped file) name parameters by part:
+# "analyses.k.…", "syntheses.k.…", "bottlenecks.k.…" and "predictions.j.…" (j = k - 1).
+_LEGACY = {"analyses": "analysis", "syntheses": "synthesis",
+           "bottlenecks": "latent_codec.bottleneck", "predictions": "prediction"}
+
+
+def _rename_legacy_keys(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """Load-time rename of legacy keys to ``levels.k.<part>.…`` (the files keep their bytes
+    and sha256)."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        part, _, rest = key[len(prefix):].partition(".")
+        if part in _LEGACY:
+            index, _, tail = rest.partition(".")
+            k = int(index) + (part == "predictions")
+            state_dict[f"{prefix}levels.{k}.{_LEGACY[part]}.{tail}"] = state_dict.pop(key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-MODES = ("quality", "spatial", "single")
+from ..bitstream import MODES
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,14 @@ class ModelConfig:
     widths: channels of each level's latent (and its transforms' hidden width).
     mask_axis: softmax axis of the sparse-mask block's channel mask ("pair" = fixed,
     "channel" = the reference's behaviour).
+    latent_codecs: each level's latent codec, by name in
+    :data:`rpncodec.latent_codecs.LATENT_CODECS` (default: the paper's factorized residual).
     """
 
     mode: str
     widths: tuple[int, ...]
     mask_axis: str = "pair"
+    latent_codecs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -31,6 +34,10 @@ class ModelConfig:
         if any(w < 4 or w % 4 for w in self.widths):
             raise ValueError(f"widths must be positive multiples of 4, got {self.widths}")
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        codecs = tuple(self.latent_codecs) or ("factorized",) * self.layers
+        if len(codecs) != self.layers:
+            raise ValueError(f"need one latent codec per level ({self.layers}), got {codecs}")
+        object.__setattr__(self, "latent_codecs", codecs)
 
     @property
     def layers(self) -> int:
@@ -39,11 +46,13 @@ class ModelConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["widths"] = list(self.widths)
+        d["latent_codecs"] = list(self.latent_codecs)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        return cls(mode=d["mode"], widths=tuple(d["widths"]), mask_axis=d.get("mask_axis", "pair"))
+        return cls(mode=d["mode"], widths=tuple(d["widths"]), mask_axis=d.get("mask_axis", "pair"),
+                   latent_codecs=tuple(d.get("latent_codecs", ())))
 
 
 # (mode, preset) -> widths. "paper" is the reference's; "cpu" is sized for two CPU cores

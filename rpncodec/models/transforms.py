@@ -1,4 +1,5 @@
-"""Analysis and synthesis transforms of one level (Ballé 2017; rpn-reference.md section 1.3)."""
+"""Analysis and synthesis transforms of one level (Ballé 2017;
+``../shared/design/rpn-reference.md``, section 1.3)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from torch import nn
 
 from ..layers.crcm import up2
 from ..layers.gdn import GDN
+
+LATENT_STRIDE = 16  # an analysis halves the image four times
 
 
 def analysis(width: int, cin: int = 3) -> nn.Sequential:

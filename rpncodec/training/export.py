@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ..imageio import atomic_output
+from ..models import LayeredModel
 
 
 def save_atomic(obj: object, path: str | Path) -> None:
@@ -16,10 +17,10 @@ def save_atomic(obj: object, path: str | Path) -> None:
         torch.save(obj, temp)
 
 
-def settle_quantiles(model: torch.nn.Module, steps: int = 3000, lr: float = 1e-2) -> float:
-    """Fit the entropy models' quantiles alone (cheap: no image pass) before building tables."""
-    quantiles = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
-    opt = torch.optim.Adam(quantiles, lr=lr)
+def settle_quantiles(model: LayeredModel, steps: int = 3000, lr: float = 1e-2) -> float:
+    """Fit the latent codecs' auxiliary parameters alone (cheap: no image pass) before
+    building tables."""
+    opt = torch.optim.Adam(model.aux_parameters(), lr=lr)
     for _ in range(steps):
         loss = model.aux_loss()
         opt.zero_grad(set_to_none=True)
@@ -28,7 +29,7 @@ def settle_quantiles(model: torch.nn.Module, steps: int = 3000, lr: float = 1e-2
     return float(loss.detach())
 
 
-def export(model: torch.nn.Module, path: str | Path, settle_steps: int = 3000) -> str:
+def export(model: LayeredModel, path: str | Path, settle_steps: int = 3000) -> str:
     """Write the shipped format (fp16 weights, int tables, JSON config); return its sha256."""
     model = model.cpu()  # the tables are built where they are used
     settle_quantiles(model, settle_steps)

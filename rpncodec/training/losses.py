@@ -1,4 +1,4 @@
-"""Rate-distortion losses (rpn-reference.md section 4).
+"""Rate-distortion losses (``../shared/design/rpn-reference.md``, section 4).
 
 Convention: ``L_k = lambda_k * bpp_k + 255^2 * MSE_k`` with images in [0, 1]; lambda multiplies
 the RATE. CompressAI writes ``lambda_c * 255^2 * MSE + bpp``, so ``lambda_c = 1 / lambda``
@@ -14,11 +14,6 @@ import math
 
 import torch
 from torch import Tensor
-
-# Reference defaults (rate multipliers). Quality: CompressAI 0.0042, 0.0083, 0.022, 0.05;
-# spatial (1/4, 1/2, full): 0.0020, 0.0033, 0.0067.
-QUALITY_LAMBDAS = (240.0, 120.0, 45.0, 20.0)
-SPATIAL_LAMBDAS = (500.0, 300.0, 150.0)
 
 
 def bits(likelihoods: Tensor) -> Tensor:
@@ -71,8 +66,8 @@ def guided_rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...],
                            weights: list[Tensor | None], cumulative: bool = True) -> dict:
     """Like :func:`rate_distortion`, with layer k's squared error weighted by ``weights[k]``
     (``None`` = unweighted, e.g. the top layer, which has no uncertainty map). Layer k is
-    compared with ``out["targets"][k]`` when the model gives targets, else with ``x``."""
-    targets = out.get("targets") or [x] * len(out["x_hat"])
+    compared with ``out["targets"][k]`` (the input itself in quality mode)."""
+    targets = out["targets"]
     bpp = layer_bpp(out["likelihoods"], [t[:, 0].numel() for t in targets], cumulative)
     mse = []
     for x_hat, t, wk in zip(out["x_hat"], targets, weights, strict=True):
@@ -80,18 +75,3 @@ def guided_rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...],
         mse.append(torch.mean(err if wk is None else wk * err))
     loss = sum(lam * r + 255.0**2 * d for lam, r, d in zip(lambdas, bpp, mse, strict=True))
     return {"loss": loss, "bpp": bpp, "mse": mse}
-
-
-def stage_at(step: int, steps: int, warmup: float = 0.1, period: int = 20, learn: int = 5,
-             enabled: bool = True) -> int:
-    """Training stage of a global step (resume-safe: a pure function of the step).
-
-    0: plain rate-distortion; 1: uncertainty nets learn (codec keeps the plain loss);
-    2: the codec learns with uncertainty-weighted distortion for every layer below the top.
-    After a plain warm-up (``warmup`` of the run), each ``period`` steps begin with ``learn``
-    stage-1 steps, and the rest are stage 2: guidance shapes 75% of the run by default, where
-    the reference gave it 200 of 50,000 steps.
-    """
-    if not enabled or step < warmup * steps:
-        return 0
-    return 1 if (step - int(warmup * steps)) % period < learn else 2

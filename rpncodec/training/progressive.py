@@ -15,67 +15,35 @@ k-1's quality and can only improve on it; its entropy model and prediction modul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-from torch import nn
+
+from ..models import LayeredModel
 
 
-@dataclass(frozen=True)
-class Phase:
-    """The level (1-based) a global step trains, and where its phase starts and ends."""
-
-    level: int
-    start: int
-    steps: int
-
-    def progress(self, step: int) -> int:
-        """Steps done in this phase before ``step``."""
-        return step - self.start
-
-
-def phase_at(step: int, steps_per_level: list[int]) -> Phase:
-    """Phase of a global step (resume-safe: a pure function of the step)."""
-    start = 0
-    for level, n in enumerate(steps_per_level, 1):
-        if step < start + n or level == len(steps_per_level):
-            return Phase(level, start, n)
-        start += n
-    raise ValueError("no phases")
-
-
-def level_prefixes(level: int) -> tuple[str, ...]:
-    """Parameter-name prefixes of level ``level`` (1-based) in a QualityRPN."""
-    i = level - 1
-    own = (f"analyses.{i}.", f"syntheses.{i}.", f"bottlenecks.{i}.")
-    return (*own, f"predictions.{i - 1}.") if i else own
-
-
-def train_only(model: nn.Module, level: int) -> None:
-    """Freeze every parameter except level ``level``'s."""
-    prefixes = level_prefixes(level)
-    for name, p in model.named_parameters():
-        p.requires_grad_(name.startswith(prefixes))
+def train_only(model: LayeredModel, level: int) -> None:
+    """Freeze every parameter except those of level ``level`` (1-based)."""
+    model.requires_grad_(False)
+    model.levels[level - 1].requires_grad_(True)
 
 
 @torch.no_grad()
-def grow_level(model: nn.Module, level: int) -> None:
+def grow_level(model: LayeredModel, level: int) -> None:
     """Start level ``level`` (1-based, > 1) from the level below: analysis copied, synthesis
-    copied with zero weights on the new latent's input channels (needs equal widths), entropy
-    model and prediction module freshly initialised. Parameters are updated in place, so an
+    copied with zero weights on the new latent's input channels (needs equal widths), latent
+    codec and prediction module freshly initialised. Parameters are updated in place, so an
     optimiser holding them stays valid."""
     from ..models import build_model
 
-    i = level - 1
+    new, below = model.levels[level - 1], model.levels[level - 2]
     w = model.config.widths
-    if w[i] != w[i - 1]:
+    if w[level - 1] != w[level - 2]:
         raise ValueError(f"level {level} cannot grow from level {level - 1}: widths {w}")
-    fresh = build_model(model.config)
-    model.bottlenecks[i].load_state_dict(fresh.bottlenecks[i].state_dict())
-    model.predictions[i - 1].load_state_dict(fresh.predictions[i - 1].state_dict())
-    model.analyses[i].load_state_dict(model.analyses[i - 1].state_dict())
-    source = model.syntheses[i - 1].state_dict()
+    fresh = build_model(model.config).levels[level - 1]
+    new.latent_codec.load_state_dict(fresh.latent_codec.state_dict())
+    new.prediction.load_state_dict(fresh.prediction.state_dict())
+    new.analysis.load_state_dict(below.analysis.state_dict())
+    source = below.synthesis.state_dict()
     first = source["0.weight"]  # ConvTranspose2d: [in, out, kh, kw]
-    grown = torch.zeros_like(model.syntheses[i][0].weight)
+    grown = torch.zeros_like(new.synthesis[0].weight)
     grown[: first.shape[0]] = first
-    model.syntheses[i].load_state_dict({**source, "0.weight": grown})
+    new.synthesis.load_state_dict({**source, "0.weight": grown})

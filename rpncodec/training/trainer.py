@@ -1,10 +1,11 @@
 """The trainer: ``rpncodec train --mode quality --preset cpu --steps N --out DIR``.
 
 Random crops from an in-memory folder of images (BSDS500 by default, never Kodak), Adam with
-gradient clipping, a separate Adam for the entropy models' quantiles, the uncertainty-guided
-stages (:func:`~rpncodec.training.losses.stage_at`), checkpoints that hold everything needed
-for an exact resume, a JSON-lines log, periodic validation on a fixed held-out slice of the
-training folder, and an export to the compact shipped format.
+gradient clipping, a separate Adam for the latent codecs' auxiliary parameters, the
+uncertainty-guided stages, checkpoints for an exact resume (:mod:`.checkpoint`), a JSON-lines
+log, periodic validation on a fixed held-out slice of the training folder (:mod:`.validation`)
+and an export to the compact shipped format (:mod:`.export`). Hyper-parameters and their
+schedule: :mod:`.config`.
 
 Distributed: ``torchrun --nproc_per_node=N -m rpncodec train ...`` trains with
 DistributedDataParallel (gloo on CPU, nccl on GPU); each rank draws its own crops, rank 0
@@ -19,7 +20,6 @@ import os
 import pickle
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -27,108 +27,15 @@ from tqdm import tqdm
 
 from ..errors import RpncodecError
 from ..imageio import list_images
-from ..models import ModelConfig, build_model, preset
+from ..models import build_model, preset
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig, from_arguments
 from .data import CropDataset, center_crops, split_holdout
-from .export import export, save_atomic
-from .losses import (
-    QUALITY_LAMBDAS,
-    SPATIAL_LAMBDAS,
-    guidance_weights,
-    guided_rate_distortion,
-    psnr,
-    stage_at,
-    uncertainty_nll,
-)
-from .progressive import Phase, grow_level, phase_at, train_only
-from .uncertainty import UncertaintyNet
-
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train" / "bsds500"
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of one run; saved in every checkpoint."""
-
-    mode: str = "quality"
-    preset: str = "cpu"
-    steps: int = 10000
-    batch: int = 16
-    crop: int = 64
-    lr: float = 1e-3
-    aux_lr: float = 1e-3
-    clip: float = 1.0
-    lambdas: list[float] | None = None  # None: the mode's reference defaults
-    decay_at: float = 0.85  # fraction of steps after which the lr drops 10x
-    rate_warmup: int = 300  # steps over which the rate weight ramps 0 -> 1 (0: off)
-    seed: int = 0
-    data: str = str(DEFAULT_DATA)
-    val_every: int = 500
-    checkpoint_every: int = 200
-    threads: int = 0  # 0 = torch's default
-    guidance: bool = True  # uncertainty-guided stages (False: plain stage 0 throughout)
-    device: str = "cpu"
-    progressive: list[int] | None = None  # steps per level: train level by level (quality)
-    grow_from: int = 2  # progressive: levels >= this start as copies of the level below
-    init: str | None = None  # weights (exported file or checkpoint) the model starts from
-    minutes: float | None = None  # time budget: the step schedule is fitted to it (fit_steps)
-    init_levels: list[str] | None = None  # spatial: one single-layer model per level
-
-    def model_config(self) -> ModelConfig:
-        return preset(self.mode, self.preset)
-
-    def phase_at(self, step: int) -> Phase:
-        """The level a step trains: all of them at once unless training is progressive."""
-        if self.progressive:
-            return phase_at(step, self.progressive)
-        return Phase(preset(self.mode, self.preset).layers, 0, self.steps)
-
-    def lr_at(self, step: int) -> float:
-        """Learning rate: drops 10x after ``decay_at`` of the run (of each progressive phase)."""
-        phase = self.phase_at(step)
-        return self.lr * (0.1 if phase.progress(step) >= self.decay_at * phase.steps else 1.0)
-
-    def rate_scale_at(self, step: int) -> float:
-        """Multiplier of every lambda, ramped from near 0 over ``rate_warmup`` steps (from the
-        start of each progressive phase), so a level can carry bits while its synthesis learns
-        to use them."""
-        phase = self.phase_at(step)
-        if not self.rate_warmup or (self.progressive and phase.level < self.grow_from):
-            return 1.0  # a level carried over from --init needs no warm-up
-        return min(1.0, (phase.progress(step) + 1) / self.rate_warmup)
-
-    def stage_at(self, step: int) -> int:
-        # the guided stages shape lower levels through upper ones: joint training only
-        enabled = self.guidance and self.mode != "single" and not self.progressive
-        return stage_at(step, self.steps, enabled=enabled)
-
-    def fit_steps(self, total: int) -> None:
-        """Rescale the run (and each progressive phase, proportionally) to ``total`` steps,
-        so the lr decay, guided stages and phases of a time-budgeted run all happen."""
-        if self.progressive:
-            f = total / max(1, self.steps)
-            self.progressive = [max(1, round(n * f)) if n else 0 for n in self.progressive]
-            total = sum(self.progressive)
-        self.steps = max(1, total)
-
-    def mode_lambdas(self) -> tuple[float, ...]:
-        """The per-level lambdas (a single-layer model takes the top level's)."""
-        lambdas = self.lambdas or (SPATIAL_LAMBDAS if self.mode == "spatial" else QUALITY_LAMBDAS)
-        return tuple(lambdas[-1:] if self.mode == "single" else lambdas)
-
-
-class UncertaintyHeads(torch.nn.Module):
-    """One uncertainty net per level below the top: level k's map from level k+1's latent."""
-
-    def __init__(self, widths: tuple[int, ...], steps: int = 4) -> None:
-        super().__init__()
-        self.nets = torch.nn.ModuleList(
-            UncertaintyNet(widths[k + 1], widths[k], steps) for k in range(len(widths) - 1))
-
-    def forward(self, latents: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [net(y) for net, y in zip(self.nets, latents, strict=True)]
-
-    def __len__(self) -> int:
-        return len(self.nets)
+from .export import export
+from .losses import guidance_weights, guided_rate_distortion, psnr, uncertainty_nll
+from .progressive import grow_level, train_only
+from .uncertainty import UncertaintyHeads
+from .validation import validate
 
 
 def _distributed() -> tuple[int, int]:
@@ -147,51 +54,32 @@ class Trainer:
         self.cfg, self.out = cfg, out
         self.rank, self.world = _distributed()
         self.device = torch.device(cfg.device)
+        self._check(cfg)
         if self.rank == 0:
             out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)
-        self.model = build_model(cfg.model_config()).to(self.device)
-        w = self.model.config.widths
-        # Level k's uncertainty comes from level k+1's decoded latent (none for the top level).
-        # spatial: level k+1's latent is at level k's resolution / 8, quality's at / 16
-        steps = 3 if cfg.mode == "spatial" else 4
-        self.uncertainty = UncertaintyHeads(w, steps).to(self.device)
+        self.model = build_model(preset(cfg.mode, cfg.preset)).to(self.device)
+        # level k's uncertainty comes from level k+1's decoded latent (none for the top level)
+        self.uncertainty = UncertaintyHeads(self.model.config.widths, cfg.mode).to(self.device)
         self.lambdas = cfg.mode_lambdas()[: self.model.layers]
-        if len(self.lambdas) != self.model.layers:
-            raise RpncodecError(f"need {self.model.layers} lambdas, got {len(self.lambdas)}")
-        if cfg.crop % self.model.pad_multiple:
-            raise RpncodecError(f"--crop must be a multiple of {self.model.pad_multiple} in "
-                                f"{cfg.mode} mode, got {cfg.crop}")
         self.cumulative = cfg.mode != "spatial"  # spatial rates are per level (own pixels)
-        if cfg.progressive and (cfg.mode != "quality" or self.world > 1
-                                or len(cfg.progressive) != self.model.layers):
-            raise RpncodecError("--progressive needs quality mode, one process and one step "
-                                f"count per level ({self.model.layers})")
-        if cfg.minutes and self.world > 1:
-            raise RpncodecError("--minutes needs one process (ranks would fit different "
-                                "schedules)")
         if cfg.init:
-            try:
-                blob = torch.load(cfg.init, weights_only=True, map_location=self.device)
-                self.model.load_state_dict(blob.get("model") or blob["state_dict"])
-            except (OSError, RuntimeError, KeyError, AttributeError, pickle.UnpicklingError) as exc:
-                raise RpncodecError(f"--init {cfg.init}: not weights of a {cfg.mode} "
-                                    f"{cfg.preset} model ({type(exc).__name__})") from None
+            self._init(cfg.init)
         if cfg.init_levels:
             self._init_levels(cfg.init_levels)
+        aux = self.model.aux_parameters()
         self.net, self.unc_net = self.model, self.uncertainty
         if self.world > 1:
             ddp = torch.nn.parallel.DistributedDataParallel
-            # quantiles are trained by the aux loss alone, identically on every rank
-            ignored = [n for n, _ in self.model.named_parameters() if n.endswith("quantiles")]
+            # auxiliary parameters follow the aux loss alone, identically on every rank
+            ignored = [n for n, p in self.model.named_parameters() if any(p is a for a in aux)]
             ddp._set_params_and_buffers_to_ignore_for_model(self.model, ignored)
             self.net = ddp(self.model)
             if len(self.uncertainty):
                 self.unc_net = ddp(self.uncertainty)
-        main = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
+        main = [p for p in self.model.parameters() if not any(p is a for a in aux)]
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
-        quantiles = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
-        self.aux_opt = torch.optim.Adam(quantiles, lr=cfg.aux_lr)
+        self.aux_opt = torch.optim.Adam(aux, lr=cfg.aux_lr)
         # a single-layer model has no level above to estimate uncertainty from
         self.unc_opt = (torch.optim.Adam(self.uncertainty.parameters(), lr=cfg.lr)
                         if len(self.uncertainty) else None)
@@ -204,8 +92,33 @@ class Trainer:
                     if val_files and self.rank == 0 else None)
         self.fitted = False  # --minutes: has the schedule been fitted to the budget yet?
 
+    def _check(self, cfg: TrainConfig) -> None:
+        """Refuse option combinations that cannot train, with one clear error."""
+        layers, multiple = cfg.layers, 16 << (cfg.mode == "spatial") * 2
+        if len(cfg.mode_lambdas()) < layers:
+            raise RpncodecError(f"need {layers} lambdas, got {len(cfg.mode_lambdas())}")
+        if cfg.crop % multiple:
+            raise RpncodecError(f"--crop must be a multiple of {multiple} in {cfg.mode} mode, "
+                                f"got {cfg.crop}")
+        if cfg.progressive and (cfg.mode != "quality" or self.world > 1
+                                or len(cfg.progressive) != layers):
+            raise RpncodecError("--progressive needs quality mode, one process and one step "
+                                f"count per level ({layers})")
+        if cfg.minutes and self.world > 1:
+            raise RpncodecError("--minutes needs one process (ranks would fit different "
+                                "schedules)")
+
+    def _init(self, path: str) -> None:
+        """--init: weights from an exported file or a checkpoint."""
+        try:
+            blob = torch.load(path, weights_only=True, map_location=self.device)
+            self.model.load_state_dict(blob.get("model") or blob["state_dict"])
+        except (OSError, RuntimeError, KeyError, AttributeError, pickle.UnpicklingError) as exc:
+            raise RpncodecError(f"--init {path}: not weights of a {self.cfg.mode} "
+                                f"{self.cfg.preset} model ({type(exc).__name__})") from None
+
     def _init_levels(self, paths: list[str]) -> None:
-        """--init-levels: each spatial level from a single-layer model (rpncodec/warmstart.py)."""
+        """--init-levels: each spatial level from a single-layer model (:mod:`.warmstart`)."""
         from ..zoo import load_model
         from .warmstart import levels_from_singles
 
@@ -218,36 +131,12 @@ class Trainer:
         except (ValueError, KeyError) as exc:
             raise RpncodecError(f"--init-levels: {exc}") from None
 
-    def state(self) -> dict:
-        return {"config": asdict(self.cfg), "model_config": self.model.config.to_dict(),
-                "model": self.model.state_dict(), "uncertainty": self.uncertainty.state_dict(),
-                "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
-                "unc_opt": self.unc_opt and self.unc_opt.state_dict(), "step": self.step,
-                "gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
-                "fitted": self.fitted}
-
     def save(self) -> None:
         if self.rank == 0:
-            save_atomic(self.state(), self.out / "checkpoint.pt")
+            save_checkpoint(self, self.out / "checkpoint.pt")
 
     def load(self, path: Path) -> None:
-        state = torch.load(path, weights_only=True, map_location=self.device)
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.aux_opt.load_state_dict(state["aux_opt"])
-        if self.unc_opt and "uncertainty" in state:  # older checkpoints lack these
-            self.uncertainty.load_state_dict(state["uncertainty"])
-            self.unc_opt.load_state_dict(state["unc_opt"])
-        self.step = state["step"]
-        saved = state["config"]
-        if state.get("fitted") and self.step < saved["steps"]:
-            # an unfinished time-budgeted run keeps the schedule it was fitted to; resuming a
-            # finished one extends it with this invocation's --steps / --minutes
-            self.cfg.steps, self.cfg.progressive = saved["steps"], saved["progressive"]
-            self.fitted = True
-        if self.rank == 0:  # other ranks keep their own streams
-            self.gen.set_state(state["gen"])
-            torch.set_rng_state(state["torch_rng"])
+        load_checkpoint(self, path)
 
     def train_step(self) -> dict:
         cfg = self.cfg
@@ -266,26 +155,15 @@ class Trainer:
             record["level"] = phase.level
         else:
             out = self.net(x)
-        layers = len(out["x_hat"])
-        weights: list[torch.Tensor | None] = [None] * layers
-        if stage:
-            latents = [y.detach() for y in out["y_hat"][1:]]
-            if stage == 1:
-                s = self.unc_net(latents)
-                targets = out.get("targets") or [x] * self.model.layers
-                nll = sum(uncertainty_nll(sk, tk, xk)
-                          for sk, tk, xk in zip(s, targets, out["x_hat"][:-1], strict=False))
-                self.unc_opt.zero_grad(set_to_none=True)
-                nll.backward()
-                torch.nn.utils.clip_grad_norm_(self.uncertainty.parameters(), cfg.clip)
-                self.unc_opt.step()
-                record["nll"] = float(nll.detach())
-            else:
-                with torch.no_grad():
-                    s = self.uncertainty(latents)
-                weights[:-1] = [guidance_weights(sk) for sk in s]
+        weights: list[torch.Tensor | None] = [None] * len(out["x_hat"])
+        if stage == 1:
+            record["nll"] = self._uncertainty_step(out)
+        elif stage == 2:
+            with torch.no_grad():
+                maps = self.uncertainty([y.detach() for y in out["y_hat"][1:]])
+            weights[:-1] = [guidance_weights(s) for s in maps]
         scale = cfg.rate_scale_at(self.step)
-        lambdas = tuple(scale * lam for lam in self.lambdas[:layers])
+        lambdas = tuple(scale * lam for lam in self.lambdas[: len(weights)])
         rd = guided_rate_distortion(out, x, lambdas, weights, self.cumulative)
         self.opt.zero_grad(set_to_none=True)
         rd["loss"].backward()
@@ -301,23 +179,19 @@ class Trainer:
                 "bpp": [float(b.detach()) for b in rd["bpp"]],
                 "mse": [float(m.detach()) for m in rd["mse"]]}
 
-    @torch.no_grad()
+    def _uncertainty_step(self, out: dict) -> float:
+        """Stage 1: the uncertainty nets learn each lower layer's error from the latent above."""
+        maps = self.unc_net([y.detach() for y in out["y_hat"][1:]])
+        nll = sum(uncertainty_nll(s, t, x_hat) for s, t, x_hat in
+                  zip(maps, out["targets"], out["x_hat"][:-1], strict=False))
+        self.unc_opt.zero_grad(set_to_none=True)
+        nll.backward()
+        torch.nn.utils.clip_grad_norm_(self.uncertainty.parameters(), self.cfg.clip)
+        self.unc_opt.step()
+        return float(nll.detach())
+
     def validate(self) -> dict:
-        """Rounded latents on the held-out crops: estimated bpp and PSNR per layer, and how
-        the uncertainty maps are distributed and track the actual error."""
-        self.model.eval()
-        out = self.model(self.val)
-        rd = guided_rate_distortion(out, self.val, self.lambdas, [None] * self.model.layers,
-                                    self.cumulative)
-        record = {"bpp": [round(float(b), 4) for b in rd["bpp"]],
-                  "psnr": [round(psnr(float(m)), 3) for m in rd["mse"]]}
-        if len(self.uncertainty):
-            record["uncertainty"] = [
-                _uncertainty_summary(s, t, x_hat)
-                for s, t, x_hat in zip(self.uncertainty(out["y_hat"][1:]),
-                                       out.get("targets") or [self.val] * self.model.layers,
-                                       out["x_hat"][:-1], strict=False)]
-        return record
+        return validate(self.model, self.uncertainty, self.val, self.lambdas, self.cumulative)
 
     def log(self, record: dict) -> None:
         if self.rank == 0:
@@ -369,67 +243,10 @@ class Trainer:
         bar.close()
 
 
-def _uncertainty_summary(s: torch.Tensor, x: torch.Tensor, x_hat: torch.Tensor) -> dict:
-    """Quantiles of an uncertainty map and its correlation with the log squared error."""
-    levels = torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95], device=s.device)
-    q = torch.quantile(s.flatten()[:1_000_000], levels)
-    err = torch.log(255.0**2 * (x - x_hat) ** 2 + 1e-3).flatten()
-    corr = torch.corrcoef(torch.stack([s.flatten(), err]))[0, 1]
-    return {"quantiles_5_25_50_75_95": [round(float(v), 3) for v in q],
-            "corr_with_log_err": round(float(corr), 3)}
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = TrainConfig()
-    p.add_argument("--mode", default=d.mode, choices=["quality", "spatial", "single"])
-    p.add_argument("--preset", default=d.preset)
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--crop", type=int, default=d.crop)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--lambdas", type=float, nargs="+", default=None,
-                   help="rate multiplier per level (default: quality 240 120 45 20, "
-                        "spatial 500 300 150, single: the quality top level's)")
-    p.add_argument("--rate-warmup", type=int, default=d.rate_warmup,
-                   help="steps over which the rate weight ramps from 0 to its lambda")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--data", default=d.data, help="folder of training images (never Kodak)")
-    p.add_argument("--val-every", type=int, default=d.val_every)
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    p.add_argument("--threads", type=int, default=d.threads)
-    p.add_argument("--no-guidance", dest="guidance", action="store_false",
-                   help="plain rate-distortion only (the ablation baseline)")
-    p.add_argument("--device", default=d.device, help="cpu or cuda")
-    p.add_argument("--progressive", type=int, nargs="+", metavar="STEPS",
-                   help="train level by level (quality mode): steps for each level; "
-                        "--steps is then their sum")
-    p.add_argument("--grow-from", type=int, default=d.grow_from, metavar="K",
-                   help="progressive: levels >= K start as copies of the level below")
-    p.add_argument("--init", metavar="FILE",
-                   help="start from these weights (an exported .pt or a checkpoint)")
-    p.add_argument("--init-levels", nargs="+", metavar="MODEL",
-                   help="spatial: start level k from single-layer model k (shipped name or "
-                        ".pt), its prediction zeroed, so training starts at simulcast")
-    p.add_argument("--minutes", type=float, default=None,
-                   help="time budget: after 40 steps the schedule (--steps, or the "
-                        "--progressive phases) is fitted to it, and the run stops at it")
-    p.add_argument("--out", required=True, help="run directory (checkpoint, log, export)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--export", metavar="FILE", help="also export the final model to FILE")
-
-
 def run(args: argparse.Namespace) -> int:
+    """``rpncodec train``: build the run from the options, resume if asked, train, export."""
     out = Path(args.out)
-    cfg = TrainConfig(mode=args.mode, preset=args.preset, steps=args.steps, batch=args.batch,
-                      crop=args.crop, lr=args.lr, lambdas=args.lambdas,
-                      rate_warmup=args.rate_warmup, seed=args.seed,
-                      data=args.data, val_every=args.val_every,
-                      checkpoint_every=args.checkpoint_every, threads=args.threads,
-                      guidance=args.guidance, device=args.device, progressive=args.progressive,
-                      grow_from=args.grow_from, init=args.init, minutes=args.minutes,
-                      init_levels=args.init_levels)
-    if cfg.progressive:
-        cfg.steps = sum(cfg.progressive)
+    cfg = from_arguments(args)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = Trainer(cfg, out)
@@ -443,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    from .config import add_arguments
+
     parser = argparse.ArgumentParser(prog="rpncodec train")
     add_arguments(parser)
     sys.exit(run(parser.parse_args()))

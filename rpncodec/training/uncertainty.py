@@ -25,3 +25,20 @@ class UncertaintyNet(nn.Module):
 
     def forward(self, latent: Tensor) -> Tensor:
         return self.body(latent)
+
+
+class UncertaintyHeads(nn.Module):
+    """One uncertainty net per level below the top: level k's map from level k+1's latent
+    (spatial: that latent is at level k's resolution / 8, quality's at / 16)."""
+
+    def __init__(self, widths: tuple[int, ...], mode: str) -> None:
+        super().__init__()
+        steps = 3 if mode == "spatial" else 4
+        self.nets = nn.ModuleList(
+            UncertaintyNet(widths[k + 1], widths[k], steps) for k in range(len(widths) - 1))
+
+    def forward(self, latents: list[Tensor]) -> list[Tensor]:
+        return [net(y) for net, y in zip(self.nets, latents, strict=True)]
+
+    def __len__(self) -> int:
+        return len(self.nets)

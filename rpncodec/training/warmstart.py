@@ -14,26 +14,26 @@ carry information across resolutions, which is the point of the architecture.
 from __future__ import annotations
 
 import torch
-from torch import nn
+
+from ..models import LayeredModel
 
 
 @torch.no_grad()
-def levels_from_singles(model: nn.Module, singles: list[nn.Module]) -> None:
-    """Copy single-layer model k's parameters into level k of ``model`` (a SpatialRPN) and zero
-    the last layer of every prediction module. Entropy tables are not copied (they are
-    rebuilt by ``update()`` at export)."""
-    if len(singles) != len(model.analyses):
-        raise ValueError(f"need one single-layer model per level ({len(model.analyses)}), "
+def levels_from_singles(model: LayeredModel, singles: list[LayeredModel]) -> None:
+    """Copy single-layer model k's level into level k of ``model`` (a SpatialRPN) and zero
+    the output of every prediction module. Entropy tables are not copied (they are rebuilt by
+    ``update()`` at export)."""
+    if len(singles) != len(model.levels):
+        raise ValueError(f"need one single-layer model per level ({len(model.levels)}), "
                          f"got {len(singles)}")
-    own = dict(model.named_parameters())
-    for k, single in enumerate(singles):
+    for k, (level, single) in enumerate(zip(model.levels, singles, strict=True)):
         if single.config.widths[0] != model.config.widths[k]:
             raise ValueError(f"level {k + 1} has width {model.config.widths[k]}, the "
                              f"single-layer model {single.config.widths[0]}")
-        for name, p in single.named_parameters():  # "analyses.0.…" -> "analyses.k.…"
-            head, _, rest = name.split(".", 2)
-            own[f"{head}.{k}.{rest}"].copy_(p)
-    for prediction in model.predictions:
-        last = prediction.ieb5.fuse
-        last.weight.zero_()
-        last.bias.zero_()
+        source = single.levels[0]
+        for part in ("analysis", "latent_codec", "synthesis"):
+            params = dict(getattr(source, part).named_parameters())
+            for name, p in getattr(level, part).named_parameters():
+                p.copy_(params[name])
+        if level.prediction is not None:
+            level.prediction.zero_output()

@@ -1,0 +1,50 @@
+"""One level of the reciprocal pyramid: analysis, latent codec, prediction and synthesis.
+
+Level k turns its input image into a latent ``y_k`` (analysis), predicts that latent from the
+level below's decoded latent (prediction: the cross-resolution context mining module, whose
+output is the *resolution field*; level 1 has none), entropy-codes ``y_k`` given what the
+decoder holds (latent codec, :mod:`rpncodec.latent_codecs`) and reconstructs layer k
+(synthesis). What a synthesis reads differs between modes, so the model calls it
+(:class:`~rpncodec.models.base.LayeredModel`).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ..latent_codecs import Context, LatentCodec
+
+
+class Level(nn.Module):
+    """The four parts of one level; ``prediction`` is None for the first level."""
+
+    def __init__(self, analysis: nn.Module, latent_codec: LatentCodec, synthesis: nn.Module,
+                 prediction: nn.Module | None = None) -> None:
+        super().__init__()
+        self.analysis = analysis
+        self.latent_codec = latent_codec
+        self.prediction = prediction
+        self.synthesis = synthesis
+
+    def context(self, lower: Tensor | None, size: tuple[int, int]) -> Context:
+        """What the decoder holds before this level: the lower decoded latent and the
+        resolution field predicted from it, cut to this level's latent ``size`` (spatial
+        predictions double the lower size, which may exceed an odd-sized level by one)."""
+        if self.prediction is None or lower is None:
+            return Context()
+        prior = self.prediction(lower)[..., : size[0], : size[1]]
+        return Context(lower, prior)
+
+    def forward(self, x: Tensor, lower: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Training: ``(y_hat, likelihoods)`` of this level for input ``x``."""
+        y = self.analysis(x)
+        return self.latent_codec(y, self.context(lower, y.shape[-2:]))
+
+    def compress(self, x: Tensor, lower: Tensor | None) -> tuple[bytes, Tensor]:
+        """This level's bytes and the ``y_hat`` the decoder will rebuild from them."""
+        y = self.analysis(x)
+        return self.latent_codec.compress(y, self.context(lower, y.shape[-2:]))
+
+    def decompress(self, data: bytes, size: tuple[int, int], lower: Tensor | None) -> Tensor:
+        """``y_hat`` of this level from its bytes and the level below's ``y_hat``."""
+        return self.latent_codec.decompress(data, size, self.context(lower, size))

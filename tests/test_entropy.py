@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rpncodec.entropy.factorized import PRECISION, EntropyBottleneck
+from rpncodec.entropy.ans import PRECISION
+from rpncodec.entropy.factorized import EntropyBottleneck
 from rpncodec.errors import BitstreamError
 from rpncodec.layers.gdn import GDN
 

@@ -7,27 +7,22 @@ bin. Training adds uniform noise, inference rounds around the per-channel median
 Coding: :meth:`EntropyBottleneck.update` turns each channel's density into a table of integer
 frequencies (16-bit, summing to 2**16) over ``[median - a, median + b]`` plus one *escape*
 entry. The tables are buffers, saved with the weights, so encoder and decoder never recompute
-them from floats. Symbols are ANS-coded with constriction; a symbol outside its channel's table
-is coded as the escape entry followed by its value in 4-bit groups (uniform), so any integer
-round-trips.
+them from floats. Symbols are ANS-coded a channel at a time (:mod:`.ans`).
 """
 
 from __future__ import annotations
 
 import math
 
-import constriction
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..errors import BitstreamError
 from ..layers.gdn import lower_bound
+from .ans import decode_groups, encode_groups, quantize_pmf, table_models
 
-PRECISION = 16  # bits of the integer frequency tables
 MAX_SPAN = 2047  # table entries each side of the median at most; beyond, the escape codes
-_NIBBLE = constriction.stream.model.Uniform(16)
 
 
 class EntropyBottleneck(nn.Module):
@@ -139,7 +134,10 @@ class EntropyBottleneck(nn.Module):
         tail = torch.clamp(1 - pmf.sum(1, keepdim=True), min=0)
         table = torch.cat([pmf, tail], 1)
         used = (lo + hi + 1).tolist()
-        freqs = torch.stack([_quantize_pmf(table[c], used[c]) for c in range(self.channels)])
+        freqs = torch.zeros(self.channels, length + 1, dtype=torch.int32)
+        for c in range(self.channels):  # the escape entry right after the used ones
+            probs = torch.cat([table[c, : used[c]], table[c, -1:]]).numpy()
+            freqs[c, : used[c] + 1] = torch.from_numpy(quantize_pmf(probs).astype(np.int32))
         self.offsets = lo.to(torch.int32).cpu()
         self.freqs = freqs
         self._models = None
@@ -157,107 +155,22 @@ class EntropyBottleneck(nn.Module):
         if self.freqs.numel() == 0:
             raise RuntimeError("entropy tables are empty: call update() before coding")
         if self._models is None:
-            self._models = []
-            for row in self.freqs.cpu().numpy():
-                n = int(np.flatnonzero(row)[-1]) + 1  # drop the padding after the escape
-                model = constriction.stream.model.Categorical(
-                    row[:n].astype(np.float64), perfect=False)
-                self._models.append((model, n))
+            self._models = table_models(self.freqs.cpu().numpy())
         return self._models
 
     # -- coding --------------------------------------------------------------------------------
     def compress(self, y: Tensor) -> bytes:
-        """Code the median-rounded ``y`` (batch of one) into bytes."""
-        return encode_symbols(self.symbols(y)[0].cpu().numpy(), self)
+        """Code the median-rounded ``y`` (batch of one) into bytes, a group per channel."""
+        sym = self.symbols(y)[0].cpu().numpy()
+        channels = list(range(self.channels))
+        return encode_groups([sym[c].reshape(-1) for c in channels], channels,
+                             self._channel_models(), self.offsets.cpu().numpy())
 
     def decompress(self, data: bytes, size: tuple[int, int]) -> Tensor:
         """Inverse of :meth:`compress`; returns ``y_hat`` of shape ``[1, C, H, W]`` on the
         model's device (coding itself always runs on the CPU)."""
-        sym = decode_symbols(data, self, size)
+        channels = list(range(self.channels))
+        groups = decode_groups(data, [size[0] * size[1]] * self.channels, channels,
+                               self._channel_models(), self.offsets.cpu().numpy())
+        sym = np.stack(groups).reshape(self.channels, *size)
         return self.dequantize(torch.from_numpy(sym).unsqueeze(0).to(self.quantiles.device))
-
-
-def _quantize_pmf(table: Tensor, used: int) -> Tensor:
-    """Integer frequencies summing to 2**PRECISION, every used entry (and the escape) >= 1.
-
-    ``table`` holds ``used`` in-range masses, zero padding, and the tail mass last; the escape
-    entry is moved right after the used entries so a channel's table is one contiguous prefix.
-    """
-    total = 1 << PRECISION
-    probs = torch.cat([table[:used], table[-1:]])
-    freq = torch.clamp(torch.floor(probs / probs.sum() * total), min=1).to(torch.int64)
-    diff = total - int(freq.sum())
-    while diff:  # settle the rounding on the most probable entries
-        j = int(torch.argmax(freq))
-        step = diff if diff > 0 else -min(-diff, int(freq[j]) - 1)
-        freq[j] += step
-        diff -= step
-    out = torch.zeros(table.shape[0], dtype=torch.int32)
-    out[: used + 1] = freq.to(torch.int32)
-    return out
-
-
-def encode_symbols(sym: np.ndarray, eb: EntropyBottleneck) -> bytes:
-    """ANS-code integer symbols of shape ``[C, H, W]`` with the channel tables of ``eb``.
-
-    The table look-ups and escapes are done for the whole layer at once; only the ANS calls
-    are per channel (each channel has its own table).
-    """
-    models = eb._channel_models()
-    offsets = eb.offsets.cpu().numpy().astype(np.int64)
-    escape = np.array([n - 1 for _, n in models], dtype=np.int64)[:, None]
-    coder = constriction.stream.stack.AnsCoder()
-    idx = sym.reshape(sym.shape[0], -1) + offsets[:, None]
-    out = (idx < 0) | (idx >= escape)
-    if out.any():  # escapes are decoded last, so pushed first (channel by channel, in order)
-        coder.encode_reverse(np.concatenate(
-            [_escape_nibbles(idx[c][out[c]] - offsets[c]) for c in np.flatnonzero(out.any(1))]),
-            _NIBBLE)
-        idx = np.where(out, escape, idx)
-    indices = idx.astype(np.int32)
-    for c in reversed(range(len(models))):
-        coder.encode_reverse(indices[c], models[c][0])
-    return coder.get_compressed().astype("<u4").tobytes()
-
-
-def decode_symbols(data: bytes, eb: EntropyBottleneck, size: tuple[int, int]) -> np.ndarray:
-    """Decode ``[C, H, W]`` integer symbols; damaged data raises :class:`BitstreamError`."""
-    if len(data) % 4:
-        raise BitstreamError("damaged layer payload (length is not a whole number of words)")
-    models = eb._channel_models()
-    offsets = eb.offsets.cpu().numpy().astype(np.int64)
-    h, w = size
-    try:
-        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
-        raw = np.empty((len(models), h * w), dtype=np.int64)
-        for c, (model, _) in enumerate(models):
-            raw[c] = coder.decode(model, h * w)
-        escape = np.array([n - 1 for _, n in models], dtype=np.int64)[:, None]
-        out = raw - offsets[:, None]
-        for c, i in zip(*np.nonzero(raw == escape), strict=True):  # channel by channel, in order
-            count = int(coder.decode(_NIBBLE, 1)[0]) + 1
-            nibbles = coder.decode(_NIBBLE, count)
-            out[c, i] = _unzigzag(sum(int(v) << (4 * k) for k, v in enumerate(nibbles)))
-    except (ValueError, RuntimeError, OverflowError) as exc:
-        raise BitstreamError(f"damaged layer payload ({exc})") from None
-    return out.reshape(len(models), h, w)
-
-
-def _escape_nibbles(values: np.ndarray) -> np.ndarray:
-    """Per value: (number of 4-bit groups - 1), then the groups of its zigzag code, LSB first."""
-    parts = []
-    for v in values.tolist():
-        u = 2 * v if v >= 0 else -2 * v - 1
-        groups = []
-        while True:
-            groups.append(u & 15)
-            u >>= 4
-            if not u:
-                break
-        parts.append(len(groups) - 1)
-        parts.extend(groups)
-    return np.asarray(parts, dtype=np.int32)
-
-
-def _unzigzag(u: int) -> int:
-    return u >> 1 if u % 2 == 0 else -((u + 1) >> 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..latent_codecs import LATENT_CODECS
+from ..latent_codecs import build_latent_codec
 from ..layers.crcm import QualityPrediction
 from .base import LayeredModel
 from .config import ModelConfig
@@ -28,7 +28,7 @@ class QualityRPN(LayeredModel):
     def __init__(self, config: ModelConfig) -> None:
         w = config.widths
         super().__init__(config, [
-            Level(analysis(w[k]), LATENT_CODECS[config.latent_codecs[k]](w[k]),
+            Level(analysis(w[k]), build_latent_codec(config.latent_codecs[k], w, k),
                   synthesis(sum(w[: k + 1]), w[k]),
                   QualityPrediction(w[k - 1], w[k], config.mask_axis) if k else None)
             for k in range(len(w))])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ..latent_codecs import LATENT_CODECS
+from ..latent_codecs import build_latent_codec
 from ..layers.crcm import SpatialPrediction
 from ..pyramid import pyramid
 from .base import LayeredModel
@@ -32,7 +32,7 @@ class SpatialRPN(LayeredModel):
     def __init__(self, config: ModelConfig) -> None:
         w = config.widths
         super().__init__(config, [
-            Level(analysis(w[k]), LATENT_CODECS[config.latent_codecs[k]](w[k]),
+            Level(analysis(w[k]), build_latent_codec(config.latent_codecs[k], w, k),
                   synthesis(w[k], w[k]),
                   SpatialPrediction(w[k - 1], w[k], config.mask_axis) if k else None)
             for k in range(len(w))])

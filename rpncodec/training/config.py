@@ -4,7 +4,7 @@ Every field of :class:`TrainConfig` is also a ``rpncodec train`` option (its hel
 field's metadata), so the dataclass, the command line and the checkpoints never disagree. The
 schedule (learning rate, rate warm-up, guided stages, progressive phases, time-budget fit) is
 a pure function of the config and the step, which is what makes a resumed run exact.
-No torch here: the command line builds its parser without importing the trainer.
+The command line builds its parser from here without importing the trainer.
 """
 
 from __future__ import annotations

@@ -1,0 +1,120 @@
+"""Gaussian conditional density with integer coding tables indexed by a quantised scale.
+
+A symbol ``s = round(y - mean)`` has likelihood ``Phi((s + 1/2) / sigma) - Phi((s - 1/2) /
+sigma)``, where ``sigma`` is predicted per element by a network from what the decoder holds.
+For coding, ``sigma`` is snapped to one of :data:`SCALES` (log-spaced, CompressAI's scale-table
+idea) and each table index has its own integer frequency table over ``[-L, L]`` plus an escape
+entry (:mod:`.ans`), built once by :meth:`GaussianConditional.update` and stored with the
+weights. Symbols are coded a group per table index.
+
+Exactness: the table index depends on a float network output, so an encoder and a decoder
+whose float arithmetic differs could pick different tables near a boundary (CompressAI issues
+#279/#309). The coded payload therefore starts with a CRC32 of the index map: a decoder that
+computes other indices stops with a clear error instead of decoding garbage.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from statistics import NormalDist
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..errors import BitstreamError
+from .ans import decode_groups, encode_groups, quantize_pmf, table_models
+
+SCALE_MIN, SCALE_MAX, LEVELS = 0.11, 64.0, 64
+SCALES = np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), LEVELS))
+TAIL_MASS = 1e-9
+LIKELIHOOD_BOUND = 1e-9
+_CRC = struct.Struct(">I")
+
+
+def _std_cdf(x: Tensor) -> Tensor:
+    return 0.5 * torch.erfc(-x * (2**-0.5))
+
+
+def likelihood(values: Tensor, scales: Tensor) -> Tensor:
+    """Mass of the unit bin around each (mean-centred) value under N(0, scale)."""
+    scales = scales.clamp_min(SCALE_MIN)
+    v = values.abs()  # symmetric: use the upper tail for precision
+    upper = _std_cdf((0.5 - v) / scales)
+    lower = _std_cdf((-0.5 - v) / scales)
+    return (upper - lower).clamp_min(LIKELIHOOD_BOUND)
+
+
+class GaussianConditional(nn.Module):
+    """Tables and coding for mean-centred symbols under predicted scales."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("offsets", torch.zeros(0, dtype=torch.int32))
+        self.register_buffer("freqs", torch.zeros(0, 0, dtype=torch.int32))
+        self._models: list | None = None
+
+    @staticmethod
+    def indices(scales: Tensor) -> Tensor:
+        """Table index of each scale: the first table whose scale is at least it."""
+        table = torch.tensor(SCALES[:-1], dtype=scales.dtype, device=scales.device)
+        return torch.bucketize(scales.clamp_min(SCALE_MIN).contiguous(), table)
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Build one integer table per scale level over ``[-L, L]`` with L the tail quantile."""
+        tail = -NormalDist().inv_cdf(TAIL_MASS / 2)
+        spans = np.ceil(SCALES * tail).astype(np.int64)
+        length = int(2 * spans.max() + 2)
+        freqs = np.zeros((LEVELS, length), dtype=np.int32)
+        for i, (scale, span) in enumerate(zip(SCALES, spans, strict=True)):
+            values = torch.arange(-span, span + 1, dtype=torch.float64)
+            pmf = likelihood(values, torch.tensor(scale, dtype=torch.float64)).numpy()
+            probs = np.append(pmf, max(1 - pmf.sum(), 0.0))
+            freqs[i, : len(probs)] = quantize_pmf(probs)
+        self.offsets = torch.from_numpy(spans.astype(np.int32))
+        self.freqs = torch.from_numpy(freqs)
+        self._models = None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("offsets", "freqs"):
+            key = prefix + name
+            if key in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[key]))
+        self._models = None
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _tables(self) -> list[tuple[object, int]]:
+        if self.freqs.numel() == 0:
+            raise RuntimeError("entropy tables are empty: call update() before coding")
+        if self._models is None:
+            self._models = table_models(self.freqs.cpu().numpy())
+        return self._models
+
+    def compress(self, symbols: Tensor, scales: Tensor) -> bytes:
+        """Code integer ``symbols`` (any shape) with the tables of ``scales`` (same shape)."""
+        idx = self.indices(scales).cpu().numpy().reshape(-1).astype(np.int64)
+        sym = symbols.cpu().numpy().reshape(-1).astype(np.int64)
+        used = np.unique(idx).tolist()
+        data = encode_groups([sym[idx == t] for t in used], used, self._tables(),
+                             self.offsets.cpu().numpy())
+        return _CRC.pack(zlib.crc32(idx.astype(np.uint8).tobytes())) + data
+
+    def decompress(self, data: bytes, scales: Tensor) -> Tensor:
+        """Integer symbols of ``scales``' shape from :meth:`compress`'s bytes."""
+        if len(data) < _CRC.size:
+            raise BitstreamError("damaged layer payload (too short for its index check)")
+        idx = self.indices(scales).cpu().numpy().reshape(-1).astype(np.int64)
+        if zlib.crc32(idx.astype(np.uint8).tobytes()) != _CRC.unpack_from(data)[0]:
+            raise BitstreamError("the decoder's entropy-model indices differ from the "
+                                 "encoder's (other float arithmetic, or damaged data)")
+        used = np.unique(idx).tolist()
+        counts = [int((idx == t).sum()) for t in used]
+        groups = decode_groups(data[_CRC.size:], counts, used, self._tables(),
+                               self.offsets.cpu().numpy())
+        sym = np.empty(idx.shape, dtype=np.int64)
+        for t, g in zip(used, groups, strict=True):
+            sym[idx == t] = g
+        return torch.from_numpy(sym.reshape(scales.shape))

@@ -1,0 +1,86 @@
+"""Level 1 beyond the paper: a scale hyperprior (Ballé et al. 2018).
+
+Level 1 has no lower level to condition on, so it sends its own side information: a small
+analysis ``h_a`` summarises the latent into ``z`` at a quarter of its size, coded with a
+factorized density; a synthesis ``h_s`` turns the decoded ``ẑ`` into a scale per latent
+element, and the latent is coded under ``N(offset, scale)``. The payload is ``len(z bytes)``
+(u32) | z bytes | latent bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import torch
+from torch import Tensor, nn
+
+from ..entropy.factorized import EntropyBottleneck
+from ..entropy.gaussian import GaussianConditional, likelihood
+from ..errors import BitstreamError
+from ..layers.crcm import up2
+from .base import Context, LatentCodec
+from .conditional import round_half_up
+
+_LEN = struct.Struct(">I")
+
+
+def hyper_size(size: tuple[int, int]) -> tuple[int, int]:
+    """Size of ``z`` for a latent of ``size`` (two stride-2 convolutions)."""
+    return tuple((s + 3) // 4 for s in size)  # ceil(ceil(s / 2) / 2)
+
+
+class HyperpriorLatent(LatentCodec):
+    """A latent (level 1) coded under scales predicted from a side latent ``z``."""
+
+    def __init__(self, channels: int, hyper: int | None = None) -> None:
+        super().__init__()
+        n = hyper or channels
+        self.offset = nn.Parameter(torch.zeros(channels))
+        self.h_a = nn.Sequential(nn.Conv2d(channels, n, 3, padding=1), nn.ReLU(),
+                                 nn.Conv2d(n, n, 5, stride=2, padding=2), nn.ReLU(),
+                                 nn.Conv2d(n, n, 5, stride=2, padding=2))
+        self.h_s = nn.Sequential(up2(n, n, 5), nn.ReLU(), up2(n, n, 5), nn.ReLU(),
+                                 nn.Conv2d(n, channels, 3, padding=1))
+        self.z_bottleneck = EntropyBottleneck(n)
+        self.gaussian = GaussianConditional()
+
+    def _scale(self, z_hat: Tensor, size: tuple[int, int]) -> Tensor:
+        return torch.exp(self.h_s(z_hat))[..., : size[0], : size[1]]
+
+    def forward(self, y: Tensor, context: Context) -> tuple[Tensor, Tensor]:
+        z_hat, z_lik = self.z_bottleneck.mixed(self.h_a(torch.abs(y)))
+        r = y - self.offset.view(1, -1, 1, 1)
+        noisy = r + torch.empty_like(r).uniform_(-0.5, 0.5) if self.training else \
+            round_half_up(r)
+        r_hat = r + (round_half_up(r) - r).detach()
+        y_lik = likelihood(noisy, self._scale(z_hat, y.shape[-2:]))
+        n = y.shape[0]
+        return y - r + r_hat, torch.cat([y_lik.reshape(n, -1), z_lik.reshape(n, -1)], 1)
+
+    def compress(self, y: Tensor, context: Context) -> tuple[bytes, Tensor]:
+        z = self.h_a(torch.abs(y))
+        z_data = self.z_bottleneck.compress(z)
+        scale = self._scale(self.z_bottleneck.quantize(z), y.shape[-2:])
+        offset = self.offset.view(1, -1, 1, 1)
+        symbols = round_half_up(y - offset)
+        data = _LEN.pack(len(z_data)) + z_data + self.gaussian.compress(symbols, scale)
+        return data, offset + symbols
+
+    def decompress(self, data: bytes, size: tuple[int, int], context: Context) -> Tensor:
+        if len(data) < _LEN.size or _LEN.unpack_from(data)[0] > len(data) - _LEN.size:
+            raise BitstreamError("damaged layer payload (side information length)")
+        end = _LEN.size + _LEN.unpack_from(data)[0]
+        z_hat = self.z_bottleneck.decompress(data[_LEN.size:end], hyper_size(size))
+        scale = self._scale(z_hat, size)
+        offset = self.offset.view(1, -1, 1, 1)
+        return offset + self.gaussian.decompress(data[end:], scale).to(scale)
+
+    def update(self) -> None:
+        self.z_bottleneck.update()
+        self.gaussian.update()
+
+    def aux_loss(self) -> Tensor:
+        return self.z_bottleneck.aux_loss()
+
+    def aux_parameters(self) -> list[nn.Parameter]:
+        return [self.z_bottleneck.quantiles]

@@ -47,32 +47,41 @@ class ConditionalResidual(LatentCodec):
         self.head = scale_head((lower_channels or channels) + channels, channels)
         self.gaussian = GaussianConditional()
 
-    def _mean_scale(self, context: Context, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    def _scale(self, context: Context, size: tuple[int, int]) -> Tensor:
         prior, lower = context.prior, context.lower
         if prior is None or lower is None:
             raise ValueError("a conditional latent codec needs the level below (level k > 1)")
         if lower.shape[-2:] != tuple(size):  # spatial mode: the lower level is half the size
             lower = F.interpolate(lower, scale_factor=2, mode="nearest")[..., : size[0], : size[1]]
-        scale = torch.exp(self.head(torch.cat([lower, prior], 1)))
-        offset = self.offset.view(1, -1, 1, 1)
-        return (prior + offset if self.use_prior else offset.expand_as(prior)), scale
+        return torch.exp(self.head(torch.cat([lower, prior], 1)))
+
+    # The mean is prior + offset, applied in the factorized coder's order of operations
+    # (residual, then offset), so that converted models decode bit-identical latents.
+    def _residual(self, y: Tensor, context: Context) -> Tensor:
+        return y - context.prior if self.use_prior else y
+
+    def _latent(self, r_hat: Tensor, context: Context) -> Tensor:
+        return context.prior + r_hat if self.use_prior else r_hat
 
     def forward(self, y: Tensor, context: Context) -> tuple[Tensor, Tensor]:
-        mean, scale = self._mean_scale(context, y.shape[-2:])
-        r = y - mean
+        scale = self._scale(context, y.shape[-2:])
+        offset = self.offset.view(1, -1, 1, 1)
+        r = self._residual(y, context) - offset
         noisy = r + torch.empty_like(r).uniform_(-0.5, 0.5) if self.training else \
             round_half_up(r)
         r_hat = r + (round_half_up(r) - r).detach()  # straight-through (mixed quantisation)
-        return mean + r_hat, likelihood(noisy, scale)
+        return self._latent(r_hat + offset, context), likelihood(noisy, scale)
 
     def compress(self, y: Tensor, context: Context) -> tuple[bytes, Tensor]:
-        mean, scale = self._mean_scale(context, y.shape[-2:])
-        symbols = round_half_up(y - mean)
-        return self.gaussian.compress(symbols, scale), mean + symbols
+        scale = self._scale(context, y.shape[-2:])
+        offset = self.offset.view(1, -1, 1, 1)
+        symbols = round_half_up(self._residual(y, context) - offset)
+        return self.gaussian.compress(symbols, scale), self._latent(symbols + offset, context)
 
     def decompress(self, data: bytes, size: tuple[int, int], context: Context) -> Tensor:
-        mean, scale = self._mean_scale(context, size)
-        return mean + self.gaussian.decompress(data, scale).to(mean)
+        scale = self._scale(context, size)
+        symbols = self.gaussian.decompress(data, scale).to(scale)
+        return self._latent(symbols + self.offset.view(1, -1, 1, 1), context)
 
     def update(self) -> None:
         self.gaussian.update()

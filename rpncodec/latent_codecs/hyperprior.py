@@ -55,7 +55,8 @@ class HyperpriorLatent(LatentCodec):
         r_hat = r + (round_half_up(r) - r).detach()
         y_lik = likelihood(noisy, self._scale(z_hat, y.shape[-2:]))
         n = y.shape[0]
-        return y - r + r_hat, torch.cat([y_lik.reshape(n, -1), z_lik.reshape(n, -1)], 1)
+        likelihoods = torch.cat([y_lik.reshape(n, -1), z_lik.reshape(n, -1)], 1)
+        return r_hat + self.offset.view(1, -1, 1, 1), likelihoods
 
     def compress(self, y: Tensor, context: Context) -> tuple[bytes, Tensor]:
         z = self.h_a(torch.abs(y))
@@ -64,7 +65,7 @@ class HyperpriorLatent(LatentCodec):
         offset = self.offset.view(1, -1, 1, 1)
         symbols = round_half_up(y - offset)
         data = _LEN.pack(len(z_data)) + z_data + self.gaussian.compress(symbols, scale)
-        return data, offset + symbols
+        return data, symbols + offset
 
     def decompress(self, data: bytes, size: tuple[int, int], context: Context) -> Tensor:
         if len(data) < _LEN.size or _LEN.unpack_from(data)[0] > len(data) - _LEN.size:
@@ -73,7 +74,7 @@ class HyperpriorLatent(LatentCodec):
         z_hat = self.z_bottleneck.decompress(data[_LEN.size:end], hyper_size(size))
         scale = self._scale(z_hat, size)
         offset = self.offset.view(1, -1, 1, 1)
-        return offset + self.gaussian.decompress(data[end:], scale).to(scale)
+        return self.gaussian.decompress(data[end:], scale).to(scale) + offset
 
     def update(self) -> None:
         self.z_bottleneck.update()

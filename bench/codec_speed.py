@@ -1,6 +1,7 @@
 """Encode/decode speed of the shipped models, the single-layer baseline and OpenJPEG, per layer.
 
-For every shipped model, on every image of a folder (default: Kodak), per layer k:
+For every shipped quality and spatial model, on every image of a folder (default: Kodak), per
+layer k:
 - encode time (coding the first k layers: analyses, predictions and entropy coding of levels
   1..k; k = all is a full ``codec.encode``-equivalent encode) and decode time (a real
   ``codec.decode`` of the k-layer prefix of the file), and megapixels per second of each;
@@ -8,15 +9,18 @@ For every shipped model, on every image of a folder (default: Kodak), per layer 
   libraries and the operation's buffers; on CUDA the peak of allocated GPU memory); the JSON
   also has what the peak adds over the memory in use before (a lower bound, since the C
   allocator keeps freed buffers);
-- the share of the time spent in entropy coding (``EntropyBottleneck.compress/decompress``:
-  rounding, table look-ups and ANS coding);
+- the share of the time spent in entropy coding (the ``compress``/``decompress`` of every
+  density's coder, :class:`EntropyBottleneck` and :class:`GaussianConditional`: rounding,
+  table look-ups, index maps and ANS coding);
 - the network's multiply-accumulates (counted by ``torch.utils.flop_counter.FlopCounterMode``:
   convolutions, transposed convolutions, matrix products) per second, divided by the fp32
   matrix-multiply throughput measured in the same run: the utilisation of what this machine's
   cores can do at best.
-The single-layer baseline is level 1 of each quality model run as a one-level model (same
-network cost as a single-layer model of that width). OpenJPEG (Pillow, irreversible 9/7,
-``mct=1``) codes each image as one layered codestream at the model's per-image layer rates.
+A spatial model's layer k is measured at its own resolution (bpp over the full image's pixels,
+PSNR against the pyramid level). The single-layer baseline is level 1 of each quality model
+run as a one-level model (same network cost as a single-layer model of that width). OpenJPEG
+(Pillow, irreversible 9/7, ``mct=1``) codes each image as one layered codestream at the first
+quality model's per-image layer rates.
 
 Times are the best of ``--repeats`` runs per image (after one warm-up run, which also measures
 memory), averaged over images. Run it with nothing else on the machine:
@@ -44,9 +48,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from rpncodec import bitstream, codec
 from rpncodec.entropy.factorized import EntropyBottleneck
+from rpncodec.entropy.gaussian import GaussianConditional
 from rpncodec.imageio import atomic_write_bytes, list_images, load_image
 from rpncodec.layers import crcm
 from rpncodec.models import ModelConfig, build_model
+from rpncodec.pyramid import pyramid_images
 from rpncodec.utils.anchors import j2k_decode, j2k_encode
 from rpncodec.utils.evaluate import psnr
 from rpncodec.zoo import REGISTRY, LoadedModel, load_model
@@ -123,7 +129,8 @@ class EntropyTimer:
 
     @contextmanager
     def installed(self) -> Iterator[EntropyTimer]:
-        originals = EntropyBottleneck.compress, EntropyBottleneck.decompress
+        coders = (EntropyBottleneck, GaussianConditional)
+        originals = [(c, c.compress, c.decompress) for c in coders]
 
         def timed(fn):
             def wrapper(*args, **kwargs):
@@ -134,12 +141,13 @@ class EntropyTimer:
                     self.seconds += time.perf_counter() - t0
             return wrapper
 
-        EntropyBottleneck.compress = timed(originals[0])
-        EntropyBottleneck.decompress = timed(originals[1])
+        for coder, compress, decompress in originals:
+            coder.compress, coder.decompress = timed(compress), timed(decompress)
         try:
             yield self
         finally:
-            EntropyBottleneck.compress, EntropyBottleneck.decompress = originals
+            for coder, compress, decompress in originals:
+                coder.compress, coder.decompress = compress, decompress
 
 
 def count_macs(fn: Callable[[], object]) -> int:
@@ -210,6 +218,9 @@ def _measure_image(loaded: LoadedModel, name: str, image: np.ndarray, repeats: i
     h, w = image.shape[:2]
     data = codec.encode(image, loaded)
     container = bitstream.parse(data)
+    layers = container.header.layers
+    reference = (pyramid_images(image, layers) if loaded.config.mode == "spatial"
+                 else [image] * layers)
     for k in range(1, container.header.layers + 1):
         size = (h, w, k)
         if size not in macs:
@@ -226,7 +237,7 @@ def _measure_image(loaded: LoadedModel, name: str, image: np.ndarray, repeats: i
         decoded = codec.decode(data, k, loaded).image
         rows.append({"model": loaded.name, "image": name, "layer": k, "pixels": h * w,
                      "bpp": 8 * bitstream.prefix_size(container, k) / (h * w),
-                     "psnr": psnr(image, decoded), "encode": enc, "decode": dec,
+                     "psnr": psnr(reference[k - 1], decoded), "encode": enc, "decode": dec,
                      "encode_macs": macs[size][0], "decode_macs": macs[size][1]})
     return rows
 
@@ -325,8 +336,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the bundled sample (kodim23, 768x512)")
     ap.add_argument("--images", type=int, help="use only the first N images of the folder")
     ap.add_argument("--models", nargs="+",
-                    default=[e.name for e in REGISTRY.values() if e.mode == "quality"],
-                    help="quality-mode model names or .pt files (default: every shipped one)")
+                    default=[e.name for e in REGISTRY.values() if e.mode != "single"],
+                    help="model names or .pt files (default: every shipped quality and "
+                    "spatial model)")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per operation (best)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (the networks; OpenJPEG "
@@ -352,10 +364,6 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     images = [(p.name, load_image(p)) for p in paths]
     models = [load_model(m, args.device) for m in args.models]
-    for loaded in models:
-        if loaded.config.mode != "quality":
-            sys.exit(f"codec_speed: {loaded.name} is a {loaded.config.mode} model; this "
-                     "benchmark times quality-mode layers")
     device = models[0].device if models else torch.device("cpu")
     memory = Memory(device)
     matmul = matmul_gflops(device)
@@ -368,8 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_single and loaded.config.mode == "quality":
             rows += measure_model(single_layer_baseline(loaded), images, args.repeats, device,
                                   memory)
-    if not args.no_openjpeg and models:
-        first = models[0].name
+    quality = [m for m in models if m.config.mode == "quality"]
+    if not args.no_openjpeg and quality:
+        first = quality[0].name
         rates = {}
         for r in rows:
             if r["model"] == first:

@@ -135,3 +135,26 @@ def test_cpu_and_gpu_decode_each_others_files(tmp_path) -> None:
             continue
         reference = codec.decode(data, None, encoder).image.astype(int)
         assert np.abs(decoded.astype(int) - reference).max() <= 2
+
+
+def test_the_trainer_trains_and_exports_a_conditional_model(tmp_path) -> None:
+    from PIL import Image
+
+    from rpncodec.training.config import TrainConfig
+    from rpncodec.training.trainer import Trainer
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for seed in range(3):
+        Image.fromarray(smooth_image(80, 80, seed=seed)).save(folder / f"{seed}.png")
+    cfg = TrainConfig(preset="tiny", latent_codecs=list(CODECS["quality"]), steps=3, batch=2,
+                      crop=64, data=str(folder), val_every=3, checkpoint_every=3,
+                      guidance=False)
+    trainer = Trainer(cfg, tmp_path / "run")
+    before = trainer.model.levels[2].latent_codec.head[0].weight.clone()
+    trainer.run()
+    assert not torch.equal(before, trainer.model.levels[2].latent_codec.head[0].weight)
+    export(trainer.model, tmp_path / "m.pt", settle_steps=10)
+    loaded = load_model(str(tmp_path / "m.pt"))
+    assert loaded.config.latent_codecs == CODECS["quality"]
+    assert codec.decode(codec.encode(smooth_image(32, 32), loaded), None, loaded).layers == 4

@@ -10,10 +10,10 @@ The command line builds its parser from here without importing the trainer.
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
-from ..models import preset
+from ..models import ModelConfig, preset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "train" / "bsds500"
 # Reference defaults (rate multipliers). Quality: CompressAI 0.0042, 0.0083, 0.022, 0.05;
@@ -72,6 +72,9 @@ class TrainConfig:
     mode: str = _opt("quality", "quality, spatial or single", choices=["quality", "spatial",
                                                                        "single"])
     preset: str = _opt("cpu", "model size: paper, cpu or tiny (README, CPU preset)")
+    latent_codecs: list[str] | None = _opt(
+        None, "latent codec per level, e.g. hyperprior conditional conditional conditional "
+        "(default: the paper's factorized residual everywhere)", nargs="+", metavar="CODEC")
     steps: int = _opt(10000, "training steps (the sum of --progressive when given)")
     batch: int = _opt(16, "crops per step")
     crop: int = _opt(64, "crop side (a multiple of the mode's padding: 16, spatial 64)")
@@ -110,6 +113,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.progressive:
             self.steps = sum(self.progressive)
+
+    def model_config(self) -> ModelConfig:
+        """The architecture this run trains: the preset with the chosen latent codecs."""
+        return replace(preset(self.mode, self.preset),
+                       latent_codecs=tuple(self.latent_codecs or ()))
 
     @property
     def layers(self) -> int:

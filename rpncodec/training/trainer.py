@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..errors import RpncodecError
 from ..imageio import list_images
-from ..models import build_model, preset
+from ..models import build_model
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, from_arguments
 from .data import CropDataset, center_crops, split_holdout
@@ -58,7 +58,7 @@ class Trainer:
         if self.rank == 0:
             out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)
-        self.model = build_model(preset(cfg.mode, cfg.preset)).to(self.device)
+        self.model = build_model(cfg.model_config()).to(self.device)
         # level k's uncertainty comes from level k+1's decoded latent (none for the top level)
         self.uncertainty = UncertaintyHeads(self.model.config.widths, cfg.mode).to(self.device)
         self.lambdas = cfg.mode_lambdas()[: self.model.layers]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import resource
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from rpncodec.metrics import psnr
 
 SAMPLE = Path(__file__).resolve().parents[1] / "rpncodec" / "samples" / "kodim23.png"
 SIZES = ("1x1", "17x31", "512x768", "2048x2048", "4096x4096", "8192x8192")
@@ -98,11 +99,6 @@ def sizes_table(args: argparse.Namespace) -> None:
             print(f"{size:<10}  {enc['tiles']:>5}  {enc['bytes']:>10}  {enc['bpp']:7.4f}  "
                   f"{enc['seconds']:8.2f}  {enc['peak_rss_mib']:15.0f}  {dec['seconds']:8.2f}  "
                   f"{dec['peak_rss_mib']:15.0f}", flush=True)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def seams(args: argparse.Namespace) -> None:

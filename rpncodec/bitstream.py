@@ -48,10 +48,11 @@ MAX_PAYLOAD = 2**31
 CHUNK_OVERHEAD = 8  # payload length u32 + payload CRC32 u32
 
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_FIXED = struct.Struct(">4sBBB")  # magic, version, mode, name length
-_TAIL = struct.Struct(">8sIIIB")  # digest, height, width, tile side, layers
-_U32 = struct.Struct(">I")
-_CHUNK = struct.Struct(">II")
+# The header and chunk layouts, written only here (the fuzzer and the tests use these structs).
+HEADER_FIXED = struct.Struct(">4sBBB")  # magic, version, mode, name length
+HEADER_TAIL = struct.Struct(">8sIIIB")  # digest, height, width, tile side, layers
+U32 = struct.Struct(">I")
+CHUNK = struct.Struct(">II")
 
 
 def size_problem(height: int, width: int) -> str | None:
@@ -97,7 +98,7 @@ def join_tiles(strings: list[bytes]) -> bytes:
     the strings. One tile gives its string unchanged."""
     if not strings:
         raise ValueError("a layer needs at least one tile string")
-    lengths = b"".join(_U32.pack(len(s)) for s in strings[:-1])
+    lengths = b"".join(U32.pack(len(s)) for s in strings[:-1])
     return lengths + b"".join(bytes(s) for s in strings)
 
 
@@ -127,7 +128,7 @@ def split_tiles(payload: bytes, tiles: int) -> list[bytes]:
 
 def header_size(model: str) -> int:
     """Number of bytes of the header of a file made with model name ``model``."""
-    return _FIXED.size + len(model.encode("ascii")) + _TAIL.size + _U32.size
+    return HEADER_FIXED.size + len(model.encode("ascii")) + HEADER_TAIL.size + U32.size
 
 
 @dataclass(frozen=True)
@@ -171,11 +172,11 @@ class Header:
         """Serialize, including the trailing header CRC32."""
         name = self.model.encode("ascii")
         body = (
-            _FIXED.pack(MAGIC, FORMAT_VERSION, MODE_BYTES[self.mode], len(name))
+            HEADER_FIXED.pack(MAGIC, FORMAT_VERSION, MODE_BYTES[self.mode], len(name))
             + name
-            + _TAIL.pack(self.digest, self.height, self.width, self.tile, self.layers)
+            + HEADER_TAIL.pack(self.digest, self.height, self.width, self.tile, self.layers)
         )
-        return body + _U32.pack(zlib.crc32(body))
+        return body + U32.pack(zlib.crc32(body))
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def pack(header: Header, payloads: list[bytes]) -> bytes:
     for payload in payloads:
         if len(payload) > MAX_PAYLOAD:
             raise ValueError(f"layer payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
-        parts.append(_CHUNK.pack(len(payload), zlib.crc32(payload)) + bytes(payload))
+        parts.append(CHUNK.pack(len(payload), zlib.crc32(payload)) + bytes(payload))
     return b"".join(parts)
 
 
@@ -217,27 +218,28 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
             f"unsupported .rpn format version {data[4]} "
             f"(this rpncodec reads version {FORMAT_VERSION})"
         )
-    if len(data) < _FIXED.size:
+    if len(data) < HEADER_FIXED.size:
         raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
-    _, _, mode_byte, name_len = _FIXED.unpack_from(data)
+    _, _, mode_byte, name_len = HEADER_FIXED.unpack_from(data)
     if not 1 <= name_len <= 64:
         raise BitstreamError(f"damaged .rpn header (model name length {name_len})")
-    size = _FIXED.size + name_len + _TAIL.size + _U32.size
+    size = HEADER_FIXED.size + name_len + HEADER_TAIL.size + U32.size
     if len(data) < size:
         raise TruncatedError(
             f"file is truncated inside its header (only {len(data)} of {size} bytes)"
         )
-    (crc,) = _U32.unpack_from(data, size - _U32.size)
-    if zlib.crc32(data[: size - _U32.size]) != crc:
+    (crc,) = U32.unpack_from(data, size - U32.size)
+    if zlib.crc32(data[: size - U32.size]) != crc:
         raise BitstreamError("damaged .rpn header (CRC mismatch)")
     if mode_byte >= len(MODES):
         raise BitstreamError(f"unknown .rpn mode byte {mode_byte} (expected 0 to {len(MODES) - 1})")
-    name = data[_FIXED.size : _FIXED.size + name_len]
+    name = data[HEADER_FIXED.size : HEADER_FIXED.size + name_len]
     if not re.fullmatch(rb"[A-Za-z0-9._-]+", name):
         raise BitstreamError(
             "invalid model name in .rpn header (must be ASCII letters, digits, . _ -)"
         )
-    digest, height, width, tile, layers = _TAIL.unpack_from(data, _FIXED.size + name_len)
+    digest, height, width, tile, layers = HEADER_TAIL.unpack_from(data,
+                                                                  HEADER_FIXED.size + name_len)
     header = Header(MODES[mode_byte], name.decode("ascii"), digest, height, width, layers, tile)
     return header, size
 
@@ -260,7 +262,7 @@ def parse(data: bytes) -> Container:
         if pos + CHUNK_OVERHEAD > len(data):
             truncated = True
             break
-        length, crc = _CHUNK.unpack_from(data, pos)
+        length, crc = CHUNK.unpack_from(data, pos)
         if length > MAX_PAYLOAD:
             damaged, damage = index, f"impossible chunk length {length}"
             break

@@ -28,19 +28,10 @@ from torch.nn import functional as F
 from . import bitstream
 from .errors import ModelError
 from .models import ScalableModel
+from .tensors import to_image, to_tensor
 from .zoo import REGISTRY, LoadedModel, load_model
 
 DEFAULT_TILE = bitstream.DEFAULT_TILE
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 ``[H, W, 3]`` -> float ``[1, 3, H, W]`` in [0, 1]."""
-    return torch.tensor(image).permute(2, 0, 1)[None].float().div(255)
-
-
-def to_image(x: torch.Tensor) -> np.ndarray:
-    """float ``[1, 3, H, W]`` -> uint8 ``[H, W, 3]`` (clipped and rounded)."""
-    return x[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
 def pad(x: torch.Tensor, multiple: int) -> torch.Tensor:

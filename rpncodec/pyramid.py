@@ -11,9 +11,10 @@ layer with :func:`pyramid_images` of the original, so both use the same filter.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import Tensor
 from torch.nn import functional as F
+
+from .tensors import to_image, to_tensor
 
 
 def level_size(height: int, width: int, shift: int) -> tuple[int, int]:
@@ -41,6 +42,4 @@ def pyramid(x: Tensor, levels: int) -> list[Tensor]:
 
 def pyramid_images(image: np.ndarray, levels: int) -> list[np.ndarray]:
     """The uint8 ``[H, W, 3]`` reference images of a spatial stream, coarsest first."""
-    x = torch.tensor(image).permute(2, 0, 1)[None].float().div(255)
-    return [t[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-            for t in pyramid(x, levels)]
+    return [to_image(t) for t in pyramid(to_tensor(image), levels)]

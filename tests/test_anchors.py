@@ -13,6 +13,7 @@ from PIL import Image
 
 from rpncodec.cli import main
 from rpncodec.codec import decode, encode
+from rpncodec.metrics import psnr
 from rpncodec.models import build_model, preset
 from rpncodec.pyramid import pyramid_images
 from rpncodec.training.export import export
@@ -26,7 +27,6 @@ from rpncodec.utils.anchors import (
     simulcast,
     sweep,
 )
-from rpncodec.utils.evaluate import psnr
 from rpncodec.utils.testing import smooth_image
 from rpncodec.zoo import load_model
 

@@ -1,7 +1,6 @@
 """Tests of the .rpn container: round trips, truncation, damage, and hostile input."""
 
 import contextlib
-import struct
 import zlib
 
 import pytest
@@ -26,13 +25,13 @@ def raw_header(**fields) -> bytes:
     values |= {"height": 4, "width": 4, "tile": 1024, "layers": 1}
     values.update(fields)
     body = (
-        bitstream.MAGIC
-        + bytes([values["version"], values["mode"], len(values["name"])])
+        bitstream.HEADER_FIXED.pack(bitstream.MAGIC, values["version"], values["mode"],
+                                    len(values["name"]))
         + values["name"]
-        + struct.pack(">8sIIIB", values["digest"], values["height"], values["width"],
-                      values["tile"], values["layers"])
+        + bitstream.HEADER_TAIL.pack(values["digest"], values["height"], values["width"],
+                                     values["tile"], values["layers"])
     )
-    return body + struct.pack(">I", zlib.crc32(body))
+    return body + bitstream.U32.pack(zlib.crc32(body))
 
 
 def test_round_trip():
@@ -167,7 +166,7 @@ def test_header_crc_damage():
 
 def test_absurd_sizes_refused():
     for height, width in ((100000, 100000), (70000, 1), (0, 5), (40000, 40000), (16385, 16384)):
-        data = raw_header(height=height, width=width) + struct.pack(">II", 0, 0)
+        data = raw_header(height=height, width=width) + bitstream.CHUNK.pack(0, 0)
         with pytest.raises(BitstreamError, match=r"above the limit|empty"):
             parse(data)
     assert parse(raw_header(height=16384, width=16384)).header.width == 16384

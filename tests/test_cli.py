@@ -13,10 +13,8 @@ import json
 import math
 import os
 import re
-import struct
 import subprocess
 import sys
-import zlib
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,13 +26,13 @@ from PIL import Image
 
 from rpncodec import __version__, bitstream
 from rpncodec.cli import main
-from rpncodec.utils.testing import smooth_image, tiny_model
+from rpncodec.utils.testing import smooth_image, tiny_model, with_header
 from rpncodec.zoo import REGISTRY, WEIGHTS_DIR
 
 H, W = 48, 80  # conftest's image_file size
 LAYERS = 4
 PREVIOUS = b"previous output, must survive a failed run\n"
-NAME_OFFSET = len(bitstream.MAGIC) + 3  # magic | version | mode | name length | name ...
+NAME_OFFSET = bitstream.HEADER_FIXED.size  # the name follows the fixed part of the header
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,10 +105,7 @@ def chunk_range(data: bytes, layer: int) -> tuple[int, int]:
 
 def with_header_fields(data: bytes, height: int, width: int) -> bytes:
     """``data`` with other height/width in its header and the header CRC recomputed."""
-    size = chunk_range(data, 1)[0]
-    at = NAME_OFFSET + data[NAME_OFFSET - 1] + 8  # after the name and the digest
-    body = data[:at] + struct.pack(">II", height, width) + data[at + 8 : size - 4]
-    return body + struct.pack(">I", zlib.crc32(body)) + data[size:]
+    return with_header(data, height=height, width=width)
 
 
 @pytest.fixture(scope="module")
@@ -365,7 +360,8 @@ BAD_RPN = {
     "cut-in-name": (lambda d: d[: NAME_OFFSET + 2], "truncated"),
     "cut-before-header-crc": (lambda d: d[: chunk_range(d, 1)[0] - 1], "truncated"),
     "cut-in-layer-1": (lambda d: d[: chunk_range(d, 1)[0] + 10], "none of its 4 layers"),
-    "layer-1-damaged": (lambda d: _flip(d, chunk_range(d, 1)[0] + 8), "layer 1 of 4 is damaged"),
+    "layer-1-damaged": (lambda d: _flip(d, chunk_range(d, 1)[0] + bitstream.CHUNK.size),
+                        "layer 1 of 4 is damaged"),
 }
 
 
@@ -396,9 +392,7 @@ def test_unknown_version_is_reported_even_though_the_header_crc_matches_the_old_
                                                                                      tmp_path):
     # The version is checked before the CRC, so a version-3 file with a CRC made for version 3
     # is reported the same way: as an unsupported version, not as damage.
-    size = chunk_range(coded.data, 1)[0]
-    body = coded.data[:4] + b"\x03" + coded.data[5 : size - 4]
-    data = body + struct.pack(">I", zlib.crc32(body)) + coded.data[size:]
+    data = with_header(coded.data, version=3)
     line = fails(capsys, "info", write_rpn(tmp_path, data))
     assert "unsupported .rpn format version 3" in line
 
@@ -422,7 +416,7 @@ def test_decode_of_directory_or_missing_input_fails_with_one_line(capsys, tmp_pa
 @pytest.fixture
 def damaged_layer_3(coded, tmp_path) -> Path:
     start, _ = chunk_range(coded.data, 3)
-    return write_rpn(tmp_path, _flip(coded.data, start + 8 + 5), "damaged.rpn")
+    return write_rpn(tmp_path, _flip(coded.data, start + bitstream.CHUNK.size + 5), "damaged.rpn")
 
 
 def test_damaged_layer_3_still_decodes_two_layers_on_request(capsys, coded, damaged_layer_3,

@@ -13,10 +13,11 @@ from PIL import Image
 
 from rpncodec import bitstream, codec
 from rpncodec.cli import main
+from rpncodec.metrics import psnr
 from rpncodec.models import build_model, preset
 from rpncodec.pyramid import pyramid_images
 from rpncodec.training.export import export
-from rpncodec.utils.evaluate import evaluate_image, format_table, psnr, summarize
+from rpncodec.utils.evaluate import evaluate_image, format_table, summarize
 from rpncodec.utils.testing import smooth_image
 from rpncodec.zoo import load_model
 

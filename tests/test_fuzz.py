@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-import struct
 import time
-import zlib
 from contextlib import redirect_stdout
 from dataclasses import replace
 from io import StringIO
@@ -19,7 +17,7 @@ from rpncodec import bitstream, codec
 from rpncodec.bitstream import Container, Header, pack, parse, truncate
 from rpncodec.errors import BitstreamError, TruncatedError
 from rpncodec.utils import fuzz
-from rpncodec.utils.testing import smooth_image
+from rpncodec.utils.testing import smooth_image, with_header
 
 names = st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True)
 
@@ -113,7 +111,8 @@ def test_a_chunk_whose_tile_table_does_not_fit_is_damaged(file, data):
         header = replace(header, height=bitstream.MAX_TILE + 1, tile=bitstream.MAX_TILE)
         payloads = [bitstream.join_tiles([p, b""]) for p in payloads]
     k = data.draw(st.integers(0, header.layers - 1))
-    bad = struct.pack(">I", 2**32 - 1) + payloads[k][4:]  # tile 1's length: beyond the end
+    # tile 1's length: beyond the end
+    bad = bitstream.U32.pack(2**32 - 1) + payloads[k][bitstream.U32.size :]
     c = parse(pack(header, [*payloads[:k], bad, *payloads[k + 1 :]]))
     assert (c.available, c.damaged, c.truncated) == (k, k + 1, False)
     assert "tile" in c.damage
@@ -169,12 +168,14 @@ def test_mutations_are_deterministic_and_reach_the_payloads():
 
 def test_generated_sizes_are_capped():
     data = pack(Header("quality", "m", bytes(8), 48, 80, 4), [b"abcd"] * 4)
+    tail_at = bitstream.HEADER_FIXED.size + len("m")  # "size" mutations keep the name
     rng = random.Random(5)
     sizes = []
     for _ in range(3000):
         buf, done = fuzz._header_field(bytearray(data), rng)
         if "size" in done and "CRC fixed" in done:
-            sizes.append(struct.unpack_from(">II", buf, 7 + buf[6] + 8))
+            _, height, width, *_ = bitstream.HEADER_TAIL.unpack_from(buf, tail_at)
+            sizes.append((height, width))
     big = [s for s in sizes if max(s) > fuzz.MAX_MUTANT_SIDE]
     assert len(sizes) > 500
     assert 0 < len(big) < 0.1 * len(sizes)  # the few deliberate extremes
@@ -208,10 +209,7 @@ def test_campaign_ci(tiny, encoded, tmp_path):
 
 
 def test_too_large_is_reported_not_decoded(tiny, encoded, monkeypatch):
-    data = bytearray(encoded[1])
-    struct.pack_into(">II", data, 7 + data[6] + 8, 4096, 4096)
-    head = bitstream.header_size(tiny.name)
-    data[head - 4 : head] = struct.pack(">I", zlib.crc32(data[: head - 4]))
+    data = with_header(encoded[1], height=4096, width=4096)
     assert parse(bytes(data)).header.height == 4096  # a valid header: decode would accept it
 
     def refuse(*args):

@@ -10,10 +10,10 @@ resolution's target (the model's ``out["targets"]``).
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
+
+from ..metrics import psnr_from_mse
 
 
 def bits(likelihoods: Tensor) -> Tensor:
@@ -36,8 +36,9 @@ def rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...],
 
 
 def psnr(mse: float) -> float:
-    """PSNR in dB of an MSE measured on [0, 1] images."""
-    return -10 * math.log10(max(mse, 1e-12))
+    """PSNR in dB of an MSE measured on [0, 1] images (floored at 1e-12, so 120 dB, never inf:
+    validation writes it to JSON)."""
+    return psnr_from_mse(max(mse, 1e-12))
 
 
 def uncertainty_nll(s: Tensor, x: Tensor, x_hat: Tensor) -> Tensor:

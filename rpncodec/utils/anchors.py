@@ -53,9 +53,10 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from ..errors import RpncodecError
+from ..metrics import psnr
 from ..pyramid import pyramid_images
 from ..zoo import LoadedModel
-from .evaluate import msssim, psnr, readable_images, summarize
+from .evaluate import msssim, readable_images, summarize
 
 SPATIAL_LAYERS = 3  # reduce 2, 1, 0: 1/4, 1/2 and full resolution
 

@@ -56,8 +56,10 @@ class Results:
         return [p for points in self.layers.values() for p in points]
 
 
-def _mode(report: dict) -> str:
-    """A report's mode; files written before ``mode`` existed are layered unless swept."""
+def results_mode(report: dict) -> str:
+    """A results JSON's mode (``quality``, ``spatial`` or ``single``): its ``mode`` field, or
+    for files written before that field existed, ``single`` if it is a sweep (it has a
+    ``setting`` list) and ``quality`` otherwise. The one place that fallback is written."""
     if "mode" in report:
         return str(report["mode"])
     return "single" if "setting" in report.get("results", {}) else "quality"
@@ -79,7 +81,7 @@ def load_results(spec: str, metric: str = "psnr") -> Results:
             r = report["results"]
             bpps, values = r["bpp"], r[METRICS[metric]]
             layers = r.get("layer", list(range(1, len(bpps) + 1)))
-            name, mode = str(report["name"]), _mode(report)
+            name, mode = str(report["name"]), results_mode(report)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RpncodecError(f"cannot read results from {path} ({exc})") from None
         if out is None:

@@ -16,7 +16,6 @@ are the layers of one stream or the points of a sweep.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 import warnings
@@ -30,16 +29,11 @@ from pytorch_msssim import ms_ssim
 from .. import bitstream, codec
 from ..errors import InputImageError, RpncodecError
 from ..imageio import atomic_write_bytes, list_images, load_image
+from ..metrics import psnr  # also re-exported for bench/codec_speed.py
 from ..pyramid import pyramid_images
 from ..zoo import LoadedModel
 
 MSSSIM_MIN_SIDE = 161
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images (RGB: over all channels)."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def msssim(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -52,7 +52,6 @@ import json
 import random
 import shutil
 import signal
-import struct
 import sys
 import tempfile
 import threading
@@ -67,6 +66,7 @@ import numpy as np
 
 from .. import bitstream, codec
 from ..errors import RpncodecError
+from ..pyramid import level_size
 from ..zoo import LoadedModel
 from .testing import smooth_image, tiny_model
 
@@ -77,14 +77,18 @@ CASE_LIMIT_S = 5.0
 OUTCOMES = ("decoded", "clean error", "crash", "wrong output", "slow", "too large")
 FAILURES = ("crash", "wrong output", "slow")
 
-# Header layout (bitstream.py): magic 4 | version u8 | mode u8 | name length u8 | name
-# | digest 8 | height u32 | width u32 | tile u32 | layers u8 | CRC32 u32.
-_VERSION_AT, _MODE_AT, _NAME_LEN_AT, _NAME_AT = 4, 5, 6, 7
-_TAIL = 21  # digest, height, width, tile, layers
+# Header layout: bitstream.HEADER_FIXED (magic, version, mode, name length) | name |
+# bitstream.HEADER_TAIL (digest, height, width, tile, layers) | CRC32 (bitstream.U32). Offsets
+# are derived from those structs, so the layout is written only in bitstream.py.
+_VERSION_AT = len(bitstream.MAGIC)
+_MODE_AT = _VERSION_AT + 1
+_NAME_LEN_AT = _MODE_AT + 1
+_NAME_AT = bitstream.HEADER_FIXED.size
+_DIGEST, _HEIGHT, _WIDTH, _TILE, _LAYERS = range(5)  # HEADER_TAIL's fields, in order
 _TILES = (0, 1, 63, 64, 65, 128, 192, 1024, bitstream.MAX_TILE, bitstream.MAX_TILE + 64, 2**32 - 1)
 # (height, width, tile) of the files the command line fuzzes: one tile, and several tiles
 SOURCES = ((48, 80, bitstream.DEFAULT_TILE), (32, 32, bitstream.DEFAULT_TILE), (80, 136, 64))
-_U32 = struct.Struct(">I")
+_U32 = bitstream.U32
 
 Buf = bytearray
 Mutation = Callable[[Buf, random.Random], tuple[Buf, str]]
@@ -95,8 +99,21 @@ def _header_size(buf: Buf) -> int | None:
     """Size of the header as its name length byte says, or None if the file is shorter."""
     if len(buf) <= _NAME_LEN_AT:
         return None
-    size = _NAME_AT + buf[_NAME_LEN_AT] + _TAIL + _U32.size
+    size = _NAME_AT + buf[_NAME_LEN_AT] + bitstream.HEADER_TAIL.size + _U32.size
     return size if size <= len(buf) else None
+
+
+def _tail(buf: Buf) -> list:
+    """The header's tail fields (digest, height, width, tile, layers) as the name length byte
+    places them; the caller has checked that the header is whole."""
+    return list(bitstream.HEADER_TAIL.unpack_from(buf, _NAME_AT + buf[_NAME_LEN_AT]))
+
+
+def _set_tail(buf: Buf, field: int, value: int | bytes) -> None:
+    """Overwrite one field of the header's tail in place (no CRC fix)."""
+    fields = _tail(buf)
+    fields[field] = value
+    bitstream.HEADER_TAIL.pack_into(buf, _NAME_AT + buf[_NAME_LEN_AT], *fields)
 
 
 def _chunks(buf: Buf) -> list[tuple[int, int]]:
@@ -115,18 +132,19 @@ def _chunks(buf: Buf) -> list[tuple[int, int]]:
 def _fix_header_crc(buf: Buf) -> Buf:
     size = _header_size(buf)
     if size is not None:
-        buf[size - 4 : size] = _U32.pack(zlib.crc32(buf[: size - 4]))
+        buf[size - _U32.size : size] = _U32.pack(zlib.crc32(buf[: size - _U32.size]))
     return buf
 
 
 def _fix_chunk_crcs(buf: Buf) -> Buf:
     for start, end in _chunks(buf):
-        buf[start + 4 : start + 8] = _U32.pack(zlib.crc32(buf[start + 8 : end]))
+        at = start + bitstream.CHUNK.size  # the payload; the length field stays as it is
+        bitstream.CHUNK.pack_into(buf, start, end - at, zlib.crc32(buf[at:end]))
     return buf
 
 
 def _chunk(payload: bytes) -> bytes:
-    return _U32.pack(len(payload)) + _U32.pack(zlib.crc32(payload)) + payload
+    return bitstream.CHUNK.pack(len(payload), zlib.crc32(payload)) + payload
 
 
 def _rebuild(buf: Buf, chunks: list[bytes]) -> Buf:
@@ -201,8 +219,7 @@ def _extreme_length(buf: Buf, rng: random.Random) -> tuple[Buf, str]:
     else:
         value = rng.choice(EXTREMES)
         field = rng.choice(("height", "width"))
-        at = _NAME_AT + buf[_NAME_LEN_AT] + 8 + (4 if field == "width" else 0)
-        buf[at : at + 4] = _U32.pack(value)
+        _set_tail(buf, _HEIGHT if field == "height" else _WIDTH, value)
         what = f"{field} = {value}"
     if rng.random() < 0.8:
         _fix_header_crc(buf)
@@ -281,25 +298,28 @@ def _header_field(buf: Buf, rng: random.Random) -> tuple[Buf, str]:
         buf[_NAME_AT:tail] = value
         buf[_NAME_LEN_AT] = n
     elif field == "digest":
-        k = rng.randrange(8)
-        buf[tail + k] ^= rng.randint(1, 255)
-        value = bytes(buf[tail : tail + 8]).hex()
+        digest = bytearray(_tail(buf)[_DIGEST])
+        k = rng.randrange(len(digest))
+        digest[k] ^= rng.randint(1, 255)
+        _set_tail(buf, _DIGEST, bytes(digest))
+        value = digest.hex()
     elif field == "size":
         if rng.random() < 0.05:
             height, width = rng.choice(EXTREME_SIZES)
         else:
-            old_h, old_w = struct.unpack_from(">II", buf, tail + 8)
+            old_h, old_w = _tail(buf)[_HEIGHT : _WIDTH + 1]
             roll = rng.random()
             height = _side(rng) if roll < 0.7 else old_h
             width = _side(rng) if roll > 0.3 else old_w
-        struct.pack_into(">II", buf, tail + 8, height, width)
+        _set_tail(buf, _HEIGHT, height)
+        _set_tail(buf, _WIDTH, width)
         value = f"{width}x{height}"
     elif field == "tile":
         value = rng.choice(_TILES) if rng.random() < 0.8 else 64 * rng.randint(1, 40)
-        struct.pack_into(">I", buf, tail + 16, value)
+        _set_tail(buf, _TILE, value)
     else:
         value = rng.choice((0, 1, 2, 3, 4, 5, 16, 17, 255))
-        buf[tail + 20] = value
+        _set_tail(buf, _LAYERS, value)
     fixed = rng.random() < 0.9
     if fixed:
         _fix_header_crc(buf)
@@ -426,7 +446,8 @@ def _declared(data: bytes) -> tuple[int, int] | None:
 def _output_problem(decoded: codec.Decoded, layers: int | None) -> str | None:
     header = decoded.container.header
     image = decoded.image
-    want = (header.height, header.width, 3)
+    shift = header.layers - decoded.layers if header.mode == "spatial" else 0
+    want = (*level_size(header.height, header.width, shift), 3)  # spatial: lower layers smaller
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.shape != want:
         shape = getattr(image, "shape", None)
         return f"image {type(image).__name__} {shape} {getattr(image, 'dtype', '')}, want {want}"

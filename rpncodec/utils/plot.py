@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import RpncodecError
 from ..imageio import atomic_write_bytes
+from .bdrate import results_mode
 
 LAYER_MARKERS = "os^Dv<>p"
 
@@ -33,7 +34,7 @@ def _series(report: dict, key: str) -> list[tuple[int, list[float], list[float]]
     """(layer, bpps, values) lines of one report for one metric (null values left out)."""
     r = report["results"]
     layers = r.get("layer", list(range(1, len(r["bpp"]) + 1)))
-    mode = report.get("mode", "single" if "setting" in r else "quality")
+    mode = results_mode(report)
     points = [(int(k), b, v) for k, b, v in zip(layers, r["bpp"], r[key], strict=True)
               if v is not None]
     if mode == "single" or len(set(layers)) == len(layers):
@@ -55,7 +56,7 @@ def plot(paths: list[str], output: str | Path, title: str | None = None) -> None
         color = f"C{i % 10}"
         r = report["results"]
         layers = r.get("layer", list(range(1, len(r["bpp"]) + 1)))
-        mode = report.get("mode", "single" if "setting" in r else "quality")
+        mode = results_mode(report)
         label = report["name"] + ("" if mode == "single" else f" ({mode}, layers 1-{max(layers)})")
         for ax, key in zip(axes, ("psnr-rgb", "ms-ssim-rgb"), strict=True):
             for n, (layer, bpp, values) in enumerate(_series(report, key)):

@@ -30,11 +30,12 @@ from PIL import Image
 
 from ..errors import RpncodecError
 from ..imageio import atomic_write_bytes
+from ..metrics import psnr
 from ..pyramid import pyramid_images
 from ..zoo import REGISTRY, LoadedModel, load_model
 from .anchors import CODECS, j2k_decode, j2k_encode
-from .bdrate import METHOD, bdrate, codec_specs, comparable, load_results
-from .evaluate import evaluate_image, psnr, readable_images
+from .bdrate import METHOD, bdrate, codec_specs, comparable, load_results, results_mode
+from .evaluate import evaluate_image, readable_images
 
 CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1400px; }
@@ -66,8 +67,8 @@ def find_results(folder: Path) -> list[Path]:
 
 
 def _mode(path: Path) -> str:
-    report = json.loads(path.read_text())
-    return report.get("mode", "single" if "setting" in report["results"] else "quality")
+    """The mode of the results JSON at ``path`` (see :func:`.bdrate.results_mode`)."""
+    return results_mode(json.loads(path.read_text()))
 
 
 def _bd_cell(value: float | None, spec: str, lower_is_better: bool = True) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .. import bitstream
 from ..zoo import LoadedModel
+
+TAIL_FIELDS = ("digest", "height", "width", "tile", "layers")  # bitstream.HEADER_TAIL's order
 
 
 def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -31,3 +35,28 @@ def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200,
     path = Path(folder) / ("tiny-q.pt" if mode == "quality" else f"tiny-{mode}.pt")
     export(build_model(preset(mode, "tiny")), path, settle_steps=settle_steps)
     return load_model(str(path))
+
+
+def with_header(data: bytes, *, version: int | None = None, crc: bool = True,
+                **fields: int | bytes) -> bytes:
+    """``data`` (a whole .rpn header at least) with header fields replaced, bypassing
+    :class:`~rpncodec.bitstream.Header`'s validation, so tests can write hostile headers.
+
+    ``fields`` are those of ``bitstream.HEADER_TAIL`` (:data:`TAIL_FIELDS`); ``version`` is the
+    format version byte. The header CRC is recomputed unless ``crc`` is False. The layout comes
+    from bitstream's structs, so it is written only there."""
+    unknown = set(fields) - set(TAIL_FIELDS)
+    if unknown:
+        raise ValueError(f"not header tail fields: {sorted(unknown)}")
+    buf = bytearray(data)
+    magic, _, mode, name_len = bitstream.HEADER_FIXED.unpack_from(buf)
+    if version is not None:
+        bitstream.HEADER_FIXED.pack_into(buf, 0, magic, version, mode, name_len)
+    at = bitstream.HEADER_FIXED.size + name_len
+    values = dict(zip(TAIL_FIELDS, bitstream.HEADER_TAIL.unpack_from(buf, at), strict=True))
+    values.update(fields)
+    bitstream.HEADER_TAIL.pack_into(buf, at, *(values[f] for f in TAIL_FIELDS))
+    if crc:
+        end = at + bitstream.HEADER_TAIL.size
+        bitstream.U32.pack_into(buf, end, zlib.crc32(buf[:end]))
+    return bytes(buf)

@@ -1,4 +1,5 @@
-"""Shapes and parameter counts of the RPN building blocks against rpn-reference.md's tables."""
+"""Shapes and parameter counts of the RPN building blocks against the tables of
+``../shared/design/rpn-reference.md``, and the behaviour the codec relies on (masks, caches)."""
 
 from __future__ import annotations
 
@@ -75,16 +76,38 @@ def test_spatial_mask_is_a_probability_map_of_the_input_size() -> None:
     assert mask.body[0].out_channels == 24  # C/4
 
 
-def test_sparse_mask_softmax_axis_is_configurable() -> None:
-    fixed = SparseMaskBlock(16, mask_axis="pair").eval()
-    probs = torch.softmax(fixed.ch_mask, dim=1)
-    assert torch.allclose(probs.sum(1), torch.ones(3, 16))  # dense + sparse = 1 per channel
-    ref = SparseMaskBlock(16, mask_axis="channel")
-    assert ref.mask_axis == "channel"
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("training", [False, True])
+def test_sparse_mask_channel_masks_normalise_over_the_axis_mask_axis_names(training) -> None:
+    """``pair``: each channel's (dense, sparse) weights sum to 1; ``channel`` (the reference's
+    bug 2): each layer's dense weights sum to 1 over the channels, and so do its sparse ones.
+    Checked on the block's own :meth:`channel_masks`, with and without the Gumbel noise."""
+    torch.manual_seed(0)
+    layers, channels = 3, 16
+    ones_pair, ones_layer = torch.ones(layers, channels), torch.ones(layers)
+    pair = SparseMaskBlock(channels, layers, mask_axis="pair").train(training)
+    dense, sparse = pair.channel_masks()
+    assert dense.shape == sparse.shape == (layers, channels)
+    torch.testing.assert_close(dense + sparse, ones_pair)
+    assert not torch.allclose(dense.sum(1), ones_layer)  # not a distribution over channels
+
+    channel = SparseMaskBlock(channels, layers, mask_axis="channel").train(training)
+    dense, sparse = channel.channel_masks()
+    assert dense.shape == sparse.shape == (layers, channels)
+    torch.testing.assert_close(dense.sum(1), ones_layer)
+    torch.testing.assert_close(sparse.sum(1), ones_layer)
+    assert not torch.allclose(dense + sparse, ones_pair)
+    if not training:  # noise-free: exactly the softmax of the logits over the named axis
+        torch.testing.assert_close(pair.channel_masks()[1], torch.sigmoid(
+            pair.ch_mask[:, 1] - pair.ch_mask[:, 0]))
+        torch.testing.assert_close(sparse, torch.softmax(channel.ch_mask[:, 1], dim=1))
+
+
+def test_sparse_mask_refuses_an_unknown_axis_and_both_axes_run() -> None:
+    with pytest.raises(ValueError, match="mask_axis must be 'pair' or 'channel', not 'spatial'"):
         SparseMaskBlock(16, mask_axis="spatial")
     x, m = torch.randn(1, 16, 6, 6), torch.rand(1, 1, 6, 6)
-    assert fixed(x, m).shape == (1, 16, 6, 6) and ref.eval()(x, m).shape == (1, 16, 6, 6)
+    for axis in ("pair", "channel"):
+        assert SparseMaskBlock(16, mask_axis=axis).eval()(x, m).shape == (1, 16, 6, 6)
 
 
 def test_inference_is_deterministic_and_training_is_stochastic() -> None:

@@ -49,7 +49,8 @@ def test_report_page_has_plots_bd_table_and_crops_that_exist(report_dir) -> None
 
 def test_report_of_a_folder_without_results_fails_with_one_line(tmp_path, capsys) -> None:
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
-    assert capsys.readouterr().err.startswith("rpncodec: error: no results JSONs")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rpncodec: error: no results JSONs"), err
 
 
 def test_detail_window_finds_the_textured_square() -> None:

@@ -13,8 +13,9 @@ from rpncodec import bitstream, codec
 from rpncodec.cli import SAMPLE, main
 from rpncodec.errors import ModelError
 from rpncodec.imageio import load_image
+from rpncodec.metrics import psnr
 from rpncodec.pyramid import pyramid_images
-from rpncodec.utils.evaluate import evaluate_image, psnr
+from rpncodec.utils.evaluate import evaluate_image
 from rpncodec.zoo import REGISTRY, WEIGHTS_DIR, default_model, load_model
 
 
@@ -51,6 +52,44 @@ def test_sample_layers_rise_in_rate_and_quality(shipped) -> None:
     assert all(b > a + 0.4 for a, b in pairwise(quality)), quality
     assert all(b - a > 2000 for a, b in pairwise(sizes)), sizes  # and real bytes
     assert quality[0] > 20  # a trained model, not noise
+
+
+# Per shipped model, per layer on the bundled sample: (bytes of the file cut after the layer,
+# PSNR in dB against the layer's reference: the image, or its pyramid level in spatial mode),
+# measured 2026-11-29 with the models in the registry then. A codec that writes more bytes or
+# decodes worse than these by more than the margins fails, not only one that breaks.
+SAMPLE_RATE_QUALITY: dict[str, list[tuple[int, float]]] = {
+    "rpn-quality-cpu": [(12003, 29.970), (19487, 32.275), (29003, 33.802), (39659, 34.647)],
+    "rpn-spatial-cpu": [(759, 26.711), (3467, 29.546), (16751, 31.531)],
+    "rpn-single-cpu-l500": [(7427, 29.686)],
+    "rpn-single-cpu-l240": [(11479, 30.687)],
+    "rpn-single-cpu-l120": [(16879, 31.492)],
+    "rpn-single-cpu-l45": [(26538, 32.330)],
+    "rpn-single-cpu-l20": [(33546, 32.676)],
+}
+BYTES_MARGIN = 0.03  # relative: float kernels may differ a little between CPUs
+PSNR_MARGIN = 0.15  # dB
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_each_layer_of_each_shipped_model_stays_within_its_measured_bytes_and_psnr(name):
+    if name not in SAMPLE_RATE_QUALITY:
+        pytest.skip(f"{name} has no measured row in SAMPLE_RATE_QUALITY (tests/test_shipped.py):"
+                    " measure its per-layer bytes and PSNR on the sample and add it")
+    expected = SAMPLE_RATE_QUALITY[name]
+    loaded = load_model(name)
+    image = load_image(SAMPLE)
+    data = codec.encode(image, loaded)
+    container = bitstream.parse(data)
+    assert container.header.layers == len(expected)
+    references = (pyramid_images(image, len(expected)) if container.header.mode == "spatial"
+                  else [image] * len(expected))
+    for k, ((max_bytes, min_psnr), reference) in enumerate(zip(expected, references,
+                                                                strict=True), 1):
+        size = bitstream.prefix_size(container, k)
+        quality = psnr(reference, codec.decode(data, k, loaded).image)
+        assert size <= max_bytes * (1 + BYTES_MARGIN), (name, k, size, max_bytes)
+        assert quality >= min_psnr - PSNR_MARGIN, (name, k, quality, min_psnr)
 
 
 @pytest.mark.skipif(not KODAK.is_dir(), reason="Kodak not found at ../shared/data/kodak")

@@ -83,10 +83,10 @@ class EntropyBottleneck(nn.Module):
         goal = torch.tensor([-target, 0.0, target], device=logits.device).view(1, 1, 3)
         return torch.abs(logits - goal).sum()
 
-    def forward(self, y: Tensor, training: bool | None = None) -> tuple[Tensor, Tensor]:
-        """Return ``(y_hat, likelihoods)``: noisy in training, median-rounded otherwise."""
-        training = self.training if training is None else training
-        if training:
+    def forward(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Return ``(y_hat, likelihoods)``: noisy in training (``self.training``), median-rounded
+        otherwise."""
+        if self.training:
             y_hat = y + torch.empty_like(y).uniform_(-0.5, 0.5)
         else:
             y_hat = self.quantize(y)

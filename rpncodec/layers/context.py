@@ -1,4 +1,4 @@
-"""Global-context block (GCNet; rpn-reference.md section 1.5)."""
+"""Global-context block (GCNet; ``../shared/design/rpn-reference.md``, section 1.5)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Cross-resolution context mining: information-enhance and redundancy-removal blocks and the
-prediction modules built from them (rpn-reference.md sections 1.9, 1.10, 2.3 and 3.4).
+prediction modules built from them (``../shared/design/rpn-reference.md``, sections 1.9, 1.10,
+2.3 and 3.4).
 
 A prediction module maps the decoded latent of level k-1 to a *resolution field*: a prior for
 level k's latent, subtracted before coding so level k only codes what is new. The IEB goes up

@@ -1,4 +1,5 @@
-"""Spatial-mask branch and sparse-mask block (rpn-reference.md sections 1.6-1.8).
+"""Spatial-mask branch and sparse-mask block (``../shared/design/rpn-reference.md``, sections
+1.6-1.8).
 
 Both draw Gumbel noise only in training. At inference the masks are the noise-free softmax,
 which makes encoder and decoder compute the same prediction (the reference samples fresh noise

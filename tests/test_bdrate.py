@@ -17,6 +17,7 @@ from rpncodec.utils.bdrate import (
     compare_curves,
     load_results,
     monotone,
+    results_mode,
 )
 
 
@@ -130,3 +131,11 @@ def test_files_of_one_codec_join_into_one_set_of_curves(tmp_path) -> None:
     sweep = load_results(str(_write(tmp_path / "d.json", "jpeg", "single", [0.5], [30])))
     assert not comparable(load_results(specs["rpn"]), joined)  # spatial against quality
     assert comparable(joined, sweep) and not comparable(sweep, joined)
+
+
+def test_results_mode_reads_the_field_or_falls_back_for_old_files() -> None:
+    # The one place the fallback is written: plot, report and load_results all call it.
+    assert results_mode({"mode": "spatial", "results": {"setting": [1]}}) == "spatial"
+    assert results_mode({"results": {"bpp": [1.0], "setting": [20]}}) == "single"  # a sweep
+    assert results_mode({"results": {"bpp": [1.0, 2.0]}}) == "quality"  # layers of one stream
+    assert results_mode({}) == "quality"

@@ -219,6 +219,30 @@ def cmd_truncate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve a folder of .rpn files over HTTP (``rpncodec.serve``; the serve extra)."""
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise InputImageError(f"{args.folder} is not a folder of .rpn files")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise RpncodecError("rpncodec serve needs Starlette and uvicorn: "
+                            "pip install 'rpncodec[serve]'") from None
+    from .serve import ServeConfig
+    from .serve.app import serve
+
+    if args.workers < 1 or args.max_pixels < 1 or args.time_budget <= 0 or args.cache_mb < 0:
+        raise RpncodecError("--workers, --max-pixels and --time-budget must be positive")
+    extra = tuple((load_model(path).name, str(Path(path).resolve()))
+                  for path in args.model or [])
+    serve(ServeConfig(folder, workers=args.workers, cache_bytes=int(args.cache_mb * 2**20),
+                      max_pixels=args.max_pixels, time_budget_s=args.time_budget,
+                      models=extra), args.host, args.port)
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     for e in REGISTRY.values():
         path = WEIGHTS_DIR / e.file
@@ -381,6 +405,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-v", "--verbose", action="store_true", help="for a URL: report every "
                    "ranged read and the bytes it transferred")
     s.set_defaults(func=cmd_truncate)
+
+    from .serve.config import (
+        DEFAULT_CACHE_BYTES,
+        DEFAULT_MAX_PIXELS,
+        DEFAULT_TIME_BUDGET_S,
+        default_workers,
+    )
+
+    s = sub.add_parser("serve", help="serve a folder of .rpn files over HTTP: ranged file "
+                       "reads, decoded layers as PNG/WebP, a progressive viewer (README, Serving)")
+    s.add_argument("folder", help="folder of .rpn files, served as /files/NAME.rpn, "
+                   "/images/NAME?layers=K, /images/NAME/info and /view/NAME")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                   "127.0.0.1; 0.0.0.0 for every interface)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--workers", type=int, default=default_workers(), help="decoding processes "
+                   f"(default {default_workers()} here: one per core, at most 4)")
+    s.add_argument("--cache-mb", type=float, default=DEFAULT_CACHE_BYTES / 2**20,
+                   help="memory for decoded layers, in MiB (default "
+                   f"{DEFAULT_CACHE_BYTES // 2**20})")
+    s.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest "
+                   f"decoded layer served, in pixels (default {DEFAULT_MAX_PIXELS}, "
+                   "1/16 of the decoder's limit)")
+    s.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S,
+                   help=f"seconds one decode may take (default {DEFAULT_TIME_BUDGET_S:g})")
+    s.add_argument("--model", action="append", help="extra weights file for files that name "
+                   "it (its file name without .pt); repeat for several")
+    s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("models", help="list the shipped models")
     s.set_defaults(func=cmd_models)

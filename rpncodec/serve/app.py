@@ -1,0 +1,248 @@
+"""The HTTP routes of ``rpncodec serve`` (Starlette) and how to run them (uvicorn).
+
+    GET /                        the files, with links to their viewers
+    GET /files/NAME.rpn          the stored file: Range (206, multi-range, 416), ETag, 304
+    GET /images/NAME             a decoded layer: ?layers=K, or ?width=W for spatial files
+                                 (the smallest layer at least W wide), ?format=png|webp
+    GET /images/NAME/info        JSON: mode, model, size, layers, byte ranges per layer
+    GET /view/NAME               the progressive viewer
+
+Every error is JSON ``{"error": "..."}`` with a 4xx status (503 when the service is saturated
+or a decode overruns its time budget); a request can only ever reach ``DIR/NAME.rpn``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from anyio import to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from .. import bitstream
+from ..errors import RpncodecError
+from . import names
+from .catalog import Catalog, FileInfo, etag_of
+from .config import ServeConfig
+from .pool import Busy, DecodePool, RenderError
+from .render import FORMATS
+from .viewer import SCRIPT, page
+
+_NUMBER = re.compile(r"[0-9]{1,9}")
+_SECURITY = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+_VIEWER_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' blob:; "
+               "style-src 'unsafe-inline'")
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one shape of every error response."""
+    return JSONResponse({"error": message}, status_code=status, headers={**_SECURITY,
+                                                                         **(headers or {})})
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _etag_matches(request: Request, etag: str) -> bool:
+    wanted = request.headers.get("if-none-match")
+    if not wanted:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _not_modified(etag: str, cache_control: str) -> Response:
+    return Response(status_code=304, headers={"etag": etag, "cache-control": cache_control})
+
+
+def _select_message(info: FileInfo, layers: int) -> str | None:
+    """Why ``layers`` layers of this file cannot be served (the codec's own wording)."""
+    c = bitstream.Container(info.header, [b""] * info.available, info.available, info.damaged,
+                            info.truncated, [(li.start, li.end) for li in info.layers],
+                            info.damage)
+    try:
+        bitstream.select(c, layers)
+    except RpncodecError as exc:
+        return str(exc).replace("--layers ", "layers=")
+    return None
+
+
+def create_app(config: ServeConfig) -> Starlette:
+    """The ASGI application serving ``config.folder``."""
+    folder = config.folder.resolve()
+    catalog = Catalog()
+    state: dict[str, DecodePool] = {}
+    cache_control = f"public, max-age={config.max_age_s}"
+
+    def lookup_sync(name: str) -> FileInfo:
+        try:
+            path = names.resolve(folder, name)
+            return catalog.info(name, path)
+        except names.BadName as exc:
+            raise _Refused(exc.status, str(exc)) from None
+        except RpncodecError as exc:
+            raise _Refused(422, f"{name}: {exc}") from None
+        except OSError:
+            raise _Refused(404, f"no file named {name}") from None
+
+    async def lookup(name: str) -> FileInfo:
+        return await to_thread.run_sync(lookup_sync, name)
+
+    async def index(request: Request) -> Response:
+        listed = await to_thread.run_sync(names.listing, folder)
+        items = "".join(f'<li><a href="/view/{n}">{n}</a> (<a href="/images/{n}/info">info'
+                        f'</a>, <a href="/files/{n}.rpn">file</a>)</li>' for n in listed)
+        return HTMLResponse(f"<!doctype html><title>rpncodec serve</title><h1>{len(listed)} "
+                            f"files</h1><ul>{items}</ul>", headers=_SECURITY)
+
+    async def files(request: Request) -> Response:
+        file = request.path_params["file"]
+        if not file.endswith(names.SUFFIX):
+            return error(404, "files are served as /files/NAME.rpn")
+        name = file[: -len(names.SUFFIX)]
+        try:
+            path = await to_thread.run_sync(names.resolve, folder, name)
+            stat = await to_thread.run_sync(path.stat)
+        except names.BadName as exc:
+            return error(exc.status, str(exc))
+        except OSError:
+            return error(404, f"no file named {name}")
+        etag = etag_of(stat)
+        if _etag_matches(request, etag):
+            return _not_modified(etag, cache_control)
+        return FileResponse(path, stat_result=stat, media_type="application/octet-stream",
+                            headers={"etag": etag, "cache-control": cache_control,
+                                     **_SECURITY})
+
+    async def info(request: Request) -> Response:
+        try:
+            found = await lookup(request.path_params["name"])
+        except _Refused as exc:
+            return error(exc.status, str(exc))
+        return JSONResponse(found.to_json(), headers={"etag": found.etag,
+                                                      "cache-control": "no-cache",
+                                                      **_SECURITY})
+
+    def choose_layer(found: FileInfo, query) -> int:
+        """The layer a query asks for (400 for a malformed or impossible one)."""
+        declared = found.header.layers
+        layers, width = query.get("layers"), query.get("width")
+        if layers is not None and width is not None:
+            raise _Refused(400, "give layers= or width=, not both")
+        if width is not None:
+            if found.header.mode != "spatial":
+                raise _Refused(400, f"width= applies to spatial files; {found.name} is a "
+                               f"{found.header.mode} file (use layers=1 to {declared})")
+            if not _NUMBER.fullmatch(width) or int(width) < 1:
+                raise _Refused(400, "width must be a whole number of pixels, at least 1")
+            for k in range(1, declared + 1):
+                if found.layer_size(k)[0] >= int(width):
+                    return k
+            return declared
+        if layers is None:
+            return found.available or declared  # every layer that decodes
+        if not _NUMBER.fullmatch(layers) or not 1 <= int(layers) <= declared:
+            raise _Refused(400, f"layers must be a whole number from 1 to {declared} "
+                           f"({found.name} has {declared} layers), not {layers[:20]!r}")
+        return int(layers)
+
+    async def image(request: Request) -> Response:
+        query = request.query_params
+        fmt = query.get("format", "png")
+        if fmt not in FORMATS:
+            return error(400, f"format must be one of {', '.join(FORMATS)}")
+        try:
+            found = await lookup(request.path_params["name"])
+            k = choose_layer(found, query)
+        except _Refused as exc:
+            return error(exc.status, str(exc))
+        problem = _select_message(found, k)
+        if problem:
+            return error(422, f"{found.name}: {problem}")
+        w, h = found.layer_size(k)
+        if w * h > config.max_pixels:
+            return error(422, f"{found.name}: layer {k} decodes to {w}x{h} = {w * h} pixels, "
+                         f"above this server's limit of {config.max_pixels} "
+                         "(rpncodec serve --max-pixels)")
+        etag = f'{found.etag[:-1]}-{k}-{fmt}"'
+        if _etag_matches(request, etag):
+            return _not_modified(etag, cache_control)
+        pool = state["pool"]
+        try:
+            data = await pool.image((str(found.path), found.etag, k, fmt), str(found.path), k,
+                                    fmt)
+        except Busy as exc:
+            return error(503, str(exc), {"retry-after": "1"})
+        except RenderError as exc:
+            return error(exc.status, f"{found.name}: {exc}")
+        return Response(data, media_type=FORMATS[fmt], headers={
+            "etag": etag, "cache-control": cache_control, "x-rpn-layer": str(k),
+            "x-rpn-layers": str(found.header.layers), "x-rpn-bytes": str(found.layers[k - 1].end),
+            **_SECURITY})
+
+    async def view(request: Request) -> Response:
+        try:
+            found = await lookup(request.path_params["name"])
+        except _Refused as exc:
+            return error(exc.status, str(exc))
+        return HTMLResponse(page(found.name), headers={"content-security-policy": _VIEWER_CSP,
+                                                       "cache-control": "no-cache",
+                                                       **_SECURITY})
+
+    async def script(request: Request) -> Response:
+        return Response(SCRIPT, media_type="text/javascript",
+                        headers={"cache-control": "no-cache", **_SECURITY})
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return error(exc.status_code, exc.detail, dict(exc.headers or {}))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        print(f"rpncodec serve: internal error on {request.url.path}: {exc!r}", file=sys.stderr)
+        return error(500, "internal error")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        pool = DecodePool(config)
+        await to_thread.run_sync(pool.warm_up)
+        state["pool"] = pool
+        try:
+            yield
+        finally:
+            pool.close()
+
+    routes = [
+        Route("/", index),
+        Route("/files/{file}", files),
+        Route("/images/{name}/info", info),
+        Route("/images/{name}", image),
+        Route("/view/{name}", view),
+        Route("/static/viewer.js", script),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error, Exception: unexpected})
+    app.state.config = config
+    app.state.pools = state
+    return app
+
+
+def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the service until interrupted (uvicorn, one event loop, ``config.workers``
+    decoding processes)."""
+    import uvicorn
+
+    config = replace(config, folder=Path(config.folder).resolve())
+    count = len(names.listing(config.folder))
+    print(f"rpncodec serve: {count} files from {config.folder} on http://{host}:{port}/ "
+          f"({config.workers} decoding processes)", file=sys.stderr)
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning",
+                limit_concurrency=2048, timeout_graceful_shutdown=5)

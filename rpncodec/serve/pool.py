@@ -1,0 +1,96 @@
+"""The bounded pool of decoding processes, with a byte-bounded cache in front of it.
+
+Decoding is CPU-bound, so it runs in ``workers`` processes (a ``ProcessPoolExecutor``; the
+event loop only awaits). Identical requests share one decode (single flight): a hundred
+clients asking for the same uncached layer cost one decode. At most ``max_queue`` distinct
+decodes wait at once; past that the service answers 503 with ``Retry-After`` rather than
+queueing without bound. A worker that dies (killed, out of memory) breaks the pool; it is
+replaced and the request that saw it gets a 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Hashable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from .cache import ByteLRU
+from .config import ServeConfig
+from .render import init_worker, render
+
+
+class Busy(Exception):
+    """Too many decodes are waiting, or the pool had to be restarted (status 503)."""
+
+
+class RenderError(Exception):
+    """The worker could not produce the image; ``status`` and the message say why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DecodePool:
+    """``await pool.image(key, path, layers, fmt)`` -> encoded image bytes."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.cache = ByteLRU(config.cache_bytes)
+        self._pending: dict[Hashable, asyncio.Future] = {}
+        self._executor = self._new_executor()
+        self.decodes = 0
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        # spawn: the server process has threads (event loop, file I/O); forking it is unsafe
+        return ProcessPoolExecutor(self.config.workers,
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=init_worker, initargs=(self.config.models, 1))
+
+    def warm_up(self) -> None:
+        """Start every worker now (importing torch takes seconds) rather than on the first
+        requests."""
+        futures = [self._executor.submit(int, 0) for _ in range(self.config.workers)]
+        for f in futures:
+            f.result()
+
+    async def image(self, key: Hashable, path: str, layers: int, fmt: str) -> bytes:
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        shared = self._pending.get(key)
+        if shared is None:
+            if len(self._pending) >= self.config.max_queue:
+                raise Busy(f"{len(self._pending)} decodes are already waiting; retry shortly")
+            shared = asyncio.ensure_future(self._decode(key, path, layers, fmt))
+            self._pending[key] = shared
+            shared.add_done_callback(lambda _: self._pending.pop(key, None))
+        return await asyncio.shield(shared)
+
+    async def _decode(self, key: Hashable, path: str, layers: int, fmt: str) -> bytes:
+        loop = asyncio.get_running_loop()
+        c = self.config
+        executor = self._executor
+        try:
+            future = loop.run_in_executor(executor, render, path, layers, fmt,
+                                          c.time_budget_s, c.max_pixels)
+            # the worker enforces the budget itself; this outer limit only guards against a
+            # worker that cannot be interrupted (the queue wait is included, hence the slack)
+            result = await asyncio.wait_for(future, c.time_budget_s * 4 + 60)
+        except BrokenProcessPool:
+            if executor is self._executor:
+                self._executor = self._new_executor()
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise Busy("a decoding process died; retry shortly") from None
+        except TimeoutError:
+            raise Busy("the decoding processes are overloaded; retry shortly") from None
+        self.decodes += 1
+        if result[0] != "ok":
+            raise RenderError(result[1], result[2])
+        self.cache.put(key, result[1])
+        return result[1]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

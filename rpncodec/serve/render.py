@@ -1,0 +1,111 @@
+"""What a worker process does: decode the first k layers of a file and encode the image.
+
+Runs in the pool's processes (never on the event loop). The file is read only as far as the
+layers asked for (``remote.FileSource``, the same lazy prefix a URL client reads) and decoded
+by ``codec.decode``: the pixels are those ``rpncodec decode`` writes. A per-request time budget
+is enforced inside the worker with ``SIGALRM``, which interrupts the decode between tensor
+operations and leaves the worker alive for the next request.
+
+Results are plain tuples (``("ok", bytes)`` or ``("error", status, message)``) so no exception
+object has to cross the process boundary.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import sys
+import traceback
+from contextlib import contextmanager
+
+_models: dict = {}  # name -> LoadedModel, loaded once per worker
+_extra: dict[str, str] = {}  # model name a file records -> weights file (``serve --model``)
+
+FORMATS = {"png": "image/png", "webp": "image/webp"}
+
+
+class BudgetExceeded(BaseException):
+    """The decode ran past the request's time budget (a BaseException, so that no
+    ``except Exception`` inside the codec turns it into another error)."""
+
+
+def init_worker(extra_models: tuple[tuple[str, str], ...], threads: int = 1) -> None:
+    """Pool initializer: one torch thread per worker (the pool supplies the parallelism)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    _extra.update(dict(extra_models))
+
+
+def _model(name: str):
+    from ..zoo import load_model
+
+    if name not in _models:
+        _models[name] = load_model(_extra.get(name, name))
+    return _models[name]
+
+
+@contextmanager
+def _budget(seconds: float):
+    def expire(signum, frame):
+        raise BudgetExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def encode_image(image, fmt: str) -> bytes:
+    """PNG (or lossless WebP) bytes of a uint8 RGB array: lossless, so the client gets the
+    decoder's exact pixels."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    if fmt == "webp":
+        Image.fromarray(image).save(out, format="WEBP", lossless=True, quality=30, method=2)
+    else:
+        Image.fromarray(image).save(out, format="PNG")
+    return out.getvalue()
+
+
+def render(path: str, layers: int, fmt: str, budget_s: float, max_pixels: int) -> tuple:
+    """Decode ``layers`` layers of the file at ``path`` to ``fmt`` bytes, or say why not."""
+    from .. import bitstream, codec
+    from ..errors import RpncodecError
+    from ..remote import FileSource, RemoteRpn
+
+    try:
+        source = RemoteRpn(FileSource(path))
+        header = source.header
+        if header.model not in _extra and header.model not in _registry():
+            return ("error", 422, f"the file was encoded with model {header.model!r}, "
+                    "which this server does not have (serve --model FILE adds one)")
+        model = _model(header.model)  # loaded once per worker, outside the request's budget
+        with _budget(budget_s):
+            prefix = source.prefix(layers)
+            container = bitstream.parse(prefix)
+            bitstream.select(container, layers)
+            decoded = codec.decode(prefix, layers, model)
+            h, w = decoded.image.shape[:2]
+            if h * w > max_pixels:  # the app checks first; this is the last line of defence
+                return ("error", 422, f"layer {layers} is {w}x{h} pixels, above this server's "
+                        f"limit of {max_pixels}")
+            return ("ok", encode_image(decoded.image, fmt))
+    except BudgetExceeded:
+        return ("error", 503, f"decoding layer {layers} took longer than this server's time "
+                f"budget of {budget_s:g} s per request")
+    except RpncodecError as exc:
+        return ("error", 422, str(exc))
+    except Exception as exc:  # a file that breaks the decoder is still a bad file, not a 500
+        traceback.print_exc(file=sys.stderr)
+        return ("error", 422, f"layer {layers} does not decode ({type(exc).__name__})")
+
+
+def _registry():
+    from ..zoo import REGISTRY
+
+    return REGISTRY

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__, bitstream, codec
-from .errors import InputImageError, OutputError, RpncodecError
+from .errors import InputImageError, RpncodecError
 from .imageio import atomic_write_bytes, check_not_same_file, load_image, save_image
 from .pyramid import level_size
 from .zoo import REGISTRY, WEIGHTS_DIR, LoadedModel, default_model, load_model
@@ -70,45 +70,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
-    """Encode every image under ``folder`` to ``out`` (same relative paths, suffix .rpn).
+    """Encode every image under ``folder`` to ``out`` (``rpncodec.bulk``): resumable, in
+    ``--workers`` processes or on the Dask cluster at ``--scheduler``."""
+    from .bulk import Settings, encode_folder
 
-    Each file is written atomically, so an interrupted run leaves only complete files.
-    Unreadable images are skipped with a warning and make the run fail at the end.
-    """
-    from .imageio import list_images
-
-    sources = list_images(folder)
-    if not sources:
-        raise InputImageError(f"{folder} is a directory with no images in it")
-    targets: dict[Path, Path] = {}
-    for source in sources:
-        target = out / source.relative_to(folder).with_suffix(".rpn")
-        if target in targets:
-            raise OutputError(f"{targets[target]} and {source} would both be written to {target}")
-        targets[target] = source
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"output {out} is not a folder (a folder is encoded into a folder)")
-    if not out.parent.is_dir():
-        raise OutputError(f"output folder {out.parent} does not exist")
-    loaded = _encoder_model(args.model, args.mode, args.device)
-    out.mkdir(exist_ok=True)
-    skipped = []
-    for target, source in targets.items():
-        try:
-            image = load_image(source)
-        except InputImageError as exc:
-            print(f"rpncodec: warning: skipped {exc}", file=sys.stderr)
-            skipped.append(source.name)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = codec.encode(image, loaded, args.tile)
-        atomic_write_bytes(target, data)
-        h, w = image.shape[:2]
-        print(f"{target}: {w}x{h}, {len(data)} bytes ({8 * len(data) / (h * w):.4f} bpp)",
-              file=sys.stderr)
-    if skipped:
-        raise InputImageError(f"encoded {len(targets) - len(skipped)} of {len(targets)} images "
-                              f"into {out}; could not read {', '.join(skipped)}")
+    settings = Settings(args.model, args.mode, args.tile, args.device)
+    encode_folder(folder, out, settings, args.workers, args.scheduler, args.force)
     return 0
 
 
@@ -376,6 +343,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "coded in independent tiles")
     s.add_argument("--device", default="cpu", help="where the network runs: cpu (default), "
                    "cuda or cuda:N; decode on the same kind of device for bit-exact output")
+    s.add_argument("--workers", type=int, default=1, help="folder: encode in this many "
+                   "processes (default 1); finished files are never redone, so rerunning an "
+                   "interrupted command resumes it")
+    s.add_argument("--scheduler", help="folder: run on the Dask cluster whose scheduler is at "
+                   "this address (tcp://host:8786; needs rpncodec[cluster] and paths the "
+                   "workers can see)")
+    s.add_argument("--force", action="store_true", help="folder: re-encode files that are "
+                   "already finished")
     s.set_defaults(func=cmd_encode)
 
     url_help = ("an .rpn file, or its URL (http(s)://, or any fsspec filesystem such as "

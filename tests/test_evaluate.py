@@ -7,15 +7,17 @@ import math
 from itertools import pairwise
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from rpncodec import bitstream, codec
 from rpncodec.cli import main
-from rpncodec.metrics import psnr
+from rpncodec.metrics import psnr, psnr_from_mse
 from rpncodec.models import build_model, preset
 from rpncodec.pyramid import pyramid_images
+from rpncodec.tensors import to_image, to_tensor
 from rpncodec.training.export import export
 from rpncodec.utils.evaluate import evaluate_image, format_table, summarize
 from rpncodec.utils.testing import smooth_image
@@ -101,3 +103,24 @@ def test_several_single_layer_models_are_evaluated_as_one_rate_sweep(tmp_path) -
     quality = tmp_path / "q.pt"
     export(build_model(preset("quality", "tiny")), quality, settle_steps=50)
     assert main(["eval", str(folder), "--model", str(paths[0]), "--model", str(quality)]) == 1
+
+
+def test_psnr_has_one_formula_for_uint8_images_and_float_mse() -> None:
+    a = np.zeros((4, 4, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 48  # MSE = 48^2 / 48 = 48 on the 0..255 scale
+    assert psnr(a, a) == float("inf") and psnr_from_mse(0.0) == float("inf")
+    assert psnr(a, b) == pytest.approx(10 * np.log10(255**2 / 48))
+    assert psnr(a, b) == pytest.approx(psnr_from_mse(48 / 255**2))  # [0, 1] scale, peak 1
+    assert psnr_from_mse(0.01) == pytest.approx(20.0)
+
+
+def test_uint8_tensor_conversion_round_trips_and_codec_reexports_it() -> None:
+    image = smooth_image(5, 7)
+    x = to_tensor(image)
+    assert x.shape == (1, 3, 5, 7) and x.dtype == torch.float32 and 0 <= x.min() <= x.max() <= 1
+    assert np.array_equal(to_image(x), image)
+    assert (to_image(torch.full((1, 3, 2, 2), 1.7)) == 255).all()  # clipped, not wrapped
+    assert (to_image(torch.full((1, 3, 2, 2), -0.3)) == 0).all()
+    assert (to_image(torch.full((1, 3, 2, 2), 100.4 / 255)) == 100).all()  # rounded
+    assert codec.to_tensor is to_tensor and codec.to_image is to_image

@@ -201,12 +201,14 @@ def test_growing_a_level_resets_its_entropy_model_in_place() -> None:
     assert float(quantiles.detach().abs().sum()) > 0
 
 
-def test_init_from_a_file_that_is_not_weights_is_one_clear_error(tmp_path) -> None:
+def test_init_from_a_file_that_is_not_weights_is_one_clear_error(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     code = main(["train", "--preset", "tiny", "--steps", "1", "--init", str(bad),
                  "--out", str(tmp_path / "run")])
-    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("rpncodec: error: --init") and "not weights of a quality" in err[0]
 
 
 def test_single_mode_trains_resumes_and_exports_a_one_layer_model(image_folder, tmp_path):

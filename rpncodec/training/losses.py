@@ -48,7 +48,7 @@ def uncertainty_nll(s: Tensor, x: Tensor, x_hat: Tensor) -> Tensor:
     ``s = log d``, so ``s`` estimates the log of the expected squared error (aleatoric
     uncertainty) of that reconstruction. ``x_hat`` is detached: this loss trains the uncertainty
     net only. (The reference weights with exp(-4s) and a k * 2s regulariser on the [0, 1] scale,
-    which pins most of s at its ELU floor of -1; see rpn-reference.md 4.3.)
+    which pins most of s at its ELU floor of -1; see ``../shared/design/rpn-reference.md`` 4.3.)
     """
     d = 255.0**2 * (x - x_hat.detach()) ** 2
     return torch.mean(torch.exp(-s) * d + s)

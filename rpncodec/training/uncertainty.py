@@ -1,5 +1,6 @@
-"""Uncertainty net (rpn-reference.md section 1.11): aleatoric uncertainty of a lower level's
-reconstruction, estimated from the next level's decoded latent. Training only."""
+"""Uncertainty net (``../shared/design/rpn-reference.md``, section 1.11): aleatoric
+uncertainty of a lower level's reconstruction, estimated from the next level's decoded latent.
+Training only."""
 
 from __future__ import annotations
 

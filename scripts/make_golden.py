@@ -1,11 +1,12 @@
 """Write the golden files that pin the .rpn format and every shipped model's output.
 
-For each shipped model: ``tests/golden/<model>.rpn`` (a 96x64 crop of the bundled sample coded
-in 64-pixel tiles, so the tile table is pinned too) and, in ``tests/golden/pixels.npz``, the
+For each shipped model: ``tests/golden/<model>.rpn`` (of
+:func:`rpncodec.utils.testing.golden_source`) and, in ``tests/golden/pixels.npz``, the
 decoded pixels of every layer. ``tests/test_golden.py`` re-encodes and re-decodes them.
 
-Run only when a change of format or weights is *meant* (then say so in the commit):
-    python scripts/make_golden.py
+Run only when a change of format or weights is *meant* (then say so in the commit), or for a
+newly shipped model (the others' files are kept as they are):
+    python scripts/make_golden.py [MODEL ...]
 """
 
 from __future__ import annotations
@@ -18,24 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from rpncodec import codec
-from rpncodec.cli import SAMPLE
-from rpncodec.imageio import load_image
+from rpncodec.utils.testing import golden_source
 from rpncodec.zoo import REGISTRY, load_model
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 TILE = 64
 
 
-def source() -> np.ndarray:
-    """The golden input: rows 200-263, columns 300-395 of the bundled sample."""
-    return np.ascontiguousarray(load_image(SAMPLE)[200:264, 300:396])
-
-
-def main() -> int:
+def main(names: list[str]) -> int:
     GOLDEN.mkdir(parents=True, exist_ok=True)
-    image = source()
-    pixels, index = {}, {}
-    for name in REGISTRY:
+    image = golden_source()
+    index_file, pixels_file = GOLDEN / "index.json", GOLDEN / "pixels.npz"
+    index = json.loads(index_file.read_text()) if names and index_file.exists() else {}
+    pixels = dict(np.load(pixels_file)) if names and pixels_file.exists() else {}
+    for name in names or list(REGISTRY):
         loaded = load_model(name)
         data = codec.encode(image, loaded, TILE)
         (GOLDEN / f"{name}.rpn").write_bytes(data)
@@ -47,10 +44,10 @@ def main() -> int:
         index[name] = {"rpn_sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                        "pixels_sha256": layers}
         print(name, len(data), "bytes", file=sys.stderr)
-    np.savez_compressed(GOLDEN / "pixels.npz", **pixels)
-    (GOLDEN / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    np.savez_compressed(pixels_file, **pixels)
+    index_file.write_text(json.dumps(index, indent=1) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -17,20 +17,12 @@ import numpy as np
 import pytest
 
 from rpncodec import bitstream, codec
+from rpncodec.utils.testing import golden_source
 from rpncodec.zoo import REGISTRY, load_model
 
 GOLDEN = Path(__file__).parent / "golden"
 INDEX = json.loads((GOLDEN / "index.json").read_text())
 PIXELS = np.load(GOLDEN / "pixels.npz")
-
-
-def golden_source() -> np.ndarray:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from make_golden import source
-
-    return source()
 
 
 def test_every_shipped_model_has_a_golden_file() -> None:

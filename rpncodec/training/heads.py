@@ -63,8 +63,9 @@ def level_tensors(model: LayeredModel, x: torch.Tensor) -> list[tuple[torch.Tens
 
 
 def train_heads(model: LayeredModel, batches: list[list[tuple]], val: list[tuple],
-                minutes: float, log: Path, lr: float = 1e-3) -> None:
-    """Minimise each level's bits on the stored latents for ``minutes`` (levels share time)."""
+                minutes: float, log: Path, lr: float = 1e-3, steps: int | None = None) -> None:
+    """Minimise each level's bits on the stored latents for ``minutes`` or ``steps``, whichever
+    ends first (levels share the steps)."""
     codecs = [level.latent_codec for level in model.levels]
     for codec in codecs:
         codec.requires_grad_(True)
@@ -75,7 +76,7 @@ def train_heads(model: LayeredModel, batches: list[list[tuple]], val: list[tuple
             if p.requires_grad and not any(p is a for a in aux)]
     opt, aux_opt = torch.optim.Adam(main, lr=lr), torch.optim.Adam(aux, lr=1e-2)
     begun, step = time.monotonic(), 0
-    while time.monotonic() - begun < minutes * 60:
+    while time.monotonic() - begun < minutes * 60 and (steps is None or step < steps):
         batch = batches[step % len(batches)]
         for codec in codecs:
             codec.train()
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base", default="rpn-quality-cpu", help="model whose transforms are kept")
     p.add_argument("--codecs", nargs="+", required=True, help="latent codec per level")
     p.add_argument("--minutes", type=float, default=8.0)
+    p.add_argument("--steps", type=int, help="stop after this many steps (equal-budget runs)")
+    p.add_argument("--init", help="continue the heads of this exported model (same base)")
     p.add_argument("--crops", type=int, default=512, help="training crops (computed once)")
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--batch", type=int, default=16)
@@ -124,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     base = load_model(args.base).model
-    model = convert(base, args.codecs)
+    model = load_model(args.init).model if args.init else convert(base, args.codecs)
+    if list(model.config.latent_codecs) != args.codecs:
+        raise SystemExit(f"--init has codecs {model.config.latent_codecs}, not {args.codecs}")
     train_files, val_files = split_holdout(list_images(args.data))
     data = CropDataset(train_files, args.crop)
     gen = torch.Generator().manual_seed(args.seed)
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(out / "log.jsonl", "a") as f:
         f.write(json.dumps({"base": args.base, "codecs": args.codecs,
                             "base_val_bits_per_latent_image": factorized}) + "\n")
-    train_heads(model, batches, val, args.minutes, out / "log.jsonl")
+    train_heads(model, batches, val, args.minutes, out / "log.jsonl", steps=args.steps)
     print(f"exported {args.export} sha256 {export(model, args.export)}")
     return 0
 

@@ -22,6 +22,15 @@ def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def golden_source() -> np.ndarray:
+    """The golden files' input (``tests/test_golden.py``): rows 200-263 and columns 300-395 of
+    the bundled sample, 96x64, coded in 64-pixel tiles so the tile table is pinned too."""
+    from ..cli import SAMPLE
+    from ..imageio import load_image
+
+    return np.ascontiguousarray(load_image(SAMPLE)[200:264, 300:396])
+
+
 def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200,
                mode: str = "quality") -> LoadedModel:
     """Export (to ``folder/tiny-<mode>.pt``) and load a randomly initialised tiny model."""

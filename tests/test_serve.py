@@ -274,10 +274,10 @@ def test_time_budget_stops_a_decode(files):
 def test_byte_lru_is_bounded():
     cache = ByteLRU(100)
     for i in range(10):
-        cache.put(i, bytes(20))
+        cache.put(i, (bytes(20), 0.0))
     assert cache.size <= 100 and len(cache) == 5 and cache.get(0) is None
-    assert cache.get(9) == bytes(20)
-    cache.put("big", bytes(26))  # over a quarter of the bound: not kept
+    assert cache.get(9) == (bytes(20), 0.0)
+    cache.put("big", (bytes(26), 0.0))  # over a quarter of the bound: not kept
     assert cache.get("big") is None
 
 
@@ -294,7 +294,7 @@ def test_viewer_shows_the_final_layer(server, files, name, tmp_path):
     first = _png(get(f"{server}/images/{name}?layers=1")[2])
     shot = tmp_path / "view.png"
     browser = [find_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-               "--hide-scrollbars", "--virtual-time-budget=30000"]
+               "--hide-scrollbars"]
     subprocess.run([*browser, f"--screenshot={shot}", "--window-size=400,500",
                     f"{server}/view/{name}"], check=True, capture_output=True, timeout=120)
     dom = subprocess.run([*browser, "--dump-dom", f"{server}/view/{name}"], check=True,

@@ -37,7 +37,7 @@ from .viewer import SCRIPT, page
 
 _NUMBER = re.compile(r"[0-9]{1,9}")
 _SECURITY = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
-_VIEWER_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' blob:; "
+_VIEWER_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; "
                "style-src 'unsafe-inline'")
 
 
@@ -179,14 +179,15 @@ def create_app(config: ServeConfig) -> Starlette:
             return _not_modified(etag, cache_control)
         pool = state["pool"]
         try:
-            data = await pool.image((str(found.path), found.etag, k, fmt), str(found.path), k,
-                                    fmt)
+            key = (str(found.path), found.etag, k, fmt)
+            data, seconds = await pool.image(key, str(found.path), k, fmt)
         except Busy as exc:
             return error(503, str(exc), {"retry-after": "1"})
         except RenderError as exc:
             return error(exc.status, f"{found.name}: {exc}")
         return Response(data, media_type=FORMATS[fmt], headers={
             "etag": etag, "cache-control": cache_control, "x-rpn-layer": str(k),
+            "server-timing": f"decode;dur={1000 * seconds:.1f}",
             "x-rpn-layers": str(found.header.layers), "x-rpn-bytes": str(found.layers[k - 1].end),
             **_SECURITY})
 
@@ -195,7 +196,7 @@ def create_app(config: ServeConfig) -> Starlette:
             found = await lookup(request.path_params["name"])
         except _Refused as exc:
             return error(exc.status, str(exc))
-        return HTMLResponse(page(found.name), headers={"content-security-policy": _VIEWER_CSP,
+        return HTMLResponse(page(found.to_json()), headers={"content-security-policy": _VIEWER_CSP,
                                                        "cache-control": "no-cache",
                                                        **_SECURITY})
 

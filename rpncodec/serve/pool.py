@@ -34,7 +34,7 @@ class RenderError(Exception):
 
 
 class DecodePool:
-    """``await pool.image(key, path, layers, fmt)`` -> encoded image bytes."""
+    """``await pool.image(key, path, layers, fmt)`` -> (encoded image bytes, decode seconds)."""
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
@@ -56,7 +56,8 @@ class DecodePool:
         for f in futures:
             f.result()
 
-    async def image(self, key: Hashable, path: str, layers: int, fmt: str) -> bytes:
+    async def image(self, key: Hashable, path: str, layers: int,
+                    fmt: str) -> tuple[bytes, float]:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
@@ -69,7 +70,8 @@ class DecodePool:
             shared.add_done_callback(lambda _: self._pending.pop(key, None))
         return await asyncio.shield(shared)
 
-    async def _decode(self, key: Hashable, path: str, layers: int, fmt: str) -> bytes:
+    async def _decode(self, key: Hashable, path: str, layers: int,
+                      fmt: str) -> tuple[bytes, float]:
         loop = asyncio.get_running_loop()
         c = self.config
         executor = self._executor
@@ -89,8 +91,9 @@ class DecodePool:
         self.decodes += 1
         if result[0] != "ok":
             raise RenderError(result[1], result[2])
-        self.cache.put(key, result[1])
-        return result[1]
+        value = (result[1], result[2])
+        self.cache.put(key, value)
+        return value
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

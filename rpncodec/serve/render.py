@@ -6,8 +6,8 @@ by ``codec.decode``: the pixels are those ``rpncodec decode`` writes. A per-requ
 is enforced inside the worker with ``SIGALRM``, which interrupts the decode between tensor
 operations and leaves the worker alive for the next request.
 
-Results are plain tuples (``("ok", bytes)`` or ``("error", status, message)``) so no exception
-object has to cross the process boundary.
+Results are plain tuples (``("ok", bytes, seconds)`` or ``("error", status, message)``) so no
+exception object has to cross the process boundary.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import signal
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 
@@ -85,6 +86,7 @@ def render(path: str, layers: int, fmt: str, budget_s: float, max_pixels: int) -
             return ("error", 422, f"the file was encoded with model {header.model!r}, "
                     "which this server does not have (serve --model FILE adds one)")
         model = _model(header.model)  # loaded once per worker, outside the request's budget
+        t0 = time.perf_counter()
         with _budget(budget_s):
             prefix = source.prefix(layers)
             container = bitstream.parse(prefix)
@@ -94,7 +96,7 @@ def render(path: str, layers: int, fmt: str, budget_s: float, max_pixels: int) -
             if h * w > max_pixels:  # the app checks first; this is the last line of defence
                 return ("error", 422, f"layer {layers} is {w}x{h} pixels, above this server's "
                         f"limit of {max_pixels}")
-            return ("ok", encode_image(decoded.image, fmt))
+            return ("ok", encode_image(decoded.image, fmt), time.perf_counter() - t0)
     except BudgetExceeded:
         return ("error", 503, f"decoding layer {layers} took longer than this server's time "
                 f"budget of {budget_s:g} s per request")

@@ -14,7 +14,9 @@ LATENT_CODECS = {
     "factorized": lambda width, lower: FactorizedResidual(width),
     "conditional": ConditionalResidual,
     "conditional-mean0": partial(ConditionalResidual, use_prior=False),
+    "conditional-ms": partial(ConditionalResidual, means=True),
     "hyperprior": lambda width, lower: HyperpriorLatent(width),
+    "hyperprior-ms": lambda width, lower: HyperpriorLatent(width, means=True),
 }
 
 __all__ = ["LATENT_CODECS", "ConditionalResidual", "Context", "FactorizedResidual",

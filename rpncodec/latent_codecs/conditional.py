@@ -20,11 +20,30 @@ from ..entropy.gaussian import GaussianConditional, likelihood
 from .base import Context, LatentCodec
 
 
-def scale_head(cin: int, channels: int) -> nn.Sequential:
-    """3 x conv3x3 (ReLU between): context -> log-scale per latent element."""
+def output_conv(cin: int, channels: int, means: bool = False) -> nn.Conv2d:
+    """conv3x3 to a log-scale per latent element, and with ``means`` also a mean shift per
+    element (whose outputs start at exactly zero)."""
+    conv = nn.Conv2d(cin, channels * (1 + means), 3, padding=1)
+    if means:
+        with torch.no_grad():
+            conv.weight[channels:].zero_()
+            conv.bias[channels:].zero_()
+    return conv
+
+
+def scale_head(cin: int, channels: int, means: bool = False) -> nn.Sequential:
+    """3 x conv3x3 (ReLU between): context -> :func:`output_conv`'s outputs."""
     return nn.Sequential(nn.Conv2d(cin, channels, 3, padding=1), nn.ReLU(),
                          nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
-                         nn.Conv2d(channels, channels, 3, padding=1))
+                         output_conv(channels, channels, means))
+
+
+def split_head(out: Tensor, offset: Tensor, means: bool) -> tuple[Tensor, Tensor]:
+    """(shift, scale) from a head's output: the shift is the per-channel ``offset`` plus, with
+    ``means``, the head's per-element mean shift."""
+    c = offset.numel()
+    shift = offset.view(1, -1, 1, 1)
+    return (shift + out[:, c:] if means else shift), torch.exp(out[:, :c])
 
 
 def round_half_up(x: Tensor) -> Tensor:
@@ -36,24 +55,25 @@ class ConditionalResidual(LatentCodec):
     """``y ~ N(prior + offset, exp(head([up(lower), prior])))`` for level k > 1.
 
     ``use_prior=False`` is the ablation "no prediction": the mean ignores the field (the
-    head still sees the lower latent).
+    head still sees the lower latent). ``means=True`` lets the head correct the mean per
+    element too (the decoded latent then moves off the paper's grid).
     """
 
     def __init__(self, channels: int, lower_channels: int | None = None,
-                 use_prior: bool = True) -> None:
+                 use_prior: bool = True, means: bool = False) -> None:
         super().__init__()
-        self.use_prior = use_prior
+        self.use_prior, self.means = use_prior, means
         self.offset = nn.Parameter(torch.zeros(channels))
-        self.head = scale_head((lower_channels or channels) + channels, channels)
+        self.head = scale_head((lower_channels or channels) + channels, channels, means)
         self.gaussian = GaussianConditional()
 
-    def _scale(self, context: Context, size: tuple[int, int]) -> Tensor:
+    def _shift_scale(self, context: Context, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
         prior, lower = context.prior, context.lower
         if prior is None or lower is None:
             raise ValueError("a conditional latent codec needs the level below (level k > 1)")
         if lower.shape[-2:] != tuple(size):  # spatial mode: the lower level is half the size
             lower = F.interpolate(lower, scale_factor=2, mode="nearest")[..., : size[0], : size[1]]
-        return torch.exp(self.head(torch.cat([lower, prior], 1)))
+        return split_head(self.head(torch.cat([lower, prior], 1)), self.offset, self.means)
 
     # The mean is prior + offset, applied in the factorized coder's order of operations
     # (residual, then offset), so that converted models decode bit-identical latents.
@@ -64,8 +84,7 @@ class ConditionalResidual(LatentCodec):
         return context.prior + r_hat if self.use_prior else r_hat
 
     def forward(self, y: Tensor, context: Context) -> tuple[Tensor, Tensor]:
-        scale = self._scale(context, y.shape[-2:])
-        offset = self.offset.view(1, -1, 1, 1)
+        offset, scale = self._shift_scale(context, y.shape[-2:])
         r = self._residual(y, context) - offset
         noisy = r + torch.empty_like(r).uniform_(-0.5, 0.5) if self.training else \
             round_half_up(r)
@@ -73,15 +92,14 @@ class ConditionalResidual(LatentCodec):
         return self._latent(r_hat + offset, context), likelihood(noisy, scale)
 
     def compress(self, y: Tensor, context: Context) -> tuple[bytes, Tensor]:
-        scale = self._scale(context, y.shape[-2:])
-        offset = self.offset.view(1, -1, 1, 1)
+        offset, scale = self._shift_scale(context, y.shape[-2:])
         symbols = round_half_up(self._residual(y, context) - offset)
         return self.gaussian.compress(symbols, scale), self._latent(symbols + offset, context)
 
     def decompress(self, data: bytes, size: tuple[int, int], context: Context) -> Tensor:
-        scale = self._scale(context, size)
+        offset, scale = self._shift_scale(context, size)
         symbols = self.gaussian.decompress(data, scale).to(scale)
-        return self._latent(symbols + self.offset.view(1, -1, 1, 1), context)
+        return self._latent(symbols + offset, context)
 
     def update(self) -> None:
         self.gaussian.update()

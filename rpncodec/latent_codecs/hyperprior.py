@@ -19,7 +19,7 @@ from ..entropy.gaussian import GaussianConditional, likelihood
 from ..errors import BitstreamError
 from ..layers.crcm import up2
 from .base import Context, LatentCodec
-from .conditional import round_half_up
+from .conditional import output_conv, round_half_up, split_head
 
 _LEN = struct.Struct(">I")
 
@@ -32,37 +32,39 @@ def hyper_size(size: tuple[int, int]) -> tuple[int, int]:
 class HyperpriorLatent(LatentCodec):
     """A latent (level 1) coded under scales predicted from a side latent ``z``."""
 
-    def __init__(self, channels: int, hyper: int | None = None) -> None:
+    def __init__(self, channels: int, hyper: int | None = None, means: bool = False) -> None:
         super().__init__()
         n = hyper or channels
+        self.means = means
         self.offset = nn.Parameter(torch.zeros(channels))
         self.h_a = nn.Sequential(nn.Conv2d(channels, n, 3, padding=1), nn.ReLU(),
                                  nn.Conv2d(n, n, 5, stride=2, padding=2), nn.ReLU(),
                                  nn.Conv2d(n, n, 5, stride=2, padding=2))
         self.h_s = nn.Sequential(up2(n, n, 5), nn.ReLU(), up2(n, n, 5), nn.ReLU(),
-                                 nn.Conv2d(n, channels, 3, padding=1))
+                                 output_conv(n, channels, means))
         self.z_bottleneck = EntropyBottleneck(n)
         self.gaussian = GaussianConditional()
 
-    def _scale(self, z_hat: Tensor, size: tuple[int, int]) -> Tensor:
-        return torch.exp(self.h_s(z_hat))[..., : size[0], : size[1]]
+    def _shift_scale(self, z_hat: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        out = self.h_s(z_hat)[..., : size[0], : size[1]]
+        return split_head(out, self.offset, self.means)
 
     def forward(self, y: Tensor, context: Context) -> tuple[Tensor, Tensor]:
         z_hat, z_lik = self.z_bottleneck.mixed(self.h_a(torch.abs(y)))
-        r = y - self.offset.view(1, -1, 1, 1)
+        offset, scale = self._shift_scale(z_hat, y.shape[-2:])
+        r = y - offset
         noisy = r + torch.empty_like(r).uniform_(-0.5, 0.5) if self.training else \
             round_half_up(r)
         r_hat = r + (round_half_up(r) - r).detach()
-        y_lik = likelihood(noisy, self._scale(z_hat, y.shape[-2:]))
+        y_lik = likelihood(noisy, scale)
         n = y.shape[0]
         likelihoods = torch.cat([y_lik.reshape(n, -1), z_lik.reshape(n, -1)], 1)
-        return r_hat + self.offset.view(1, -1, 1, 1), likelihoods
+        return r_hat + offset, likelihoods
 
     def compress(self, y: Tensor, context: Context) -> tuple[bytes, Tensor]:
         z = self.h_a(torch.abs(y))
         z_data = self.z_bottleneck.compress(z)
-        scale = self._scale(self.z_bottleneck.quantize(z), y.shape[-2:])
-        offset = self.offset.view(1, -1, 1, 1)
+        offset, scale = self._shift_scale(self.z_bottleneck.quantize(z), y.shape[-2:])
         symbols = round_half_up(y - offset)
         data = _LEN.pack(len(z_data)) + z_data + self.gaussian.compress(symbols, scale)
         return data, symbols + offset
@@ -72,8 +74,7 @@ class HyperpriorLatent(LatentCodec):
             raise BitstreamError("damaged layer payload (side information length)")
         end = _LEN.size + _LEN.unpack_from(data)[0]
         z_hat = self.z_bottleneck.decompress(data[_LEN.size:end], hyper_size(size))
-        scale = self._scale(z_hat, size)
-        offset = self.offset.view(1, -1, 1, 1)
+        offset, scale = self._shift_scale(z_hat, size)
         return self.gaussian.decompress(data[end:], scale).to(scale) + offset
 
     def update(self) -> None:

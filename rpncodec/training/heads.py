@@ -33,15 +33,23 @@ from .export import export
 from .losses import bits
 
 
+def level_codec_name(model: LayeredModel, level: torch.nn.Module) -> str:
+    """The name of ``level``'s latent codec in ``model``'s config."""
+    return model.config.latent_codecs[list(model.levels).index(level)]
+
+
 def convert(base: LayeredModel, codecs: list[str]) -> LayeredModel:
-    """A model with ``base``'s transforms and new latent codecs, offsets at ``base``'s medians."""
+    """A model with ``base``'s transforms and new latent codecs (offsets at ``base``'s
+    medians); a level whose codec type does not change keeps ``base``'s."""
     model = build_model(replace(base.config, latent_codecs=tuple(codecs)))
     for new, old in zip(model.levels, base.levels, strict=True):
         for part in ("analysis", "synthesis", "prediction"):
             if getattr(old, part) is not None:
                 getattr(new, part).load_state_dict(getattr(old, part).state_dict())
-        if isinstance(old.latent_codec, FactorizedResidual) and hasattr(new.latent_codec,
-                                                                        "offset"):
+        if type(new.latent_codec) is type(old.latent_codec):  # kept: copied as it is
+            new.latent_codec.load_state_dict(old.latent_codec.state_dict())
+        elif isinstance(old.latent_codec, FactorizedResidual) and hasattr(new.latent_codec,
+                                                                          "offset"):
             with torch.no_grad():
                 new.latent_codec.offset.copy_(old.latent_codec.bottleneck.medians)
     return model
@@ -114,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--codecs", nargs="+", required=True, help="latent codec per level")
     p.add_argument("--minutes", type=float, default=8.0)
     p.add_argument("--steps", type=int, help="stop after this many steps (equal-budget runs)")
-    p.add_argument("--init", help="continue the heads of this exported model (same base)")
+    p.add_argument("--init", help="continue from this exported model's latent codecs (same "
+                   "base), at the levels where its codec is the one asked for")
     p.add_argument("--crops", type=int, default=512, help="training crops (computed once)")
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--batch", type=int, default=16)
@@ -127,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     base = load_model(args.base).model
-    model = load_model(args.init).model if args.init else convert(base, args.codecs)
-    if list(model.config.latent_codecs) != args.codecs:
-        raise SystemExit(f"--init has codecs {model.config.latent_codecs}, not {args.codecs}")
+    model = convert(base, args.codecs)
+    if args.init:
+        init = load_model(args.init).model
+        for level, source, name in zip(model.levels, init.levels, init.config.latent_codecs,
+                                       strict=True):
+            if name == level_codec_name(model, level):
+                level.latent_codec.load_state_dict(source.latent_codec.state_dict())
     train_files, val_files = split_holdout(list_images(args.data))
     data = CropDataset(train_files, args.crop)
     gen = torch.Generator().manual_seed(args.seed)

@@ -34,11 +34,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, port: int, workers: int, cache_mb: float) -> subprocess.Popen:
+def start_server(folder: Path, port: int, workers: int, cache_mb: float,
+                 models: list[str]) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    extra = [arg for m in models for arg in ("--model", m)]
     return subprocess.Popen([sys.executable, "-m", "rpncodec", "serve", str(folder), "--port",
-                             str(port), "--workers", str(workers), "--cache-mb", str(cache_mb)],
-                            env=env, start_new_session=True)
+                             str(port), "--workers", str(workers), "--cache-mb", str(cache_mb),
+                             *extra], env=env, start_new_session=True)
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
@@ -120,6 +122,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="decoding processes of the server")
     p.add_argument("--cache-mb", type=float, default=256)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", action="append", help="extra weights file for the server")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
 
@@ -127,7 +130,7 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(args.folder, port, args.workers, args.cache_mb)
+    proc = start_server(args.folder, port, args.workers, args.cache_mb, args.model or [])
     try:
         wait_ready(url, proc)
         names = sorted(x.stem for x in args.folder.glob("*.rpn"))[: args.files]
@@ -159,6 +162,8 @@ def main() -> None:
     rows = []
     for k in sorted({k for k, _, _ in results}):
         times = [t for kk, t, s in results if kk == k and s == 200]
+        if not times:
+            continue
         rows.append({"layer": k, "requests": len(times), "p50_ms": 1000 * percentile(times, 50),
                      "p99_ms": 1000 * percentile(times, 99)})
     report = {

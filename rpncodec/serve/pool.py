@@ -96,4 +96,5 @@ class DecodePool:
         return value
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers (a running decode finishes first; it has a time budget)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -13,8 +13,10 @@ exception object has to cross the process boundary.
 from __future__ import annotations
 
 import io
+import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -31,11 +33,19 @@ class BudgetExceeded(BaseException):
 
 
 def init_worker(extra_models: tuple[tuple[str, str], ...], threads: int = 1) -> None:
-    """Pool initializer: one torch thread per worker (the pool supplies the parallelism)."""
+    """Pool initializer: one torch thread per worker (the pool supplies the parallelism), and
+    a watchdog that ends the worker if the server dies without shutting the pool down."""
     import torch
 
     torch.set_num_threads(threads)
     _extra.update(dict(extra_models))
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _model(name: str):

@@ -53,10 +53,7 @@ class FileInfo:
 
     def layer_size(self, k: int) -> tuple[int, int]:
         """``(width, height)`` layer ``k`` decodes to (spatial layers are smaller)."""
-        h = self.header
-        shift = h.layers - k if h.mode == "spatial" else 0
-        lh, lw = level_size(h.height, h.width, shift)
-        return lw, lh
+        return layer_size(self.header, k)
 
     def to_json(self) -> dict:
         h = self.header
@@ -75,6 +72,14 @@ class FileInfo:
         }
 
 
+def layer_size(h: bitstream.Header, k: int) -> tuple[int, int]:
+    """``(width, height)`` of layer ``k`` of a file with header ``h``: a spatial layer k is
+    the image halved ``layers - k`` times (rounding up), a quality layer the full size."""
+    shift = h.layers - k if h.mode == "spatial" else 0
+    lh, lw = level_size(h.height, h.width, shift)
+    return lw, lh
+
+
 def etag_of(stat) -> str:
     """A strong validator of one version of a file (inode, size, mtime in ns)."""
     key = f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}".encode()
@@ -85,8 +90,7 @@ def summarize(name: str, path: Path, data: bytes, etag: str) -> FileInfo:
     """Parse ``data`` (the file's bytes) into a :class:`FileInfo`; raises RpncodecError when
     even the header is unusable."""
     c = bitstream.parse(data)
-    info = FileInfo(name, path, len(data), etag, c.header, (), c.damaged, c.damage, c.truncated)
-    layers = tuple(LayerInfo(k, start, end, *info.layer_size(k))
+    layers = tuple(LayerInfo(k, start, end, *layer_size(c.header, k))
                    for k, (start, end) in enumerate(c.byte_ranges, 1))
     return FileInfo(name, path, len(data), etag, c.header, layers, c.damaged, c.damage,
                     c.truncated)

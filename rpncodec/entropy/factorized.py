@@ -20,12 +20,13 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..layers.gdn import lower_bound
-from .ans import decode_groups, encode_groups, quantize_pmf, table_models
+from .ans import decode_groups, encode_groups, quantize_pmf
+from .tables import CodingTables
 
 MAX_SPAN = 2047  # table entries each side of the median at most; beyond, the escape codes
 
 
-class EntropyBottleneck(nn.Module):
+class EntropyBottleneck(CodingTables):
     """Per-channel learned density for a latent ``y`` of shape ``[N, C, H, W]``."""
 
     def __init__(self, channels: int, filters: tuple[int, ...] = (3, 3, 3),
@@ -48,10 +49,6 @@ class EntropyBottleneck(nn.Module):
                 self.factors.append(nn.Parameter(torch.zeros(channels, dims[i + 1], 1)))
         quantiles = torch.tensor([-init_scale, 0.0, init_scale]).repeat(channels, 1, 1)
         self.quantiles = nn.Parameter(quantiles)
-        # Coding tables, filled by update(); sizes change with it.
-        self.register_buffer("offsets", torch.zeros(0, dtype=torch.int32))
-        self.register_buffer("freqs", torch.zeros(0, 0, dtype=torch.int32))
-        self._models: list | None = None
 
     # -- density -----------------------------------------------------------------------------
     def _logits_cdf(self, x: Tensor, stop_gradient: bool) -> Tensor:
@@ -138,25 +135,8 @@ class EntropyBottleneck(nn.Module):
         for c in range(self.channels):  # the escape entry right after the used ones
             probs = torch.cat([table[c, : used[c]], table[c, -1:]]).numpy()
             freqs[c, : used[c] + 1] = torch.from_numpy(quantize_pmf(probs).astype(np.int32))
-        self.offsets = lo.to(torch.int32).cpu()
-        self.freqs = freqs
-        self._models = None
+        self.set_tables(lo.to(torch.int32).cpu(), freqs)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        for name in ("offsets", "freqs"):
-            key = prefix + name
-            if key in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[key]))
-        self._models = None
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def _channel_models(self) -> list[tuple[object, int]]:
-        """Per channel: (constriction model, table length including the escape entry)."""
-        if self.freqs.numel() == 0:
-            raise RuntimeError("entropy tables are empty: call update() before coding")
-        if self._models is None:
-            self._models = table_models(self.freqs.cpu().numpy())
-        return self._models
 
     # -- coding --------------------------------------------------------------------------------
     def compress(self, y: Tensor) -> bytes:
@@ -164,13 +144,13 @@ class EntropyBottleneck(nn.Module):
         sym = self.symbols(y)[0].cpu().numpy()
         channels = list(range(self.channels))
         return encode_groups([sym[c].reshape(-1) for c in channels], channels,
-                             self._channel_models(), self.offsets.cpu().numpy())
+                             self.coding_models(), self.offsets.cpu().numpy())
 
     def decompress(self, data: bytes, size: tuple[int, int]) -> Tensor:
         """Inverse of :meth:`compress`; returns ``y_hat`` of shape ``[1, C, H, W]`` on the
         model's device (coding itself always runs on the CPU)."""
         channels = list(range(self.channels))
         groups = decode_groups(data, [size[0] * size[1]] * self.channels, channels,
-                               self._channel_models(), self.offsets.cpu().numpy())
+                               self.coding_models(), self.offsets.cpu().numpy())
         sym = np.stack(groups).reshape(self.channels, *size)
         return self.dequantize(torch.from_numpy(sym).unsqueeze(0).to(self.quantiles.device))

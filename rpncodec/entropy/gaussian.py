@@ -22,10 +22,11 @@ from statistics import NormalDist
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..errors import BitstreamError
-from .ans import decode_groups, encode_groups, quantize_pmf, table_models
+from .ans import decode_groups, encode_groups, quantize_pmf
+from .tables import CodingTables
 
 SCALE_MIN, SCALE_MAX, LEVELS = 0.11, 64.0, 64
 SCALES = np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), LEVELS))
@@ -47,14 +48,8 @@ def likelihood(values: Tensor, scales: Tensor) -> Tensor:
     return (upper - lower).clamp_min(LIKELIHOOD_BOUND)
 
 
-class GaussianConditional(nn.Module):
+class GaussianConditional(CodingTables):
     """Tables and coding for mean-centred symbols under predicted scales."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("offsets", torch.zeros(0, dtype=torch.int32))
-        self.register_buffer("freqs", torch.zeros(0, 0, dtype=torch.int32))
-        self._models: list | None = None
 
     @staticmethod
     def indices(scales: Tensor) -> Tensor:
@@ -74,31 +69,15 @@ class GaussianConditional(nn.Module):
             pmf = likelihood(values, torch.tensor(scale, dtype=torch.float64)).numpy()
             probs = np.append(pmf, max(1 - pmf.sum(), 0.0))
             freqs[i, : len(probs)] = quantize_pmf(probs)
-        self.offsets = torch.from_numpy(spans.astype(np.int32))
-        self.freqs = torch.from_numpy(freqs)
-        self._models = None
+        self.set_tables(torch.from_numpy(spans.astype(np.int32)), torch.from_numpy(freqs))
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        for name in ("offsets", "freqs"):
-            key = prefix + name
-            if key in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[key]))
-        self._models = None
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def _tables(self) -> list[tuple[object, int]]:
-        if self.freqs.numel() == 0:
-            raise RuntimeError("entropy tables are empty: call update() before coding")
-        if self._models is None:
-            self._models = table_models(self.freqs.cpu().numpy())
-        return self._models
 
     def compress(self, symbols: Tensor, scales: Tensor) -> bytes:
         """Code integer ``symbols`` (any shape) with the tables of ``scales`` (same shape)."""
         idx = self.indices(scales).cpu().numpy().reshape(-1).astype(np.int64)
         sym = symbols.cpu().numpy().reshape(-1).astype(np.int64)
         used = np.unique(idx).tolist()
-        data = encode_groups([sym[idx == t] for t in used], used, self._tables(),
+        data = encode_groups([sym[idx == t] for t in used], used, self.coding_models(),
                              self.offsets.cpu().numpy())
         return _CRC.pack(zlib.crc32(idx.astype(np.uint8).tobytes())) + data
 
@@ -112,7 +91,7 @@ class GaussianConditional(nn.Module):
                                  "encoder's (other float arithmetic, or damaged data)")
         used = np.unique(idx).tolist()
         counts = [int((idx == t).sum()) for t in used]
-        groups = decode_groups(data[_CRC.size:], counts, used, self._tables(),
+        groups = decode_groups(data[_CRC.size:], counts, used, self.coding_models(),
                                self.offsets.cpu().numpy())
         sym = np.empty(idx.shape, dtype=np.int64)
         for t, g in zip(used, groups, strict=True):

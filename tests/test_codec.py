@@ -127,3 +127,12 @@ def test_missing_shipped_weights_name_the_file_and_the_expected_sha256(tmp_path,
     message = str(info.value)
     assert str(tmp_path / entry.file) in message and "missing" in message
     assert f"expected sha256 {entry.sha256}" in message and "\n" not in message
+
+
+def test_importing_the_codec_imports_neither_training_nor_tools() -> None:
+    script = ("import sys, rpncodec.codec, rpncodec.cli; "
+              "print(' '.join(m for m in sys.modules if m.startswith(('rpncodec.training', "
+              "'rpncodec.utils'))))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == ""

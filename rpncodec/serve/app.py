@@ -77,17 +77,20 @@ def _select_message(info: FileInfo, layers: int) -> str | None:
     return None
 
 
-def create_app(config: ServeConfig) -> Starlette:
-    """The ASGI application serving ``config.folder``."""
-    folder = config.folder.resolve()
-    catalog = Catalog()
-    state: dict[str, DecodePool] = {}
-    cache_control = f"public, max-age={config.max_age_s}"
+class Service:
+    """The routes of one served folder and what they share (catalog, decoding pool)."""
 
-    def lookup_sync(name: str) -> FileInfo:
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.folder = config.folder.resolve()
+        self.catalog = Catalog()
+        self.cache_control = f"public, max-age={config.max_age_s}"
+        self.pool: DecodePool | None = None  # started by the app's lifespan
+
+    def lookup_sync(self, name: str) -> FileInfo:
         try:
-            path = names.resolve(folder, name)
-            return catalog.info(name, path)
+            path = names.resolve(self.folder, name)
+            return self.catalog.info(name, path)
         except names.BadName as exc:
             raise _Refused(exc.status, str(exc)) from None
         except RpncodecError as exc:
@@ -95,23 +98,23 @@ def create_app(config: ServeConfig) -> Starlette:
         except OSError:
             raise _Refused(404, f"no file named {name}") from None
 
-    async def lookup(name: str) -> FileInfo:
-        return await to_thread.run_sync(lookup_sync, name)
+    async def lookup(self, name: str) -> FileInfo:
+        return await to_thread.run_sync(self.lookup_sync, name)
 
-    async def index(request: Request) -> Response:
-        listed = await to_thread.run_sync(names.listing, folder)
+    async def index(self, request: Request) -> Response:
+        listed = await to_thread.run_sync(names.listing, self.folder)
         items = "".join(f'<li><a href="/view/{n}">{n}</a> (<a href="/images/{n}/info">info'
                         f'</a>, <a href="/files/{n}.rpn">file</a>)</li>' for n in listed)
         return HTMLResponse(f"<!doctype html><title>rpncodec serve</title><h1>{len(listed)} "
                             f"files</h1><ul>{items}</ul>", headers=_SECURITY)
 
-    async def files(request: Request) -> Response:
+    async def files(self, request: Request) -> Response:
         file = request.path_params["file"]
         if not file.endswith(names.SUFFIX):
             return error(404, "files are served as /files/NAME.rpn")
         name = file[: -len(names.SUFFIX)]
         try:
-            path = await to_thread.run_sync(names.resolve, folder, name)
+            path = await to_thread.run_sync(names.resolve, self.folder, name)
             stat = await to_thread.run_sync(path.stat)
         except names.BadName as exc:
             return error(exc.status, str(exc))
@@ -119,21 +122,21 @@ def create_app(config: ServeConfig) -> Starlette:
             return error(404, f"no file named {name}")
         etag = etag_of(stat)
         if _etag_matches(request, etag):
-            return _not_modified(etag, cache_control)
+            return _not_modified(etag, self.cache_control)
         return FileResponse(path, stat_result=stat, media_type="application/octet-stream",
-                            headers={"etag": etag, "cache-control": cache_control,
+                            headers={"etag": etag, "cache-control": self.cache_control,
                                      **_SECURITY})
 
-    async def info(request: Request) -> Response:
+    async def info(self, request: Request) -> Response:
         try:
-            found = await lookup(request.path_params["name"])
+            found = await self.lookup(request.path_params["name"])
         except _Refused as exc:
             return error(exc.status, str(exc))
         return JSONResponse(found.to_json(), headers={"etag": found.etag,
                                                       "cache-control": "no-cache",
                                                       **_SECURITY})
 
-    def choose_layer(found: FileInfo, query) -> int:
+    def choose_layer(self, found: FileInfo, query) -> int:
         """The layer a query asks for (400 for a malformed or impossible one)."""
         declared = found.header.layers
         layers, width = query.get("layers"), query.get("width")
@@ -156,28 +159,28 @@ def create_app(config: ServeConfig) -> Starlette:
                            f"({found.name} has {declared} layers), not {layers[:20]!r}")
         return int(layers)
 
-    async def image(request: Request) -> Response:
+    async def image(self, request: Request) -> Response:
         query = request.query_params
         fmt = query.get("format", "png")
         if fmt not in FORMATS:
             return error(400, f"format must be one of {', '.join(FORMATS)}")
         try:
-            found = await lookup(request.path_params["name"])
-            k = choose_layer(found, query)
+            found = await self.lookup(request.path_params["name"])
+            k = self.choose_layer(found, query)
         except _Refused as exc:
             return error(exc.status, str(exc))
         problem = _select_message(found, k)
         if problem:
             return error(422, f"{found.name}: {problem}")
         w, h = found.layer_size(k)
-        if w * h > config.max_pixels:
+        if w * h > self.config.max_pixels:
             return error(422, f"{found.name}: layer {k} decodes to {w}x{h} = {w * h} pixels, "
-                         f"above this server's limit of {config.max_pixels} "
+                         f"above this server's limit of {self.config.max_pixels} "
                          "(rpncodec serve --max-pixels)")
         etag = f'{found.etag[:-1]}-{k}-{fmt}"'
         if _etag_matches(request, etag):
-            return _not_modified(etag, cache_control)
-        pool = state["pool"]
+            return _not_modified(etag, self.cache_control)
+        pool = self.pool
         try:
             key = (str(found.path), found.etag, k, fmt)
             data, seconds = await pool.image(key, str(found.path), k, fmt)
@@ -186,53 +189,59 @@ def create_app(config: ServeConfig) -> Starlette:
         except RenderError as exc:
             return error(exc.status, f"{found.name}: {exc}")
         return Response(data, media_type=FORMATS[fmt], headers={
-            "etag": etag, "cache-control": cache_control, "x-rpn-layer": str(k),
+            "etag": etag, "cache-control": self.cache_control, "x-rpn-layer": str(k),
             "server-timing": f"decode;dur={1000 * seconds:.1f}",
             "x-rpn-layers": str(found.header.layers), "x-rpn-bytes": str(found.layers[k - 1].end),
             **_SECURITY})
 
-    async def view(request: Request) -> Response:
+    async def view(self, request: Request) -> Response:
         try:
-            found = await lookup(request.path_params["name"])
+            found = await self.lookup(request.path_params["name"])
         except _Refused as exc:
             return error(exc.status, str(exc))
         return HTMLResponse(page(found.to_json()), headers={"content-security-policy": _VIEWER_CSP,
                                                        "cache-control": "no-cache",
                                                        **_SECURITY})
 
-    async def script(request: Request) -> Response:
+    async def script(self, request: Request) -> Response:
         return Response(SCRIPT, media_type="text/javascript",
                         headers={"cache-control": "no-cache", **_SECURITY})
 
+    @staticmethod
     async def http_error(request: Request, exc: HTTPException) -> Response:
         return error(exc.status_code, exc.detail, dict(exc.headers or {}))
 
+    @staticmethod
     async def unexpected(request: Request, exc: Exception) -> Response:
         print(f"rpncodec serve: internal error on {request.url.path}: {exc!r}", file=sys.stderr)
         return error(500, "internal error")
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):
-        pool = DecodePool(config)
-        await to_thread.run_sync(pool.warm_up)
-        state["pool"] = pool
+    async def lifespan(self, app: Starlette):
+        self.pool = DecodePool(self.config)
+        await to_thread.run_sync(self.pool.warm_up)
         try:
             yield
         finally:
-            pool.close()
+            self.pool.close()
 
+
+def create_app(config: ServeConfig) -> Starlette:
+    """The ASGI application serving ``config.folder``."""
+    service = Service(config)
     routes = [
-        Route("/", index),
-        Route("/files/{file}", files),
-        Route("/images/{name}/info", info),
-        Route("/images/{name}", image),
-        Route("/view/{name}", view),
-        Route("/static/viewer.js", script),
+        Route("/", service.index),
+        Route("/files/{file}", service.files),
+        Route("/images/{name}/info", service.info),
+        Route("/images/{name}", service.image),
+        Route("/view/{name}", service.view),
+        Route("/static/viewer.js", service.script),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={HTTPException: http_error, Exception: unexpected})
+    app = Starlette(routes=routes, lifespan=service.lifespan,
+                    exception_handlers={HTTPException: Service.http_error,
+                                        Exception: Service.unexpected})
     app.state.config = config
-    app.state.pools = state
+    app.state.service = service
     return app
 
 

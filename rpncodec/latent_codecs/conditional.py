@@ -51,6 +51,15 @@ def round_half_up(x: Tensor) -> Tensor:
     return torch.floor(x + 0.5)
 
 
+def mixed_quantize(r: Tensor, training: bool) -> tuple[Tensor, Tensor]:
+    """Mixed quantisation (Minnen & Singh 2020) of a mean-centred ``r``: ``(r_hat, r_rate)``,
+    the rounded ``r`` (straight-through gradient) that the decoder will see, and the values the
+    rate is measured on (``r`` plus uniform noise in training, rounded otherwise)."""
+    rounded = round_half_up(r)
+    r_hat = r + (rounded - r).detach()
+    return r_hat, (r + torch.empty_like(r).uniform_(-0.5, 0.5) if training else rounded)
+
+
 class ConditionalResidual(LatentCodec):
     """``y ~ N(prior + offset, exp(head([up(lower), prior])))`` for level k > 1.
 
@@ -85,11 +94,8 @@ class ConditionalResidual(LatentCodec):
 
     def forward(self, y: Tensor, context: Context) -> tuple[Tensor, Tensor]:
         offset, scale = self._shift_scale(context, y.shape[-2:])
-        r = self._residual(y, context) - offset
-        noisy = r + torch.empty_like(r).uniform_(-0.5, 0.5) if self.training else \
-            round_half_up(r)
-        r_hat = r + (round_half_up(r) - r).detach()  # straight-through (mixed quantisation)
-        return self._latent(r_hat + offset, context), likelihood(noisy, scale)
+        r_hat, r_rate = mixed_quantize(self._residual(y, context) - offset, self.training)
+        return self._latent(r_hat + offset, context), likelihood(r_rate, scale)
 
     def compress(self, y: Tensor, context: Context) -> tuple[bytes, Tensor]:
         offset, scale = self._shift_scale(context, y.shape[-2:])

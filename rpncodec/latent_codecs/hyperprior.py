@@ -19,7 +19,7 @@ from ..entropy.gaussian import GaussianConditional, likelihood
 from ..errors import BitstreamError
 from ..layers.crcm import up2
 from .base import Context, LatentCodec
-from .conditional import output_conv, round_half_up, split_head
+from .conditional import mixed_quantize, output_conv, round_half_up, split_head
 
 _LEN = struct.Struct(">I")
 
@@ -52,14 +52,10 @@ class HyperpriorLatent(LatentCodec):
     def forward(self, y: Tensor, context: Context) -> tuple[Tensor, Tensor]:
         z_hat, z_lik = self.z_bottleneck.mixed(self.h_a(torch.abs(y)))
         offset, scale = self._shift_scale(z_hat, y.shape[-2:])
-        r = y - offset
-        noisy = r + torch.empty_like(r).uniform_(-0.5, 0.5) if self.training else \
-            round_half_up(r)
-        r_hat = r + (round_half_up(r) - r).detach()
-        y_lik = likelihood(noisy, scale)
+        r_hat, r_rate = mixed_quantize(y - offset, self.training)
+        y_lik = likelihood(r_rate, scale)
         n = y.shape[0]
-        likelihoods = torch.cat([y_lik.reshape(n, -1), z_lik.reshape(n, -1)], 1)
-        return r_hat + offset, likelihoods
+        return r_hat + offset, torch.cat([y_lik.reshape(n, -1), z_lik.reshape(n, -1)], 1)
 
     def compress(self, y: Tensor, context: Context) -> tuple[bytes, Tensor]:
         z = self.h_a(torch.abs(y))

@@ -35,10 +35,21 @@ class ModelEntry:
 
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e for e in [
+        ModelEntry("rpn-quality-cond", "rpn-quality-cond.pt",
+                   "f2e37979b62468d6981f9c29c3cea3257b3fe5fba45d6cf768074f13946bb3e8", "quality", 4,
+                   "quality mode: rpn-quality-cpu with a hyperprior at level 1 and conditional "
+                   "Gaussian codecs at levels 2-4, then a joint CPU fine-tune (README, Beyond "
+                   "the paper)",
+                   default=True),
+        ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
+                   "437c11d074cb99a52cc8469f1a3e2d9744f6d427c5eea6a479f25a69e60eb827", "spatial", 3,
+                   "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3 "
+                   "(README, Beyond the paper)"),
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
-                   "quality mode, CPU preset (64/64/64/64): progressive CPU training, then a "
-                   "guided joint fine-tune on a GPU (README, Training)", default=True),
+                   "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "
+                   "model: progressive CPU training, then a guided joint fine-tune on a GPU "
+                   "(README, Training)"),
         ModelEntry("rpn-spatial-cpu", "rpn-spatial-cpu.pt",
                    "74d125f364169c81a40a39070d3268ed38148461a314e1839f81373d21996649", "spatial", 3,
                    "spatial mode, CPU preset (64/64/64): 1/4, 1/2, full resolution; levels "

@@ -72,28 +72,33 @@ class GaussianConditional(CodingTables):
         self.set_tables(torch.from_numpy(spans.astype(np.int32)), torch.from_numpy(freqs))
 
 
+    def _grouped(self, scales: Tensor) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+        """The index map of ``scales`` (flat), the element order that groups it by table
+        (raster order within a table), and the tables used with their counts."""
+        idx = self.indices(scales).cpu().numpy().reshape(-1).astype(np.uint8)  # < 64 tables
+        order = np.argsort(idx, kind="stable")  # a radix sort for uint8
+        counts = np.bincount(idx, minlength=LEVELS)
+        used = np.flatnonzero(counts)
+        return idx, order, used.tolist(), counts[used].tolist()
+
     def compress(self, symbols: Tensor, scales: Tensor) -> bytes:
         """Code integer ``symbols`` (any shape) with the tables of ``scales`` (same shape)."""
-        idx = self.indices(scales).cpu().numpy().reshape(-1).astype(np.int64)
-        sym = symbols.cpu().numpy().reshape(-1).astype(np.int64)
-        used = np.unique(idx).tolist()
-        data = encode_groups([sym[idx == t] for t in used], used, self.coding_models(),
+        idx, order, used, counts = self._grouped(scales)
+        sym = symbols.cpu().numpy().reshape(-1).astype(np.int64)[order]
+        data = encode_groups(np.split(sym, np.cumsum(counts)[:-1]), used, self.coding_models(),
                              self.offsets.cpu().numpy())
-        return _CRC.pack(zlib.crc32(idx.astype(np.uint8).tobytes())) + data
+        return _CRC.pack(zlib.crc32(idx.tobytes())) + data
 
     def decompress(self, data: bytes, scales: Tensor) -> Tensor:
         """Integer symbols of ``scales``' shape from :meth:`compress`'s bytes."""
         if len(data) < _CRC.size:
             raise BitstreamError("damaged layer payload (too short for its index check)")
-        idx = self.indices(scales).cpu().numpy().reshape(-1).astype(np.int64)
-        if zlib.crc32(idx.astype(np.uint8).tobytes()) != _CRC.unpack_from(data)[0]:
+        idx, order, used, counts = self._grouped(scales)
+        if zlib.crc32(idx.tobytes()) != _CRC.unpack_from(data)[0]:
             raise BitstreamError("the decoder's entropy-model indices differ from the "
                                  "encoder's (other float arithmetic, or damaged data)")
-        used = np.unique(idx).tolist()
-        counts = [int((idx == t).sum()) for t in used]
         groups = decode_groups(data[_CRC.size:], counts, used, self.coding_models(),
                                self.offsets.cpu().numpy())
         sym = np.empty(idx.shape, dtype=np.int64)
-        for t, g in zip(used, groups, strict=True):
-            sym[idx == t] = g
+        sym[order] = np.concatenate(groups)
         return torch.from_numpy(sym.reshape(scales.shape))

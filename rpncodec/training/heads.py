@@ -33,26 +33,29 @@ from .export import export
 from .losses import bits
 
 
-def level_codec_name(model: LayeredModel, level: torch.nn.Module) -> str:
-    """The name of ``level``'s latent codec in ``model``'s config."""
-    return model.config.latent_codecs[list(model.levels).index(level)]
-
-
 def convert(base: LayeredModel, codecs: list[str]) -> LayeredModel:
     """A model with ``base``'s transforms and new latent codecs (offsets at ``base``'s
-    medians); a level whose codec type does not change keeps ``base``'s."""
+    medians); a level whose codec name does not change keeps ``base``'s codec."""
     model = build_model(replace(base.config, latent_codecs=tuple(codecs)))
+    copy_codecs(model, base)
     for new, old in zip(model.levels, base.levels, strict=True):
         for part in ("analysis", "synthesis", "prediction"):
             if getattr(old, part) is not None:
                 getattr(new, part).load_state_dict(getattr(old, part).state_dict())
-        if type(new.latent_codec) is type(old.latent_codec):  # kept: copied as it is
-            new.latent_codec.load_state_dict(old.latent_codec.state_dict())
-        elif isinstance(old.latent_codec, FactorizedResidual) and hasattr(new.latent_codec,
-                                                                          "offset"):
+        if (isinstance(old.latent_codec, FactorizedResidual)
+                and not isinstance(new.latent_codec, FactorizedResidual)):
             with torch.no_grad():
                 new.latent_codec.offset.copy_(old.latent_codec.bottleneck.medians)
     return model
+
+
+def copy_codecs(model: LayeredModel, source: LayeredModel) -> None:
+    """Copy ``source``'s latent codec into every level of ``model`` that has the same one."""
+    pairs = zip(model.levels, source.levels, model.config.latent_codecs,
+                source.config.latent_codecs, strict=True)
+    for level, other, name, other_name in pairs:
+        if name == other_name:
+            level.latent_codec.load_state_dict(other.latent_codec.state_dict())
 
 
 @torch.no_grad()
@@ -138,11 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     base = load_model(args.base).model
     model = convert(base, args.codecs)
     if args.init:
-        init = load_model(args.init).model
-        for level, source, name in zip(model.levels, init.levels, init.config.latent_codecs,
-                                       strict=True):
-            if name == level_codec_name(model, level):
-                level.latent_codec.load_state_dict(source.latent_codec.state_dict())
+        copy_codecs(model, load_model(args.init).model)
     train_files, val_files = split_holdout(list_images(args.data))
     data = CropDataset(train_files, args.crop)
     gen = torch.Generator().manual_seed(args.seed)

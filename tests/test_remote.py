@@ -210,3 +210,14 @@ def test_is_url():
     assert not remote.is_url("/tmp/a.rpn") and not remote.is_url("C:\\a.rpn")
     with pytest.raises(RpncodecError, match="does not exist"):
         remote.open(str(Path("no-such-dir") / "a.rpn"))
+
+
+def test_package_level_open_reads_urls_and_paths(server, rpn, tiny, tmp_path):
+    import rpncodec
+
+    local = tmp_path / "a.rpn"
+    local.write_bytes(rpn)
+    for location in (f"{server.url}/a.rpn", str(local)):
+        source = rpncodec.open(location)
+        assert source.header == bitstream.parse(rpn).header
+        assert np.array_equal(source.decode(1, tiny).image, codec.decode(rpn, 1, tiny).image)

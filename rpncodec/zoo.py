@@ -36,7 +36,7 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e for e in [
         ModelEntry("rpn-quality-cond", "rpn-quality-cond.pt",
-                   "f2e37979b62468d6981f9c29c3cea3257b3fe5fba45d6cf768074f13946bb3e8", "quality", 4,
+                   "1d781a098710f7e03e13dc9c194dc380f17ac6fc3d342254c9f84d12651b68f3", "quality", 4,
                    "quality mode: rpn-quality-cpu with a hyperprior at level 1 and conditional "
                    "Gaussian codecs at levels 2-4, then a joint CPU fine-tune (README, Beyond "
                    "the paper)",

@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test codec-only lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the local CPU wheel (an open range could pull a multi-GB CUDA build)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,serve,cluster]'
+	$(BIN)/pip install --quiet -e '.[train,test,serve,cluster]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,5 +22,14 @@ test: $(STAMP)
 	$(BIN)/ruff check rpncodec tests bench
 	$(BIN)/python -m pytest -q
 
+# The codec alone, as `pip install rpncodec` gives it: no torch. Encodes, decodes (every
+# layer), reads info and truncates the bundled sample in a venv where `import torch` fails.
+codec-only:
+	rm -rf .venv-codec
+	$(PY) -m venv .venv-codec
+	.venv-codec/bin/pip install --quiet --upgrade pip
+	.venv-codec/bin/pip install --quiet .
+	cd /tmp && $(CURDIR)/.venv-codec/bin/python $(CURDIR)/scripts/codec_only_check.py
+
 clean:
-	rm -rf $(VENV) demo-out
+	rm -rf $(VENV) .venv-codec demo-out

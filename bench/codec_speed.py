@@ -53,6 +53,7 @@ from rpncodec.imageio import atomic_write_bytes, list_images, load_image
 from rpncodec.layers import crcm
 from rpncodec.models import ModelConfig, build_model
 from rpncodec.pyramid import pyramid_images
+from rpncodec.tensors import to_tensor
 from rpncodec.utils.anchors import j2k_decode, j2k_encode
 from rpncodec.utils.evaluate import psnr
 from rpncodec.zoo import REGISTRY, LoadedModel, load_model
@@ -196,7 +197,7 @@ def single_layer_baseline(loaded: LoadedModel) -> LoadedModel:
 
 def encode_layers(image: np.ndarray, loaded: LoadedModel, layers: int) -> list[bytes]:
     """What an encoder of the first ``layers`` layers runs (one tile; no reconstruction)."""
-    x = codec.pad(codec.to_tensor(image), loaded.model.pad_multiple).to(loaded.device)
+    x = to_tensor(codec.pad(image, loaded.model.pad_multiple)).to(loaded.device)
     with torch.inference_mode():
         strings, _ = loaded.model.compress(x, layers=layers, reconstruct=False)
     return strings
@@ -224,7 +225,7 @@ def _measure_image(loaded: LoadedModel, name: str, image: np.ndarray, repeats: i
     for k in range(1, container.header.layers + 1):
         size = (h, w, k)
         if size not in macs:
-            x = codec.pad(codec.to_tensor(image), loaded.model.pad_multiple).to(loaded.device)
+            x = to_tensor(codec.pad(image, loaded.model.pad_multiple)).to(loaded.device)
             strings, _ = net.compress(x, layers=k, reconstruct=False)
             latent = net.latent_size(h, w)
             macs[size] = (

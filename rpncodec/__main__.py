@@ -1,5 +1,5 @@
 """``python -m rpncodec`` (also what ``torchrun -m rpncodec train`` runs)."""
 
-from .cli import entry
+from .console import entry
 
 entry()

@@ -71,6 +71,11 @@ def size_problem(height: int, width: int) -> str | None:
     return None
 
 
+def level_size(height: int, width: int, shift: int) -> tuple[int, int]:
+    """Size of the spatial level ``shift`` halvings below ``height x width`` (ceiling division)."""
+    return -(-height // 2**shift), -(-width // 2**shift)
+
+
 def tile_problem(tile: int) -> str | None:
     """Say why ``tile`` is not an acceptable tile side, or return None."""
     if not TILE_MULTIPLE <= tile <= MAX_TILE or tile % TILE_MULTIPLE:

@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from . import bitstream
@@ -85,9 +86,10 @@ def is_finished(target: Path, digest: bytes, tile: int) -> bool:
 @functools.lru_cache(maxsize=4)
 def _model(model: str | None, mode: str | None, device: str):
     """The encoder of ``model`` (or of ``mode``'s shipped model), loaded once per process."""
-    from .zoo import default_model, load_model
+    from .backend import open_model
+    from .registry import default_model
 
-    loaded = load_model(model or (mode and default_model(mode)), device)
+    loaded = open_model(model or (mode and default_model(mode)), None, device)
     if mode and loaded.config.mode != mode:
         raise RpncodecError(f"--mode {mode} but {loaded.name} is a {loaded.config.mode} model")
     return loaded
@@ -98,7 +100,7 @@ def encode_one(source: str, target: str, settings: Settings) -> Outcome:
     from . import codec
     from .imageio import atomic_write_bytes, load_image
 
-    if settings.threads:
+    if settings.threads and find_spec("torch") is not None:
         import torch
 
         torch.set_num_threads(settings.threads)

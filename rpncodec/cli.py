@@ -13,10 +13,11 @@ import warnings
 from pathlib import Path
 
 from . import __version__, bitstream, codec
+from .backend import BACKENDS, Coder, open_model
+from .bitstream import level_size
 from .errors import InputImageError, RpncodecError
 from .imageio import atomic_write_bytes, check_not_same_file, load_image, save_image
-from .pyramid import level_size
-from .zoo import REGISTRY, WEIGHTS_DIR, LoadedModel, default_model, load_model
+from .registry import REGISTRY, WEIGHTS_DIR, default_model
 
 SAMPLE = Path(__file__).parent / "samples" / "kodim23.png"
 MAX_RPN_BYTES = 2**31
@@ -45,9 +46,11 @@ def _layers_note(decoded: codec.Decoded) -> str | None:
     return f"{why}: decoded {decoded.layers} of {decoded.declared} layers"
 
 
-def _encoder_model(model: str | None, mode: str | None, device: str = "cpu") -> LoadedModel:
-    """--model, or the shipped model of --mode; a model of another mode is refused."""
-    loaded = load_model(model or (mode and default_model(mode)), device)
+def _encoder_model(model: str | None, mode: str | None, device: str = "cpu",
+                   backend: str | None = None) -> Coder:
+    """--model, or the shipped model of --mode, on --backend; a model of another mode is
+    refused."""
+    loaded = open_model(model or (mode and default_model(mode)), backend, device)
     if mode and loaded.config.mode != mode:
         raise RpncodecError(f"--mode {mode} but {loaded.name} is a {loaded.config.mode} model")
     return loaded
@@ -58,7 +61,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         return _encode_folder(Path(args.input), Path(args.output), args)
     check_not_same_file(args.input, args.output)
     image = load_image(args.input)
-    loaded = _encoder_model(args.model, args.mode, args.device)
+    loaded = _encoder_model(args.model, args.mode, args.device, args.backend)
     t0 = time.perf_counter()
     data = codec.encode(image, loaded, args.tile)
     seconds = time.perf_counter() - t0
@@ -98,11 +101,12 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
     if is_url(args.input):
         source = _remote(args.input)
-        decoded = source.decode(args.layers, args.model, args.device)
+        decoded = source.decode(args.layers, args.model, args.device, args.backend)
     else:
         check_not_same_file(args.input, args.output)
         source = None
-        decoded = codec.decode(_read_rpn(args.input), args.layers, args.model, args.device)
+        decoded = codec.decode(_read_rpn(args.input), args.layers, args.model, args.device,
+                               args.backend)
     note = _layers_note(decoded) if args.layers is None else None
     if note:
         print(f"rpncodec: warning: {note}", file=sys.stderr)
@@ -202,7 +206,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.workers < 1 or args.max_pixels < 1 or args.time_budget <= 0 or args.cache_mb < 0:
         raise RpncodecError("--workers, --max-pixels and --time-budget must be positive")
-    extra = tuple((load_model(path).name, str(Path(path).resolve()))
+    extra = tuple((open_model(path).name, str(Path(path).resolve()))
                   for path in args.model or [])
     serve(ServeConfig(folder, workers=args.workers, cache_bytes=int(args.cache_mb * 2**20),
                       max_pixels=args.max_pixels, time_budget_s=args.time_budget,
@@ -227,6 +231,7 @@ def _print_results(report: dict) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .utils.evaluate import evaluate_folder, evaluate_sweep, write_json
+    from .zoo import load_model
 
     names = args.model or [None]
     if len(names) > 1:
@@ -243,6 +248,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_anchors(args: argparse.Namespace) -> int:
     from .utils.anchors import run_anchor, target_rates
     from .utils.evaluate import write_json
+    from .zoo import load_model
 
     mean, per_image = ([], {}) if args.codec not in ("jpeg2000-layered", "jpeg2000-resolutions") \
         else target_rates(args.match, args.bpp)
@@ -314,6 +320,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    """Write a model's ONNX export (graphs, arrays, manifest) for the onnx backend."""
+    try:
+        from .onnx_export import export_onnx
+        from .zoo import load_model
+    except ImportError:
+        raise RpncodecError("export-onnx needs PyTorch and onnx: "
+                            "pip install 'rpncodec[train]'") from None
+    loaded = load_model(args.model)
+    print(export_onnx(loaded, args.output))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .training.trainer import run
 
@@ -351,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "workers can see)")
     s.add_argument("--force", action="store_true", help="folder: re-encode files that are "
                    "already finished")
+    s.add_argument("--backend", choices=BACKENDS, help="what runs the networks: onnx (ONNX "
+                   "Runtime, the default where installed: no torch, fast start) or torch; "
+                   "files are the same either way")
     s.set_defaults(func=cmd_encode)
 
     url_help = ("an .rpn file, or its URL (http(s)://, or any fsspec filesystem such as "
@@ -364,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "cuda or cuda:N (bit-exact only on the kind of device that encoded)")
     s.add_argument("-v", "--verbose", action="store_true", help="report the bytes used and, "
                    "for a URL, every ranged read and the bytes it transferred")
+    s.add_argument("--backend", choices=BACKENDS, help="what runs the networks: onnx (ONNX "
+                   "Runtime, the default where installed: no torch, fast start) or torch; "
+                   "files are the same either way")
     s.set_defaults(func=cmd_decode)
 
     s = sub.add_parser("info", help="show a .rpn file's model, size and layer byte ranges")
@@ -468,6 +493,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use this mode's shipped model (spatial: 1/4, 1/2, full resolution)")
     s.add_argument("--out", default="demo-out")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("export-onnx", help="export a model's networks as ONNX graphs (plus "
+                       "arrays and a manifest) for the torch-free onnx backend")
+    s.add_argument("model", help="shipped model name or exported .pt file")
+    s.add_argument("-o", "--output", required=True, help="folder to write (replaced if it "
+                   "exists); decode with --model FOLDER")
+    s.set_defaults(func=cmd_export_onnx)
 
     from .training.config import add_arguments
 

@@ -230,8 +230,11 @@ def save_image(array: np.ndarray, path: str | Path) -> None:
     if image_format is None or image_format not in Image.SAVE:
         raise OutputError(f"cannot write {target}: unknown image format {suffix!r} (use .png)")
     image = Image.fromarray(np.ascontiguousarray(array))
+    # PNG at zlib level 1: 4x faster to write than Pillow's default 6 for 13% more bytes
+    # (a decoder's output; recompress it if size matters)
+    options = {"compress_level": 1} if image_format == "PNG" else {}
     try:
         with atomic_output(target) as temp:
-            image.save(temp, format=image_format)
+            image.save(temp, format=image_format, **options)
     except (OSError, ValueError, KeyError) as error:
         raise OutputError(f"cannot write {target}: {_one_line(error)}") from None

@@ -14,12 +14,10 @@ import numpy as np
 from torch import Tensor
 from torch.nn import functional as F
 
+from .bitstream import level_size
 from .tensors import to_image, to_tensor
 
-
-def level_size(height: int, width: int, shift: int) -> tuple[int, int]:
-    """Size of the level ``shift`` halvings below ``height x width`` (ceiling division)."""
-    return -(-height // 2**shift), -(-width // 2**shift)
+__all__ = ["downsample2", "level_size", "pyramid", "pyramid_images"]
 
 
 def downsample2(x: Tensor) -> Tensor:

@@ -239,13 +239,14 @@ class RemoteRpn:
         """:func:`bitstream.parse` of :meth:`prefix` (``layers`` bounds what is read)."""
         return bitstream.parse(self.prefix(layers))
 
-    def decode(self, layers: int | None = None, model=None, device: str | None = None):
+    def decode(self, layers: int | None = None, model=None, device: str | None = None,
+               backend: str | None = None):
         """``codec.decode`` of the first ``layers`` layers, reading only their bytes."""
         from . import codec
 
         if layers is not None:
             self._check_layers(layers)
-        return codec.decode(self.prefix(layers), layers, model, device)
+        return codec.decode(self.prefix(layers), layers, model, device, backend)
 
     def truncated(self, layers: int) -> bytes:
         """A valid file holding the first ``layers`` layers (see :func:`bitstream.truncate`)."""

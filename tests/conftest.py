@@ -17,6 +17,16 @@ torch.set_num_threads(1)
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ONNX exports built on first use go to a fresh folder, never the user's cache."""
+    folder = tmp_path_factory.mktemp("onnx-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RPNCODEC_CACHE", str(folder))
+    yield folder
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A randomly initialised tiny quality model, exported like a shipped one."""

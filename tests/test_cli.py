@@ -602,7 +602,8 @@ def test_decoding_a_custom_model_file_without_model_asks_for_the_weights(capsys,
 def test_default_model_missing_is_a_clean_error(capsys, coded, tmp_path, monkeypatch):
     monkeypatch.setattr("rpncodec.zoo.WEIGHTS_DIR", tmp_path / "no-weights-here")
     output = tmp_path / "out.rpn"
-    line = fails(capsys, "encode", coded.image_path, "-o", output, output=output)
+    line = fails(capsys, "encode", coded.image_path, "-o", output, "--backend", "torch",
+                 output=output)
     assert "missing" in line
 
 

@@ -8,9 +8,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from rpncodec import bitstream, codec
 from rpncodec.errors import BitstreamError, ModelError, RpncodecError
+from rpncodec.tensors import to_tensor
 from rpncodec.utils.testing import smooth_image
 
 
@@ -30,7 +32,7 @@ def test_every_layer_prefix_decodes_at_the_original_size(tiny, size) -> None:
 
 def test_decoder_reproduces_the_encoder_side_reconstruction_exactly(tiny) -> None:
     image = smooth_image(40, 56)
-    x = codec.pad(codec.to_tensor(image), tiny.model.pad_multiple)
+    x = to_tensor(codec.pad(image, tiny.model.pad_multiple))
     with torch.inference_mode():
         strings, encoder_side = tiny.model.compress(x)
         decoder_side = tiny.model.decompress(strings, tiny.model.latent_size(40, 56))
@@ -110,10 +112,12 @@ def test_decoding_with_other_weights_is_refused(tiny) -> None:
 
 
 def test_padding_replicates_edges_to_a_multiple_of_16() -> None:
-    x = torch.rand(1, 3, 17, 30)
+    x = np.random.default_rng(0).integers(0, 256, (17, 30, 3), dtype=np.uint8)
     p = codec.pad(x, 16)
-    assert p.shape == (1, 3, 32, 32)
-    assert torch.equal(p[..., 31, :30], x[..., 16, :]) and torch.equal(p[..., :17, 31], x[..., 29])
+    assert p.shape == (32, 32, 3)
+    assert np.array_equal(p[31, :30], x[16]) and np.array_equal(p[:17, 31], x[:, 29])
+    # the same pixels as replicate-padding the float image
+    assert torch.equal(to_tensor(p), F.pad(to_tensor(x), (0, 2, 0, 15), mode="replicate"))
 
 
 def test_missing_shipped_weights_name_the_file_and_the_expected_sha256(tmp_path,

@@ -17,6 +17,7 @@ from rpncodec.cli import main
 from rpncodec.metrics import psnr, psnr_from_mse
 from rpncodec.models import build_model, preset
 from rpncodec.pyramid import pyramid_images
+from rpncodec.runtime.images import to_image as runtime_to_image
 from rpncodec.tensors import to_image, to_tensor
 from rpncodec.training.export import export
 from rpncodec.utils.evaluate import evaluate_image, format_table, summarize
@@ -123,4 +124,7 @@ def test_uint8_tensor_conversion_round_trips_and_codec_reexports_it() -> None:
     assert (to_image(torch.full((1, 3, 2, 2), 1.7)) == 255).all()  # clipped, not wrapped
     assert (to_image(torch.full((1, 3, 2, 2), -0.3)) == 0).all()
     assert (to_image(torch.full((1, 3, 2, 2), 100.4 / 255)) == 100).all()  # rounded
-    assert codec.to_tensor is to_tensor and codec.to_image is to_image
+    assert np.array_equal(runtime_to_image(x.numpy()), image)  # the torch-free twin agrees
+    for value in (1.7, -0.3, 100.4 / 255, 100.5 / 255, 101.5 / 255):
+        t = torch.full((1, 3, 2, 2), value)
+        assert np.array_equal(runtime_to_image(t.numpy()), to_image(t))

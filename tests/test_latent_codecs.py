@@ -14,6 +14,7 @@ from rpncodec import codec
 from rpncodec.entropy.gaussian import SCALES, GaussianConditional
 from rpncodec.errors import BitstreamError
 from rpncodec.models import ModelConfig, build_model
+from rpncodec.tensors import to_tensor
 from rpncodec.training.export import export
 from rpncodec.training.heads import convert
 from rpncodec.utils import fuzz
@@ -41,7 +42,7 @@ def loaded(request, tmp_path_factory):
 def test_every_layer_decodes_to_what_the_encoder_reconstructs(loaded) -> None:
     image = smooth_image(70, 100, seed=1)
     data = codec.encode(image, loaded, tile=64)
-    x = codec.pad(codec.to_tensor(image[:64, :64]), loaded.model.pad_multiple)
+    x = to_tensor(codec.pad(image[:64, :64], loaded.model.pad_multiple))
     for k in range(1, loaded.config.layers + 1):
         strings, recon = loaded.model.compress(x, layers=k)
         assert torch.equal(recon, loaded.model.decompress(strings, loaded.model.latent_size(
@@ -88,7 +89,7 @@ def test_converted_model_decodes_the_same_latents_as_its_base(tiny) -> None:
     """New codecs start at the base model's medians: only the bits may change."""
     converted = convert(tiny.model, list(CODECS["quality"])).eval()
     converted.update()
-    x = codec.pad(codec.to_tensor(smooth_image(48, 48, seed=2)), 16)
+    x = to_tensor(codec.pad(smooth_image(48, 48, seed=2), 16))
     base_strings, base = tiny.model.compress(x)
     strings, recon = converted.compress(x)
     assert torch.equal(recon, base)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from rpncodec.codec import to_tensor
 from rpncodec.models import build_model, preset
 from rpncodec.pyramid import level_size, pyramid, pyramid_images
+from rpncodec.tensors import to_image, to_tensor
 from rpncodec.utils.testing import smooth_image, tiny_model
 
 
@@ -142,13 +142,13 @@ def test_spatial_layers_reconstruct_their_reference_level(tiny) -> None:
 
     image = smooth_image(100, 80, seed=5)
     data = codec.encode(image, tiny)
-    x = codec.pad(to_tensor(image), 64)
+    x = to_tensor(codec.pad(image, 64))
     with torch.no_grad():
         expected = tiny.model(x)["x_hat"]
     for k in (1, 2, 3):
         got = codec.decode(data, k, tiny).image
         h, w = level_size(100, 80, 3 - k)
-        assert np.array_equal(got, codec.to_image(expected[k - 1][..., :h, :w]))
+        assert np.array_equal(got, to_image(expected[k - 1][..., :h, :w]))
 
 
 def test_info_shows_each_spatial_layer_at_its_resolution(tiny, tmp_path, capsys) -> None:

@@ -47,8 +47,7 @@ def test_an_image_that_fits_one_tile_codes_as_without_tiling(tiny) -> None:
     small, large = (codec.encode(image, tiny, tile=t) for t in (64, bitstream.MAX_TILE))
     head = bitstream.header_size(tiny.name)
     assert small[head:] == large[head:]  # identical layer chunks: one string per layer
-    x = codec.pad(codec.to_tensor(image), tiny.model.pad_multiple)
-    strings = codec.compress_tile(tiny, x)
+    strings = tiny.encode_tile(codec.pad(image, tiny.model.pad_multiple))
     assert bitstream.parse(large).chunks == strings
 
 

@@ -20,7 +20,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..layers.gdn import lower_bound
-from .ans import decode_groups, encode_groups, quantize_pmf
+from .ans import quantize_pmf
+from .coding import decode_by_channel, encode_by_channel
 from .tables import CodingTables
 
 MAX_SPAN = 2047  # table entries each side of the median at most; beyond, the escape codes
@@ -141,16 +142,12 @@ class EntropyBottleneck(CodingTables):
     # -- coding --------------------------------------------------------------------------------
     def compress(self, y: Tensor) -> bytes:
         """Code the median-rounded ``y`` (batch of one) into bytes, a group per channel."""
-        sym = self.symbols(y)[0].cpu().numpy()
-        channels = list(range(self.channels))
-        return encode_groups([sym[c].reshape(-1) for c in channels], channels,
-                             self.coding_models(), self.offsets.cpu().numpy())
+        return encode_by_channel(self.symbols(y)[0].cpu().numpy(), self.coding_models(),
+                                 self.offsets.cpu().numpy())
 
     def decompress(self, data: bytes, size: tuple[int, int]) -> Tensor:
         """Inverse of :meth:`compress`; returns ``y_hat`` of shape ``[1, C, H, W]`` on the
         model's device (coding itself always runs on the CPU)."""
-        channels = list(range(self.channels))
-        groups = decode_groups(data, [size[0] * size[1]] * self.channels, channels,
-                               self.coding_models(), self.offsets.cpu().numpy())
-        sym = np.stack(groups).reshape(self.channels, *size)
+        sym = decode_by_channel(data, self.channels, size, self.coding_models(),
+                                self.offsets.cpu().numpy())
         return self.dequantize(torch.from_numpy(sym).unsqueeze(0).to(self.quantiles.device))

@@ -7,32 +7,24 @@ idea) and each table index has its own integer frequency table over ``[-L, L]`` 
 entry (:mod:`.ans`), built once by :meth:`GaussianConditional.update` and stored with the
 weights. Symbols are coded a group per table index.
 
-Exactness: the table index depends on a float network output, so an encoder and a decoder
-whose float arithmetic differs could pick different tables near a boundary (CompressAI issues
-#279/#309). The coded payload therefore starts with a CRC32 of the index map: a decoder that
-computes other indices stops with a clear error instead of decoding garbage.
+Coding, the index rule and its check live in :mod:`.coding` (shared with the torch-free
+runtime); this module holds the density and builds the tables.
 """
 
 from __future__ import annotations
 
-import math
-import struct
-import zlib
 from statistics import NormalDist
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import BitstreamError
-from .ans import decode_groups, encode_groups, quantize_pmf
+from .ans import quantize_pmf
+from .coding import LEVELS, SCALE_MIN, SCALES, decode_by_scale, encode_by_scale, scale_indices
 from .tables import CodingTables
 
-SCALE_MIN, SCALE_MAX, LEVELS = 0.11, 64.0, 64
-SCALES = np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), LEVELS))
 TAIL_MASS = 1e-9
 LIKELIHOOD_BOUND = 1e-9
-_CRC = struct.Struct(">I")
 
 
 def _std_cdf(x: Tensor) -> Tensor:
@@ -53,9 +45,8 @@ class GaussianConditional(CodingTables):
 
     @staticmethod
     def indices(scales: Tensor) -> Tensor:
-        """Table index of each scale: the first table whose scale is at least it."""
-        table = torch.tensor(SCALES[:-1], dtype=scales.dtype, device=scales.device)
-        return torch.bucketize(scales.clamp_min(SCALE_MIN).contiguous(), table)
+        """Table index of each scale (:func:`.coding.scale_indices`)."""
+        return torch.from_numpy(scale_indices(scales.cpu().numpy()).astype(np.int64))
 
     @torch.no_grad()
     def update(self) -> None:
@@ -72,33 +63,13 @@ class GaussianConditional(CodingTables):
         self.set_tables(torch.from_numpy(spans.astype(np.int32)), torch.from_numpy(freqs))
 
 
-    def _grouped(self, scales: Tensor) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
-        """The index map of ``scales`` (flat), the element order that groups it by table
-        (raster order within a table), and the tables used with their counts."""
-        idx = self.indices(scales).cpu().numpy().reshape(-1).astype(np.uint8)  # < 64 tables
-        order = np.argsort(idx, kind="stable")  # a radix sort for uint8
-        counts = np.bincount(idx, minlength=LEVELS)
-        used = np.flatnonzero(counts)
-        return idx, order, used.tolist(), counts[used].tolist()
-
     def compress(self, symbols: Tensor, scales: Tensor) -> bytes:
         """Code integer ``symbols`` (any shape) with the tables of ``scales`` (same shape)."""
-        idx, order, used, counts = self._grouped(scales)
-        sym = symbols.cpu().numpy().reshape(-1).astype(np.int64)[order]
-        data = encode_groups(np.split(sym, np.cumsum(counts)[:-1]), used, self.coding_models(),
-                             self.offsets.cpu().numpy())
-        return _CRC.pack(zlib.crc32(idx.tobytes())) + data
+        return encode_by_scale(symbols.cpu().numpy(), scales.cpu().numpy(),
+                               self.coding_models(), self.offsets.cpu().numpy())
 
     def decompress(self, data: bytes, scales: Tensor) -> Tensor:
         """Integer symbols of ``scales``' shape from :meth:`compress`'s bytes."""
-        if len(data) < _CRC.size:
-            raise BitstreamError("damaged layer payload (too short for its index check)")
-        idx, order, used, counts = self._grouped(scales)
-        if zlib.crc32(idx.tobytes()) != _CRC.unpack_from(data)[0]:
-            raise BitstreamError("the decoder's entropy-model indices differ from the "
-                                 "encoder's (other float arithmetic, or damaged data)")
-        groups = decode_groups(data[_CRC.size:], counts, used, self.coding_models(),
-                               self.offsets.cpu().numpy())
-        sym = np.empty(idx.shape, dtype=np.int64)
-        sym[order] = np.concatenate(groups)
-        return torch.from_numpy(sym.reshape(scales.shape))
+        return torch.from_numpy(decode_by_scale(data, scales.cpu().numpy(),
+                                                self.coding_models(),
+                                                self.offsets.cpu().numpy()))

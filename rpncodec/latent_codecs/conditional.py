@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..entropy.gaussian import GaussianConditional, likelihood
+from ..layers.cache import in_dtype
 from .base import Context, LatentCodec
 
 
@@ -82,7 +83,8 @@ class ConditionalResidual(LatentCodec):
             raise ValueError("a conditional latent codec needs the level below (level k > 1)")
         if lower.shape[-2:] != tuple(size):  # spatial mode: the lower level is half the size
             lower = F.interpolate(lower, scale_factor=2, mode="nearest")[..., : size[0], : size[1]]
-        return split_head(self.head(torch.cat([lower, prior], 1)), self.offset, self.means)
+        out = in_dtype(self.head, prior.dtype)(torch.cat([lower, prior], 1))
+        return split_head(out, self.offset.to(out.dtype), self.means)
 
     # The mean is prior + offset, applied in the factorized coder's order of operations
     # (residual, then offset), so that converted models decode bit-identical latents.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..entropy.factorized import EntropyBottleneck
-from .base import Context, LatentCodec
+from .base import CODING_DTYPE, Context, LatentCodec
 
 
 class FactorizedResidual(LatentCodec):
@@ -39,7 +39,7 @@ class FactorizedResidual(LatentCodec):
         return data, r_hat if context.prior is None else context.prior + r_hat
 
     def decompress(self, data: bytes, size: tuple[int, int], context: Context) -> Tensor:
-        r_hat = self.bottleneck.decompress(data, size)
+        r_hat = self.bottleneck.decompress(data, size).to(CODING_DTYPE)
         return r_hat if context.prior is None else context.prior + r_hat
 
     def update(self) -> None:

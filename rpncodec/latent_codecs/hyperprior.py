@@ -17,8 +17,9 @@ from torch import Tensor, nn
 from ..entropy.factorized import EntropyBottleneck
 from ..entropy.gaussian import GaussianConditional, likelihood
 from ..errors import BitstreamError
+from ..layers.cache import in_dtype
 from ..layers.crcm import up2
-from .base import Context, LatentCodec
+from .base import CODING_DTYPE, Context, LatentCodec
 from .conditional import mixed_quantize, output_conv, round_half_up, split_head
 
 _LEN = struct.Struct(">I")
@@ -46,8 +47,8 @@ class HyperpriorLatent(LatentCodec):
         self.gaussian = GaussianConditional()
 
     def _shift_scale(self, z_hat: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
-        out = self.h_s(z_hat)[..., : size[0], : size[1]]
-        return split_head(out, self.offset, self.means)
+        out = in_dtype(self.h_s, z_hat.dtype)(z_hat)[..., : size[0], : size[1]]
+        return split_head(out, self.offset.to(out.dtype), self.means)
 
     def forward(self, y: Tensor, context: Context) -> tuple[Tensor, Tensor]:
         z_hat, z_lik = self.z_bottleneck.mixed(self.h_a(torch.abs(y)))
@@ -58,7 +59,7 @@ class HyperpriorLatent(LatentCodec):
         return r_hat + offset, torch.cat([y_lik.reshape(n, -1), z_lik.reshape(n, -1)], 1)
 
     def compress(self, y: Tensor, context: Context) -> tuple[bytes, Tensor]:
-        z = self.h_a(torch.abs(y))
+        z = in_dtype(self.h_a, y.dtype)(torch.abs(y))
         z_data = self.z_bottleneck.compress(z)
         offset, scale = self._shift_scale(self.z_bottleneck.quantize(z), y.shape[-2:])
         symbols = round_half_up(y - offset)
@@ -70,6 +71,7 @@ class HyperpriorLatent(LatentCodec):
             raise BitstreamError("damaged layer payload (side information length)")
         end = _LEN.size + _LEN.unpack_from(data)[0]
         z_hat = self.z_bottleneck.decompress(data[_LEN.size:end], hyper_size(size))
+        z_hat = z_hat.to(CODING_DTYPE)
         offset, scale = self._shift_scale(z_hat, size)
         return self.gaussian.decompress(data[end:], scale).to(scale) + offset
 

@@ -12,6 +12,7 @@ such a tensor once and reuses it for as long as the tensors it was derived from 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -43,3 +44,24 @@ def inference_cached(module: nn.Module, name: str, compute: Callable[[], object]
     value = compute()
     module.__dict__[_PREFIX + name] = (key, value)
     return value
+
+
+def in_dtype(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """``module`` itself if its parameters are ``dtype``, else (at inference only) a copy
+    converted to ``dtype``, cached while the module's parameters and buffers are unchanged.
+
+    Coding runs the networks whose outputs choose entropy tables in float64
+    (:data:`rpncodec.latent_codecs.base.CODING_DTYPE`); training runs them in float32.
+    """
+    if next(module.parameters()).dtype == dtype:
+        return module
+
+    def convert() -> nn.Module:
+        for m in module.modules():  # cached inference tensors are not copied
+            for key in [k for k in m.__dict__ if k.startswith(_PREFIX)]:
+                del m.__dict__[key]
+        with torch.inference_mode(False), torch.no_grad():  # ordinary tensors, cacheable
+            return copy.deepcopy(module).to(dtype)
+
+    sources = (*module.parameters(), *module.buffers())
+    return inference_cached(module, f"as-{dtype}", convert, *sources)

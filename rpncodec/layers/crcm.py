@@ -39,7 +39,7 @@ class Up2(nn.ConvTranspose2d):
     the same result (up to float rounding) as a dense conv instead of a scatter.
     """
 
-    def _subpixel_params(self) -> tuple[Tensor, Tensor | None]:
+    def subpixel_params(self) -> tuple[Tensor, Tensor | None]:
         w = self.weight  # [cin, cout, k, k]
         cin, cout, k, _ = w.shape
         p = k // 2
@@ -67,7 +67,7 @@ class Up2(nn.ConvTranspose2d):
         method = self._method()
         sources = (self.weight,) if self.bias is None else (self.weight, self.bias)
         if method == "subpixel":
-            w, b = inference_cached(self, "subpixel", self._subpixel_params, *sources)
+            w, b = inference_cached(self, "subpixel", self.subpixel_params, *sources)
             return F.pixel_shuffle(F.conv2d(x, w, b, padding=1), 2)
         return super().forward(x, output_size)
 

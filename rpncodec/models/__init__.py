@@ -1,18 +1,40 @@
-"""Model architectures, their configurations and the contract the codec relies on."""
+"""Model architectures, their configurations and the contract the codec relies on.
+
+The configuration (:mod:`.config`) is torch-free and imported at once; the torch modules are
+imported on first use, so the torch-free runtime (:mod:`rpncodec.runtime`) can read a
+:class:`ModelConfig` without importing torch.
+"""
 
 from __future__ import annotations
 
-from .base import LayeredModel
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from .config import ModelConfig, preset
-from .level import Level
-from .protocol import ScalableModel
-from .quality import QualityRPN
-from .spatial import SpatialRPN
+
+if TYPE_CHECKING:
+    from .base import LayeredModel
+    from .level import Level
+    from .protocol import ScalableModel
+    from .quality import QualityRPN
+    from .spatial import SpatialRPN
+
+_LAZY = {"LayeredModel": ".base", "Level": ".level", "ScalableModel": ".protocol",
+         "QualityRPN": ".quality", "SpatialRPN": ".spatial"}
 
 __all__ = ["LayeredModel", "Level", "ModelConfig", "QualityRPN", "ScalableModel", "SpatialRPN",
            "build_model", "preset"]
 
 
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def build_model(config: ModelConfig) -> LayeredModel:
     """The architecture a config describes (single-layer = one quality level)."""
+    from .quality import QualityRPN
+    from .spatial import SpatialRPN
+
     return SpatialRPN(config) if config.mode == "spatial" else QualityRPN(config)

@@ -92,11 +92,10 @@ class LayeredModel(nn.Module):
             data, latent = self.levels[k].compress(to_inference_format(level_input),
                                                    y_hat[-1] if k else None)
             strings.append(data)
-            y_hat.append(to_inference_format(latent))
+            y_hat.append(latent)
         if not reconstruct:
             return strings, None
-        top = len(inputs) - 1
-        return strings, self.levels[top].synthesis(self.synthesis_input(top, y_hat))
+        return strings, self._synthesize(len(inputs) - 1, y_hat)
 
     @torch.inference_mode()
     def decompress(self, strings: list[bytes], latent: tuple[int, int],
@@ -108,9 +107,14 @@ class LayeredModel(nn.Module):
         sizes = self.level_sizes(latent)
         y_hat: list[Tensor] = []
         for k in range(layers):
-            decoded = self.levels[k].decompress(strings[k], sizes[k], y_hat[-1] if k else None)
-            y_hat.append(to_inference_format(decoded))
-        return self.levels[layers - 1].synthesis(self.synthesis_input(layers - 1, y_hat))
+            y_hat.append(self.levels[k].decompress(strings[k], sizes[k], y_hat[-1] if k else None))
+        return self._synthesize(layers - 1, y_hat)
+
+    def _synthesize(self, k: int, y_hat: list[Tensor]) -> Tensor:
+        """Layer ``k``'s reconstruction from the decoded latents (held in float64 for coding,
+        :data:`~rpncodec.latent_codecs.base.CODING_DTYPE`): the synthesis runs in float32."""
+        x = to_inference_format(self.synthesis_input(k, y_hat).float())
+        return self.levels[k].synthesis(x)
 
     # -- entropy models --------------------------------------------------------------------
     def aux_loss(self) -> Tensor:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..latent_codecs import Context, LatentCodec
+from ..latent_codecs.base import CODING_DTYPE
+from ..layers.cache import in_dtype
 
 
 class Level(nn.Module):
@@ -32,7 +34,7 @@ class Level(nn.Module):
         predictions double the lower size, which may exceed an odd-sized level by one)."""
         if self.prediction is None or lower is None:
             return Context()
-        prior = self.prediction(lower)[..., : size[0], : size[1]]
+        prior = in_dtype(self.prediction, lower.dtype)(lower)[..., : size[0], : size[1]]
         return Context(lower, prior)
 
     def forward(self, x: Tensor, lower: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -41,8 +43,9 @@ class Level(nn.Module):
         return self.latent_codec(y, self.context(lower, y.shape[-2:]))
 
     def compress(self, x: Tensor, lower: Tensor | None) -> tuple[bytes, Tensor]:
-        """This level's bytes and the ``y_hat`` the decoder will rebuild from them."""
-        y = self.analysis(x)
+        """This level's bytes and the ``y_hat`` (in ``CODING_DTYPE``) the decoder will rebuild
+        from them."""
+        y = self.analysis(x).to(CODING_DTYPE)
         return self.latent_codec.compress(y, self.context(lower, y.shape[-2:]))
 
     def decompress(self, data: bytes, size: tuple[int, int], lower: Tensor | None) -> Tensor:

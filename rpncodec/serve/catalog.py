@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import bitstream
+from ..bitstream import level_size
 from ..errors import RpncodecError
-from ..pyramid import level_size
 
 MAX_FILE_BYTES = 2**31  # no .rpn file rpncodec writes is larger
 

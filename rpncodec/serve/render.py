@@ -22,6 +22,7 @@ import traceback
 from contextlib import contextmanager
 
 _models: dict = {}  # name -> LoadedModel, loaded once per worker
+_threads = 1
 _extra: dict[str, str] = {}  # model name a file records -> weights file (``serve --model``)
 
 FORMATS = {"png": "image/png", "webp": "image/webp"}
@@ -33,11 +34,10 @@ class BudgetExceeded(BaseException):
 
 
 def init_worker(extra_models: tuple[tuple[str, str], ...], threads: int = 1) -> None:
-    """Pool initializer: one torch thread per worker (the pool supplies the parallelism), and
-    a watchdog that ends the worker if the server dies without shutting the pool down."""
-    import torch
-
-    torch.set_num_threads(threads)
+    """Pool initializer: one network thread per worker (the pool supplies the parallelism),
+    and a watchdog that ends the worker if the server dies without shutting the pool down."""
+    global _threads
+    _threads = threads
     _extra.update(dict(extra_models))
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
@@ -49,10 +49,10 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _model(name: str):
-    from ..zoo import load_model
+    from ..backend import open_model
 
     if name not in _models:
-        _models[name] = load_model(_extra.get(name, name))
+        _models[name] = open_model(_extra.get(name, name), threads=_threads)
     return _models[name]
 
 

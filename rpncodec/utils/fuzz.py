@@ -65,8 +65,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import bitstream, codec
+from ..bitstream import level_size
 from ..errors import RpncodecError
-from ..pyramid import level_size
 from ..zoo import LoadedModel
 from .testing import smooth_image, tiny_model
 

@@ -1,0 +1,85 @@
+"""The shipped models: name -> weights file, sha256 and what it is (torch-free).
+
+Loading a model is :func:`rpncodec.zoo.load_model` (torch) or
+:func:`rpncodec.runtime.load_runtime` (ONNX Runtime); both check the file's sha256 against
+this registry first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One shipped model."""
+
+    name: str
+    file: str
+    sha256: str
+    mode: str
+    layers: int
+    description: str
+    default: bool = False
+
+
+REGISTRY: dict[str, ModelEntry] = {
+    e.name: e for e in [
+        ModelEntry("rpn-quality-cond", "rpn-quality-cond.pt",
+                   "1d781a098710f7e03e13dc9c194dc380f17ac6fc3d342254c9f84d12651b68f3", "quality", 4,
+                   "quality mode: rpn-quality-cpu with a hyperprior at level 1 and conditional "
+                   "Gaussian codecs at levels 2-4, then a joint CPU fine-tune (README, Beyond "
+                   "the paper)",
+                   default=True),
+        ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
+                   "437c11d074cb99a52cc8469f1a3e2d9744f6d427c5eea6a479f25a69e60eb827", "spatial", 3,
+                   "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3 "
+                   "(README, Beyond the paper)"),
+        ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
+                   "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
+                   "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "
+                   "model: progressive CPU training, then a guided joint fine-tune on a GPU "
+                   "(README, Training)"),
+        ModelEntry("rpn-spatial-cpu", "rpn-spatial-cpu.pt",
+                   "74d125f364169c81a40a39070d3268ed38148461a314e1839f81373d21996649", "spatial", 3,
+                   "spatial mode, CPU preset (64/64/64): 1/4, 1/2, full resolution; levels "
+                   "warm-started from rpn-single-cpu-l500/l240/l120 (README)"),
+        ModelEntry("rpn-single-cpu-l500", "rpn-single-cpu-l500.pt",
+                   "47b7a0ce10717ee48814ab45de4f1fd237f6f332909f608df1728ce254d401c5", "single", 1,
+                   "single layer, CPU preset (64), lambda 500: simulcast member"),
+        ModelEntry("rpn-single-cpu-l240", "rpn-single-cpu-l240.pt",
+                   "902b29d94d0273b0944ad620746609a0f7e7742e44cefd21536131ecc6fdd83f", "single", 1,
+                   "single layer, CPU preset (64), lambda 240: simulcast member"),
+        ModelEntry("rpn-single-cpu-l120", "rpn-single-cpu-l120.pt",
+                   "20c3cfaf0c609535c0c5e86d97943b689c5fbb31364bed6c0b7e3c259351869c", "single", 1,
+                   "single layer, CPU preset (64), lambda 120: simulcast member"),
+        ModelEntry("rpn-single-cpu-l45", "rpn-single-cpu-l45.pt",
+                   "c53c7f8e9e2b0aba9f27f63d04bad0fa8f7f5eeb9415cb206d6baf5f1287962e", "single", 1,
+                   "single layer, CPU preset (64), lambda 45: simulcast member"),
+        ModelEntry("rpn-single-cpu-l20", "rpn-single-cpu-l20.pt",
+                   "00b1b4b04c4115effb581a57de1f97e033447f13bbd49aff0475d6169d2c7cb7", "single", 1,
+                   "single layer, CPU preset (64), lambda 20: reference for the quality top layer"),
+    ]
+}
+
+
+def default_model(mode: str | None = None) -> str:
+    """The default model, or the first shipped model of ``mode`` (quality, spatial)."""
+    if mode is None:
+        return next(e.name for e in REGISTRY.values() if e.default)
+    try:
+        return next(e.name for e in REGISTRY.values() if e.mode == mode)
+    except StopIteration:
+        raise ModelError(f"no shipped model for {mode} mode") from None
+
+
+def safe_name(stem: str) -> str:
+    """A model name from a file or folder name: what a header can record (``[A-Za-z0-9._-]``,
+    at most 64 characters)."""
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem)[:64]
+    return cleaned or "custom"

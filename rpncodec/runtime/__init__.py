@@ -1,0 +1,1 @@
+"""Torch-free coding runtime: numpy and ONNX Runtime."""

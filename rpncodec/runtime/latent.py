@@ -1,0 +1,201 @@
+"""The latent codecs in numpy (float64), for the torch-free runtime.
+
+Each mirrors its torch twin in :mod:`rpncodec.latent_codecs` at inference: the same
+rounding, the same order of float operations, the same payload, and the entropy coding itself
+is the shared :mod:`rpncodec.entropy.coding`. The networks that choose entropy tables (scale
+heads, the hyperprior synthesis) run here in float64, as the torch backend runs them, so both
+backends pick the same tables (``rpncodec.latent_codecs.base``, "Precision").
+
+``params`` are a codec's state-dict entries, keys relative to the codec (``"offset"``,
+``"head.0.weight"``, ``"bottleneck.freqs"``...).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..entropy.ans import table_models
+from ..entropy.coding import (
+    decode_by_channel,
+    decode_by_scale,
+    encode_by_channel,
+    encode_by_scale,
+)
+from ..errors import BitstreamError
+from . import ops
+
+Array = np.ndarray
+_LEN = struct.Struct(">I")
+
+
+class Tables:
+    """A density's stored integer tables (``<prefix>offsets``, ``<prefix>freqs``)."""
+
+    def __init__(self, params: Mapping[str, Array], prefix: str) -> None:
+        self.offsets = np.asarray(params[prefix + "offsets"], dtype=np.int32)
+        self.freqs = np.asarray(params[prefix + "freqs"], dtype=np.int32)
+        self._models: list | None = None
+
+    @property
+    def models(self) -> list:
+        if self._models is None:  # built on first use: a decode of layer 1 needs one level
+            self._models = table_models(self.freqs)
+        return self._models
+
+
+class Factorized:
+    """A per-channel factorized density: median rounding and per-channel tables."""
+
+    def __init__(self, params: Mapping[str, Array], prefix: str) -> None:
+        self.medians = np.asarray(params[prefix + "quantiles"], dtype=np.float64)[:, 0, 1]
+        self.tables = Tables(params, prefix)
+
+    def symbols(self, y: Array) -> Array:
+        return np.floor(y - self.medians.reshape(1, -1, 1, 1) + 0.5)
+
+    def compress(self, y: Array) -> tuple[bytes, Array]:
+        """Bytes and the dequantised ``y`` (batch of one)."""
+        s = self.symbols(y)
+        data = encode_by_channel(s[0].astype(np.int64), self.tables.models, self.tables.offsets)
+        return data, s + self.medians.reshape(1, -1, 1, 1)
+
+    def decompress(self, data: bytes, size: tuple[int, int]) -> Array:
+        s = decode_by_channel(data, len(self.medians), size, self.tables.models,
+                              self.tables.offsets)
+        return s[None].astype(np.float64) + self.medians.reshape(1, -1, 1, 1)
+
+
+def _split(out: Array, offset: Array, means: bool) -> tuple[Array, Array]:
+    """(shift, scale) of a head's output, as :func:`rpncodec.latent_codecs.conditional.
+    split_head`."""
+    c = offset.size
+    shift = offset.reshape(1, -1, 1, 1)
+    return (shift + out[:, c:] if means else shift), np.exp(out[:, :c])
+
+
+class FactorizedResidual:
+    """The paper's codec: ``y - prior`` under a factorized density."""
+
+    def __init__(self, params: Mapping[str, Array], **_: bool) -> None:
+        self.bottleneck = Factorized(params, "bottleneck.")
+
+    def compress(self, y: Array, lower: Array | None, prior: Array | None) -> tuple[bytes, Array]:
+        data, r_hat = self.bottleneck.compress(y if prior is None else y - prior)
+        return data, r_hat if prior is None else prior + r_hat
+
+    def decompress(self, data: bytes, size: tuple[int, int], lower: Array | None,
+                   prior: Array | None) -> Array:
+        r_hat = self.bottleneck.decompress(data, size)
+        return r_hat if prior is None else prior + r_hat
+
+
+class ConditionalResidual:
+    """``y ~ N(prior + offset, exp(head([up(lower), prior])))``."""
+
+    def __init__(self, params: Mapping[str, Array], use_prior: bool = True,
+                 means: bool = False) -> None:
+        self.use_prior, self.means = use_prior, means
+        self.offset = np.asarray(params["offset"], dtype=np.float64)
+        self.head = [(np.asarray(params[f"head.{i}.weight"], dtype=np.float64),
+                      np.asarray(params[f"head.{i}.bias"], dtype=np.float64)) for i in (0, 2, 4)]
+        self.tables = Tables(params, "gaussian.")
+
+    def _shift_scale(self, lower: Array, prior: Array, size: tuple[int, int]) -> tuple[Array,
+                                                                                       Array]:
+        if lower.shape[-2:] != tuple(size):  # spatial mode: the lower level is half the size
+            lower = ops.up_nearest2(lower)[..., : size[0], : size[1]]
+        x = np.concatenate([lower, prior], 1)
+        for i, (w, b) in enumerate(self.head):
+            x = ops.conv2d(x, w, b, padding=1)
+            x = ops.relu(x) if i < 2 else x
+        return _split(x, self.offset, self.means)
+
+    def compress(self, y: Array, lower: Array, prior: Array) -> tuple[bytes, Array]:
+        shift, scale = self._shift_scale(lower, prior, y.shape[-2:])
+        symbols = np.floor((y - prior if self.use_prior else y) - shift + 0.5)
+        data = encode_by_scale(symbols.astype(np.int64), scale, self.tables.models,
+                               self.tables.offsets)
+        return data, self._latent(symbols + shift, prior)
+
+    def decompress(self, data: bytes, size: tuple[int, int], lower: Array,
+                   prior: Array) -> Array:
+        shift, scale = self._shift_scale(lower, prior, size)
+        symbols = decode_by_scale(data, scale, self.tables.models, self.tables.offsets)
+        return self._latent(symbols.astype(np.float64) + shift, prior)
+
+    def _latent(self, r_hat: Array, prior: Array) -> Array:
+        return prior + r_hat if self.use_prior else r_hat
+
+
+def _hyper_size(size: tuple[int, int]) -> tuple[int, int]:
+    return (size[0] + 3) // 4, (size[1] + 3) // 4
+
+
+class HyperpriorLatent:
+    """Level 1 under scales from a side latent ``z``: ``len(z bytes)`` u32 | z | y."""
+
+    def __init__(self, params: Mapping[str, Array], means: bool = False, **_: bool) -> None:
+        self.means = means
+        self.offset = np.asarray(params["offset"], dtype=np.float64)
+
+        def layer(name: str) -> tuple[Array, Array]:
+            return (np.asarray(params[f"{name}.weight"], dtype=np.float64),
+                    np.asarray(params[f"{name}.bias"], dtype=np.float64))
+
+        self.h_a = [layer(f"h_a.{i}") for i in (0, 2, 4)]
+        self.h_s = [layer(f"h_s.{i}") for i in (0, 2, 4)]
+        self.z = Factorized(params, "z_bottleneck.")
+        self.tables = Tables(params, "gaussian.")
+
+    def _analysis(self, y: Array) -> Array:
+        (w0, b0), (w1, b1), (w2, b2) = self.h_a
+        t = ops.relu(ops.conv2d(np.abs(y), w0, b0, padding=1))
+        t = ops.relu(ops.conv2d(t, w1, b1, stride=2, padding=2))
+        return ops.conv2d(t, w2, b2, stride=2, padding=2)
+
+    def _shift_scale(self, z_hat: Array, size: tuple[int, int]) -> tuple[Array, Array]:
+        (w0, b0), (w1, b1), (w2, b2) = self.h_s
+        t = ops.relu(ops.conv_transpose2d(z_hat, w0, b0, stride=2, padding=2,
+                                          output_padding=1))
+        t = ops.relu(ops.conv_transpose2d(t, w1, b1, stride=2, padding=2, output_padding=1))
+        out = ops.conv2d(t, w2, b2, padding=1)[..., : size[0], : size[1]]
+        return _split(out, self.offset, self.means)
+
+    def compress(self, y: Array, lower: None, prior: None) -> tuple[bytes, Array]:
+        z_data, z_hat = self.z.compress(self._analysis(y))
+        shift, scale = self._shift_scale(z_hat, y.shape[-2:])
+        symbols = np.floor(y - shift + 0.5)
+        data = encode_by_scale(symbols.astype(np.int64), scale, self.tables.models,
+                               self.tables.offsets)
+        return _LEN.pack(len(z_data)) + z_data + data, symbols + shift
+
+    def decompress(self, data: bytes, size: tuple[int, int], lower: None, prior: None) -> Array:
+        if len(data) < _LEN.size or _LEN.unpack_from(data)[0] > len(data) - _LEN.size:
+            raise BitstreamError("damaged layer payload (side information length)")
+        end = _LEN.size + _LEN.unpack_from(data)[0]
+        z_hat = self.z.decompress(data[_LEN.size:end], _hyper_size(size))
+        shift, scale = self._shift_scale(z_hat, size)
+        symbols = decode_by_scale(data[end:], scale, self.tables.models, self.tables.offsets)
+        return symbols.astype(np.float64) + shift
+
+
+# name (as in ModelConfig.latent_codecs) -> (class, options), as rpncodec.latent_codecs
+LATENT_CODECS = {
+    "factorized": (FactorizedResidual, {}),
+    "conditional": (ConditionalResidual, {}),
+    "conditional-mean0": (ConditionalResidual, {"use_prior": False}),
+    "conditional-ms": (ConditionalResidual, {"means": True}),
+    "hyperprior": (HyperpriorLatent, {}),
+    "hyperprior-ms": (HyperpriorLatent, {"means": True}),
+}
+
+
+def build_latent_codec(name: str, params: Mapping[str, Array]):
+    """The numpy latent codec called ``name`` from its parameters."""
+    if name not in LATENT_CODECS:
+        raise ValueError(f"the runtime has no latent codec {name!r}")
+    cls, options = LATENT_CODECS[name]
+    return cls(params, **options)

@@ -1,0 +1,146 @@
+"""A layered model on numpy and ONNX Runtime: the coding loop of
+:class:`rpncodec.models.base.LayeredModel` without torch.
+
+The heavy float32 transforms (each level's analysis and synthesis) run as ONNX graphs on ONNX
+Runtime; everything the entropy coder depends on (predictions, latent codecs) runs in float64
+numpy, as the torch backend runs it in float64 (``rpncodec.latent_codecs.base``, "Precision"),
+so files written by either backend decode with the other. A session is created when a level's
+graph is first needed: decoding layer k loads one synthesis and no analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..models.config import ModelConfig
+from .images import pyramid, to_array, to_image
+from .latent import build_latent_codec
+from .prediction import Prediction
+
+LATENT_STRIDE = 16  # as rpncodec.models.transforms (an analysis halves the image 4 times)
+
+
+def _sub(params: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+class _Graph:
+    """One ONNX graph (path, sha256), read, checked and given a session on first call."""
+
+    def __init__(self, source: tuple[Path, str], threads: int | None) -> None:
+        self.source, self.threads = source, threads
+        self._session = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self._session is None:
+            import onnxruntime as ort
+
+            from .store import read_checked
+
+            options = ort.SessionOptions()
+            if self.threads:
+                options.intra_op_num_threads = self.threads
+            self._session = ort.InferenceSession(read_checked(*self.source), options,
+                                                 providers=["CPUExecutionProvider"])
+        return self._session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+class RuntimeLevel:
+    """Analysis and synthesis (ONNX), prediction and latent codec (numpy) of one level."""
+
+    def __init__(self, graphs: Mapping[str, tuple[Path, str]], k: int, config: ModelConfig,
+                 params: Mapping[str, np.ndarray], threads: int | None) -> None:
+        self.analysis = _Graph(graphs[f"analysis{k}.onnx"], threads)
+        self.synthesis = _Graph(graphs[f"synthesis{k}.onnx"], threads)
+        kind = "spatial" if config.mode == "spatial" else "quality"
+        self.prediction = (Prediction(kind, config.mask_axis, _sub(params, "prediction."))
+                           if k else None)
+        self.codec = build_latent_codec(config.latent_codecs[k], _sub(params, "latent_codec."))
+
+    def context(self, lower: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | None:
+        """The resolution field for this level's latent ``size`` (None at level 1)."""
+        if self.prediction is None or lower is None:
+            return None
+        return self.prediction(lower)[..., : size[0], : size[1]]
+
+    def compress(self, x: np.ndarray, lower: np.ndarray | None) -> tuple[bytes, np.ndarray]:
+        y = self.analysis(x).astype(np.float64)
+        return self.codec.compress(y, lower, self.context(lower, y.shape[-2:]))
+
+    def decompress(self, data: bytes, size: tuple[int, int],
+                   lower: np.ndarray | None) -> np.ndarray:
+        return self.codec.decompress(data, size, lower, self.context(lower, size))
+
+
+class RuntimeModel:
+    """A shipped or exported model on the ONNX backend, with the codec's tile interface
+    (:class:`rpncodec.backend.Coder`)."""
+
+    backend = "onnx"
+
+    def __init__(self, name: str, sha256: str, config: ModelConfig,
+                 graphs: Mapping[str, tuple[Path, str]], params: Mapping[str, np.ndarray],
+                 threads: int | None = None) -> None:
+        self.name, self.sha256, self.config = name, sha256, config
+        self.digest = bytes.fromhex(sha256[:16])
+        self.levels = [RuntimeLevel(graphs, k, config, _sub(params, f"levels.{k}."), threads)
+                       for k in range(config.layers)]
+        spatial = config.mode == "spatial"
+        self.pad_multiple = LATENT_STRIDE << (config.layers - 1) if spatial else LATENT_STRIDE
+
+    @property
+    def layers(self) -> int:
+        return self.config.layers
+
+    # -- the mode hooks (as QualityRPN / SpatialRPN) ---------------------------------------
+    def latent_size(self, height: int, width: int) -> tuple[int, int]:
+        f = self.pad_multiple // LATENT_STRIDE
+        return -(-height // self.pad_multiple) * f, -(-width // self.pad_multiple) * f
+
+    def _level_sizes(self, latent: tuple[int, int]) -> list[tuple[int, int]]:
+        if self.config.mode != "spatial":
+            return [latent] * self.layers
+        return [(latent[0] >> s, latent[1] >> s) for s in range(self.layers - 1, -1, -1)]
+
+    def _level_inputs(self, x: np.ndarray, levels: int) -> list[np.ndarray]:
+        if self.config.mode != "spatial":
+            return [x] * levels
+        return pyramid(x, self.layers)[:levels]
+
+    def _synthesize(self, k: int, y_hat: list[np.ndarray]) -> np.ndarray:
+        x = y_hat[k] if self.config.mode == "spatial" else np.concatenate(y_hat[: k + 1], 1)
+        return self.levels[k].synthesis(x.astype(np.float32))
+
+    # -- the loop ------------------------------------------------------------------------------
+    def compress(self, x: np.ndarray, layers: int | None = None) -> list[bytes]:
+        """One byte string per layer for a padded float ``[1, 3, H, W]`` image."""
+        strings, y_hat = [], []
+        for k, level_input in enumerate(self._level_inputs(x, layers or self.layers)):
+            data, latent = self.levels[k].compress(level_input, y_hat[-1] if k else None)
+            strings.append(data)
+            y_hat.append(latent)
+        return strings
+
+    def decompress(self, strings: list[bytes], latent: tuple[int, int],
+                   layers: int | None = None) -> np.ndarray:
+        """Layer ``layers`` (default: all given) as a float32 ``[1, 3, h, w]`` image."""
+        layers = layers or len(strings)
+        sizes = self._level_sizes(latent)
+        y_hat: list[np.ndarray] = []
+        for k in range(layers):
+            y_hat.append(self.levels[k].decompress(strings[k], sizes[k],
+                                                   y_hat[-1] if k else None))
+        return self._synthesize(layers - 1, y_hat)
+
+    # -- the codec's interface -----------------------------------------------------------------
+    def encode_tile(self, tile: np.ndarray) -> list[bytes]:
+        """One byte string per layer for one padded uint8 tile ``[H, W, 3]``."""
+        return self.compress(to_array(tile))
+
+    def decode_tile(self, strings: list[bytes], height: int, width: int) -> np.ndarray:
+        """One tile of ``height x width`` coded pixels from its first layer strings, as a
+        padded uint8 image (at the layer's scale)."""
+        return to_image(self.decompress(strings, self.latent_size(height, width)))

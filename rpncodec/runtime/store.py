@@ -1,0 +1,115 @@
+"""Where a model's ONNX export lives, and loading it (torch-free).
+
+Shipped defaults carry their export in the package (``rpncodec/weights/onnx/NAME``, checked
+by sha256 like the ``.pt`` files), so ``pip install rpncodec`` encodes and decodes without
+torch. Every other model (the other shipped ones, a trained ``.pt``) is exported once, with
+torch, into the user cache (``$RPNCODEC_CACHE`` or ``~/.cache/rpncodec``) and loaded from
+there afterwards: shipping every model's export would double the repository's weights
+(about 43 MB) for models few users decode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from ..models.config import ModelConfig
+from ..registry import REGISTRY, WEIGHTS_DIR, default_model, safe_name
+from .model import RuntimeModel
+
+SHIPPED = WEIGHTS_DIR / "onnx"
+MANIFEST = "manifest.json"
+
+
+def cache_root() -> Path:
+    """The folder exports built on first use go to."""
+    root = os.environ.get("RPNCODEC_CACHE") or Path.home() / ".cache" / "rpncodec"
+    return Path(root) / "onnx"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def read_checked(path: Path, sha256: str) -> bytes:
+    """The bytes of an export's file, which must match the manifest's ``sha256``."""
+    data = _read(path)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ModelError(f"{path} does not match its manifest (altered or incomplete "
+                         "export); delete its folder to rebuild it")
+    return data
+
+
+def _manifest(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _source(name_or_path: str) -> tuple[str, str, Path | None]:
+    """(name, weights sha256, weights file or None for an export folder given directly)."""
+    entry = REGISTRY.get(name_or_path)
+    if entry is not None:
+        return entry.name, entry.sha256, WEIGHTS_DIR / entry.file
+    path = Path(name_or_path)
+    if path.is_dir():
+        manifest = _manifest(path)
+        if manifest is None:
+            raise ModelError(f"{path} is not an ONNX export (no readable {MANIFEST})")
+        return manifest["model"], manifest["weights_sha256"], None
+    if not path.exists():
+        raise ModelError(f"unknown model {name_or_path!r} (shipped: {', '.join(REGISTRY)}; "
+                         "or give the path of an exported .pt file or ONNX export folder)")
+    return safe_name(path.stem), hashlib.sha256(_read(path)).hexdigest(), path
+
+
+def export_folder(name_or_path: str | None = None, build: bool = True) -> Path:
+    """The export folder of a model: shipped, given, cached, or (with ``build`` and torch)
+    built now into the cache."""
+    name, sha, weights = _source(name_or_path or default_model())
+    if weights is None:
+        return Path(name_or_path)
+    for folder in (SHIPPED / name, cache_root() / f"{name}-{sha[:16]}"):
+        manifest = _manifest(folder)
+        if manifest is not None and manifest.get("weights_sha256") == sha:
+            return folder
+    if not build:
+        raise ModelError(f"no ONNX export of {name} here")
+    try:
+        from ..onnx_export import export_onnx
+        from ..zoo import load_model
+    except ImportError:
+        raise ModelError(f"{name} has no ONNX export here, and building one needs PyTorch: "
+                         "pip install 'rpncodec[train]' once, or use a model that ships "
+                         "one") from None
+    folder = export_onnx(load_model(str(weights) if name not in REGISTRY else name),
+                         cache_root() / f"{name}-{sha[:16]}")
+    print(f"rpncodec: exported {name} for ONNX Runtime (once) to {folder}", file=sys.stderr)
+    return folder
+
+
+def load_runtime(name_or_path: str | None = None, threads: int | None = None) -> RuntimeModel:
+    """A model on the ONNX backend by shipped name, ``.pt`` path or export folder. Every
+    file is checked against the manifest's sha256 when it is first read (a graph when its
+    level first runs: decoding layer k reads one synthesis graph)."""
+    folder = export_folder(name_or_path)
+    manifest = _manifest(folder)
+    assert manifest is not None  # export_folder only returns folders with one
+    blob = read_checked(folder / "arrays.bin", manifest["files"]["arrays.bin"])
+    params = {key: np.frombuffer(blob, np.dtype(dtype), int(np.prod(shape)), offset).reshape(shape)
+              for key, (dtype, shape, offset) in manifest["arrays"].items()}
+    config = ModelConfig.from_dict(manifest["config"])
+    graphs = {name: (folder / name, sha) for name, sha in manifest["files"].items()
+              if name.endswith(".onnx")}
+    return RuntimeModel(manifest["model"], manifest["weights_sha256"], config, graphs, params,
+                        threads)

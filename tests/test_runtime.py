@@ -1,0 +1,165 @@
+"""The torch-free backend (ONNX Runtime + numpy): export, interoperation with the torch
+backend on every shipped model and every latent codec, the index check, the shipped exports,
+and a process in which importing torch fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rpncodec import bitstream, codec
+from rpncodec.backend import open_model
+from rpncodec.errors import BitstreamError, ModelError
+from rpncodec.imageio import load_image
+from rpncodec.metrics import psnr
+from rpncodec.models import ModelConfig, build_model
+from rpncodec.onnx_export import export_onnx
+from rpncodec.registry import REGISTRY
+from rpncodec.runtime.images import downsample2
+from rpncodec.runtime.store import SHIPPED, load_runtime
+from rpncodec.training.export import export
+from rpncodec.utils.testing import golden_source, smooth_image
+from rpncodec.zoo import load_model
+
+SAMPLE = Path(__file__).resolve().parents[1] / "rpncodec" / "samples" / "kodim23.png"
+# latent codec variants on tiny models: every numpy twin against its torch original
+VARIANTS = {
+    "quality": [("factorized",) * 4, ("hyperprior", "conditional", "conditional-mean0",
+                                      "conditional-ms"), ("hyperprior-ms",) + ("factorized",) * 3],
+    "spatial": [("factorized", "conditional", "conditional"),
+                ("hyperprior", "conditional-ms", "conditional")],
+}
+CASES = [(mode, codecs) for mode, variants in VARIANTS.items() for codecs in variants]
+
+
+def interop(torch_model, onnx_model, image: np.ndarray, tile: int = 1024) -> list[float]:
+    """Files of each backend decode with the other: every layer, pixels within 1 level of the
+    writing backend's own decode. Returns the share of differing values per layer."""
+    shares = []
+    for writer in (torch_model, onnx_model):
+        data = codec.encode(image, writer, tile)
+        for k in range(1, writer.config.layers + 1):
+            own = codec.decode(data, k, writer).image.astype(np.int16)
+            for reader in (torch_model, onnx_model):
+                got = codec.decode(data, k, reader).image.astype(np.int16)
+                assert got.shape == own.shape
+                diff = np.abs(got - own)
+                assert diff.max() <= 1, f"{writer.backend}->{reader.backend} layer {k}"
+                shares.append(float((diff > 0).mean()))
+    assert max(shares) <= 1e-3, shares
+    return shares
+
+
+@pytest.mark.parametrize(("mode", "codecs"), CASES, ids=["-".join(c) for _, c in CASES])
+def test_every_latent_codec_interoperates(tmp_path, mode, codecs) -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(mode, (8,) * len(codecs), latent_codecs=codecs))
+    export(model, tmp_path / "tiny.pt", settle_steps=100)
+    loaded = load_model(str(tmp_path / "tiny.pt"))
+    runtime = load_runtime(str(export_onnx(loaded, tmp_path / "onnx")))
+    assert (runtime.name, runtime.digest, runtime.config) == (loaded.name, loaded.digest,
+                                                               loaded.config)
+    interop(loaded, runtime, smooth_image(70, 100, seed=3), tile=64)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_shipped_model_interoperates(name) -> None:
+    """Built into the (test) cache on first use, except the shipped exports."""
+    interop(load_model(name), open_model(name, "onnx"), golden_source(), tile=64)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SHIPPED.iterdir()))
+def test_shipped_exports_match_their_weights_and_the_exporter(tmp_path, name) -> None:
+    manifest = json.loads((SHIPPED / name / "manifest.json").read_text())
+    assert manifest["weights_sha256"] == REGISTRY[name].sha256
+    rebuilt = json.loads((export_onnx(load_model(name), tmp_path / name)
+                          / "manifest.json").read_text())
+    assert rebuilt["files"]["arrays.bin"] == manifest["files"]["arrays.bin"]
+    assert rebuilt["arrays"] == manifest["arrays"]
+
+
+def test_defaults_ship_an_export() -> None:
+    for mode in ("quality", "spatial"):
+        default = next(e.name for e in REGISTRY.values() if e.mode == mode)
+        assert (SHIPPED / default / "manifest.json").exists(), default
+
+
+def test_onnx_decodes_the_sample_well_and_small() -> None:
+    """Rate and quality of the default model through the runtime alone (bounds as
+    test_shipped's torch rows)."""
+    image = load_image(SAMPLE)
+    runtime = open_model(None, "onnx")
+    data = codec.encode(image, runtime)
+    ends = [end for _, end in bitstream.parse(data).byte_ranges]
+    values = [psnr(image, codec.decode(data, k, runtime).image) for k in range(1, 5)]
+    assert ends[-1] < 27000 and values[-1] > 32.5, (ends, values)
+    assert all(b > a for a, b in pairwise(values))
+
+
+def test_a_decoder_with_other_scales_stops_with_a_clear_error(tmp_path) -> None:
+    runtime = open_model("rpn-quality-cond", "onnx")
+    data = codec.encode(golden_source(), runtime, 64)
+    head = runtime.levels[1].codec.head
+    head[-1] = (head[-1][0], head[-1][1] + 3.0)  # every scale index moves
+    try:
+        with pytest.raises(BitstreamError, match="indices differ from the encoder's"):
+            codec.decode(data, 2, runtime)
+        assert codec.decode(data, 1, runtime).layers == 1
+    finally:
+        head[-1] = (head[-1][0], head[-1][1] - 3.0)
+
+
+def test_an_altered_export_is_refused(tmp_path) -> None:
+    folder = export_onnx(load_model("rpn-single-cpu-l20"), tmp_path / "x")
+    with open(folder / "arrays.bin", "r+b") as f:
+        f.seek(100)
+        f.write(b"\xff")
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        load_runtime(str(folder))
+
+
+def test_pyramid_matches_torch() -> None:
+    from rpncodec.pyramid import downsample2 as torch_downsample2
+
+    for h, w in [(64, 96), (33, 17), (2, 3)]:
+        x = torch.rand(1, 3, h, w)
+        np.testing.assert_allclose(downsample2(x.numpy()), torch_downsample2(x).numpy(),
+                                   atol=2e-6)
+
+
+def test_the_codec_runs_where_torch_cannot_be_imported(tmp_path) -> None:
+    """encode, decode, info and truncate through the command line in a process whose
+    ``import torch`` fails (as on a machine without it)."""
+    src = tmp_path / "in.png"
+    from PIL import Image
+
+    Image.fromarray(golden_source()).save(src)
+    script = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from rpncodec.cli import main\n"
+        f"a = ['{src}', '-o', '{tmp_path / 'x.rpn'}']\n"
+        "assert main(['encode', *a]) == 0\n"
+        f"assert main(['decode', '{tmp_path / 'x.rpn'}', '-o', '{tmp_path / 'x.png'}',"
+        " '--layers', '2']) == 0\n"
+        f"assert main(['info', '{tmp_path / 'x.rpn'}']) == 0\n"
+        f"assert main(['truncate', '{tmp_path / 'x.rpn'}', '-o', '{tmp_path / 't.rpn'}',"
+        " '--layers', '1']) == 0\n"
+        f"assert main(['decode', '{tmp_path / 'x.rpn'}', '-o', '{tmp_path / 'y.png'}',"
+        " '--backend', 'torch']) == 1\n"
+        "assert 'torch' not in sys.modules or sys.modules['torch'] is None\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "needs PyTorch" in run.stderr
+    decoded = load_image(tmp_path / "x.png")
+    assert psnr(golden_source(), decoded) > 26
+    assert bitstream.parse((tmp_path / "t.rpn").read_bytes()).available == 1

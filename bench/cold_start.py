@@ -22,9 +22,12 @@ on the machine:
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the command line (rpncodec.console)
+
 import argparse
 import json
-import os
 import platform
 import statistics
 import subprocess

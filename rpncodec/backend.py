@@ -10,12 +10,14 @@ command starts in a fraction of the time. ``torch`` is needed for training, and 
 from __future__ import annotations
 
 from importlib.util import find_spec
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import ModelError
-from .models.config import ModelConfig
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .models.config import ModelConfig
 
 BACKENDS = ("onnx", "torch")
 

@@ -26,8 +26,7 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass, replace
-
-import numpy as np
+from itertools import accumulate
 
 from rpncodec.errors import BitstreamError, RpncodecError, TruncatedError
 
@@ -113,8 +112,8 @@ def _tile_bounds(payload: bytes, tiles: int) -> tuple[list[int], list[int]]:
     if table > len(payload):
         raise BitstreamError(f"tile table of {tiles} tiles does not fit the layer payload "
                              f"of {len(payload)} bytes")
-    lengths = np.frombuffer(payload, dtype=">u4", count=tiles - 1).astype(np.int64)
-    ends = (table + np.cumsum(lengths)).tolist()
+    lengths = struct.unpack_from(f">{tiles - 1}I", payload)
+    ends = list(accumulate(lengths, initial=table))[1:]
     if ends and ends[-1] > len(payload):
         raise BitstreamError(f"tile lengths add up to {ends[-1] - table} bytes, more than "
                              f"the {len(payload) - table} the layer payload holds")
@@ -125,7 +124,7 @@ def split_tiles(payload: bytes, tiles: int) -> list[bytes]:
     """Inverse of :func:`join_tiles` for a payload of ``tiles`` tiles.
 
     Raises :class:`BitstreamError` when the lengths do not fit the payload (the table is read
-    with numpy in one step, so a hostile tile count costs no Python loop before the check).
+    in one step after checking it fits, so a hostile tile count costs no loop before the check).
     """
     starts, stops = _tile_bounds(payload, tiles)
     return [payload[a:b] for a, b in zip(starts, stops, strict=True)]

@@ -11,13 +11,20 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import __version__, bitstream, codec
+from . import __version__, bitstream
 from .backend import BACKENDS, Coder, open_model
 from .bitstream import level_size
 from .errors import InputImageError, RpncodecError
-from .imageio import atomic_write_bytes, check_not_same_file, load_image, save_image
+from .files import atomic_write_bytes, check_not_same_file
 from .registry import REGISTRY, WEIGHTS_DIR, default_model
+
+if TYPE_CHECKING:
+    from . import codec
+
+# numpy, Pillow and the codec are imported by the commands that use them: `info` and
+# `truncate` start without them (README, "Backends").
 
 SAMPLE = Path(__file__).parent / "samples" / "kodim23.png"
 MAX_RPN_BYTES = 2**31
@@ -57,6 +64,9 @@ def _encoder_model(model: str | None, mode: str | None, device: str = "cpu",
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    from . import codec
+    from .imageio import load_image
+
     if Path(args.input).is_dir():
         return _encode_folder(Path(args.input), Path(args.output), args)
     check_not_same_file(args.input, args.output)
@@ -97,6 +107,8 @@ def _print_transfer(source, stream=None) -> None:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    from . import codec
+    from .imageio import save_image
     from .remote import is_url
 
     if is_url(args.input):
@@ -298,6 +310,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Encode the bundled sample with the default model (or --mode's) and decode every
     layer."""
+    from .imageio import load_image, save_image
     from .utils.evaluate import evaluate_image
 
     out = Path(args.out)
@@ -356,9 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["quality", "spatial"], help="quality: layers add "
                    "quality (default); spatial: layers decode at 1/4, 1/2 and full resolution "
                    "(picks that mode's shipped model)")
-    s.add_argument("--tile", type=int, default=codec.DEFAULT_TILE,
+    s.add_argument("--tile", type=int, default=bitstream.DEFAULT_TILE,
                    help=f"tile side, a multiple of {bitstream.TILE_MULTIPLE} up to "
-                   f"{bitstream.MAX_TILE} (default {codec.DEFAULT_TILE}); larger images are "
+                   f"{bitstream.MAX_TILE} (default {bitstream.DEFAULT_TILE}); larger images are "
                    "coded in independent tiles")
     s.add_argument("--device", default="cpu", help="where the network runs: cpu (default), "
                    "cuda or cuda:N; decode on the same kind of device for bit-exact output")

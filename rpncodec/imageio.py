@@ -8,12 +8,8 @@ over it, so an interrupted or failed run never leaves a truncated output behind.
 
 from __future__ import annotations
 
-import os
-import secrets
 import struct
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +17,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from rpncodec.bitstream import size_problem
 from rpncodec.errors import InputImageError, OutputError
+from rpncodec.files import atomic_output, atomic_write_bytes, check_not_same_file, one_line
+
+__all__ = ["atomic_output", "atomic_write_bytes", "check_not_same_file", "list_images",
+           "load_image", "save_image"]
 
 # Pillow raises these (besides OSError) on malformed files; all mean "cannot decode this file".
 _DECODE_ERRORS = (
@@ -48,11 +48,6 @@ class ImageWarning(UserWarning):
     """Something of the input image was dropped or reduced while converting it to 8-bit RGB."""
 
 
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
-
-
 def _open(path: Path) -> Image.Image:
     """Open ``path`` with Pillow, mapping every failure to a one-line :class:`InputImageError`."""
     if not path.exists():
@@ -63,7 +58,7 @@ def _open(path: Path) -> Image.Image:
         if path.stat().st_size == 0:
             raise InputImageError(f"{path} is empty (0 bytes)")
     except OSError as error:
-        raise InputImageError(f"cannot read {path}: {_one_line(error)}") from None
+        raise InputImageError(f"cannot read {path}: {one_line(error)}") from None
     # Pillow's own decompression-bomb limit differs from ours (and raises inside open), so it
     # is switched off while opening; load_image checks the size before any pixel is decoded.
     previous = Image.MAX_IMAGE_PIXELS
@@ -75,7 +70,7 @@ def _open(path: Path) -> Image.Image:
     except PermissionError as error:
         raise InputImageError(f"cannot read {path}: {error.strerror}") from None
     except _DECODE_ERRORS as error:
-        raise InputImageError(f"{path} is truncated or corrupt ({_one_line(error)})") from None
+        raise InputImageError(f"{path} is truncated or corrupt ({one_line(error)})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = previous
 
@@ -140,7 +135,7 @@ def load_image(path: str | Path) -> np.ndarray:
             image.load()
             oriented = ImageOps.exif_transpose(image)
         except _DECODE_ERRORS as error:
-            raise InputImageError(f"{path} is truncated or corrupt ({_one_line(error)})") from None
+            raise InputImageError(f"{path} is truncated or corrupt ({one_line(error)})") from None
         if frames > 1:
             warnings.warn(
                 f"{path} is animated ({frames} frames); only the first frame is used",
@@ -152,67 +147,6 @@ def load_image(path: str | Path) -> np.ndarray:
                 f"{path} has 16-bit samples; they are reduced to 8 bits", ImageWarning, stacklevel=2
             )
         return _to_rgb(oriented, path)
-
-
-def check_not_same_file(input_path: str | Path, output_path: str | Path) -> None:
-    """Refuse to write ``output_path`` when it is ``input_path`` (same file, maybe via a link)."""
-    try:
-        same = os.path.samefile(input_path, output_path)
-    except OSError:  # one of them does not exist (yet), so they cannot be the same file
-        same = False
-    if same:
-        raise OutputError(f"output {output_path} is the input file; choose another output name")
-
-
-def _check_target(path: Path) -> None:
-    folder = path.parent
-    if not folder.exists():
-        raise OutputError(f"output folder {folder} does not exist")
-    if not folder.is_dir():
-        raise OutputError(f"output folder {folder} is not a folder")
-    if path.is_dir():
-        raise OutputError(f"output {path} is a directory; give a file name")
-
-
-@contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success, move it over ``path`` atomically.
-
-    The caller writes the whole output to the yielded path. If the block raises, the temporary
-    file is removed and an existing ``path`` is left untouched. The data is fsynced before the
-    rename so a crash cannot leave an empty file under the final name.
-    """
-    target = Path(path)
-    _check_target(target)
-    while True:
-        temp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
-        try:
-            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            break
-        except FileExistsError:
-            continue
-        except OSError as error:
-            raise OutputError(f"cannot write {target}: {_one_line(error)}") from None
-    try:
-        yield temp
-        descriptor = os.open(temp, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_output`)."""
-    try:
-        with atomic_output(path) as temp:
-            temp.write_bytes(data)
-    except OSError as error:
-        raise OutputError(f"cannot write {path}: {_one_line(error)}") from None
 
 
 def save_image(array: np.ndarray, path: str | Path) -> None:
@@ -237,4 +171,4 @@ def save_image(array: np.ndarray, path: str | Path) -> None:
         with atomic_output(target) as temp:
             image.save(temp, format=image_format, **options)
     except (OSError, ValueError, KeyError) as error:
-        raise OutputError(f"cannot write {target}: {_one_line(error)}") from None
+        raise OutputError(f"cannot write {target}: {one_line(error)}") from None

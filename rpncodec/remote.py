@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import re
 import struct
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -80,6 +78,9 @@ class HttpSource:
             return self._whole[start:end]
         if self.size is not None and start >= self.size:
             return b""
+        import urllib.error  # here: a local `info` or `decode` need no HTTP client
+        import urllib.request
+
         request = urllib.request.Request(self.location, headers={
             "Range": f"bytes={start}-{end - 1}", "User-Agent": "rpncodec"})
         try:

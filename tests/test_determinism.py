@@ -1,4 +1,5 @@
-"""Determinism: the same bytes and the same pixels across torch thread counts and processes.
+"""Determinism: the same bytes and the same pixels across thread counts and processes, on both
+backends (torch, and ONNX Runtime + numpy).
 
 What this guarantees, and why (see README, Reliability): the entropy tables are integers stored
 with the weights, so the entropy decoder reads exactly the symbols that were written on any
@@ -13,13 +14,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from rpncodec import codec
+from rpncodec.onnx_export import export_onnx
+from rpncodec.runtime.store import load_runtime
 from rpncodec.utils.testing import smooth_image
+from rpncodec.zoo import load_model
 
 SIZE = (96, 160)  # two tiles of 128 (the second partial): tiling is part of what must agree
 
@@ -66,7 +71,8 @@ def _run(script: str, *args: str, n_threads: int) -> None:
 
 
 DECODE = ("import sys, numpy as np; from rpncodec import codec; "
-          "d = codec.decode(open(sys.argv[1], 'rb').read(), None, sys.argv[2]); "
+          "d = codec.decode(open(sys.argv[1], 'rb').read(), None, sys.argv[2], None, "
+          "sys.argv[4]); "
           "np.save(sys.argv[3], d.image)")
 ENCODE = ("import sys, numpy as np; from rpncodec import codec; "
           "from rpncodec.zoo import load_model; "
@@ -78,7 +84,7 @@ def test_another_process_with_two_threads_decodes_identical_pixels(tiny, tiny_mo
                                                                    one_thread_file, tmp_path):
     path, out = tmp_path / "a.rpn", tmp_path / "a.npy"
     path.write_bytes(one_thread_file)
-    _run(DECODE, str(path), tiny_model_path, str(out), n_threads=2)
+    _run(DECODE, str(path), tiny_model_path, str(out), "torch", n_threads=2)
     with threads(1):
         here = codec.decode(one_thread_file, None, tiny).image
     assert np.array_equal(np.load(out), here)
@@ -95,3 +101,26 @@ def test_a_file_encoded_in_another_process_decodes_identically_here(tiny, tiny_m
     with threads(1):
         here = codec.decode(one_thread_file, None, tiny).image
     assert np.array_equal(there, here)
+
+
+# -- the onnx backend ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def runtimes(tiny_model_path) -> dict[int, object]:
+    folder = export_onnx(load_model(tiny_model_path), Path(tiny_model_path).parent / "onnx")
+    return {n: load_runtime(str(folder), threads=n) for n in (1, 2)}
+
+
+def test_onnx_threads_write_the_same_bytes_and_pixels(runtimes, image) -> None:
+    one, two = (codec.encode(image, runtimes[n], tile=128) for n in (1, 2))
+    assert one == two
+    for layers in (1, 4):
+        a, b = (codec.decode(one, layers, runtimes[n]).image for n in (1, 2))
+        assert np.array_equal(a, b), layers
+
+
+def test_onnx_in_another_process_decodes_identical_pixels(runtimes, image, tmp_path) -> None:
+    data = codec.encode(image, runtimes[1], tile=128)
+    path, out = tmp_path / "c.rpn", tmp_path / "c.npy"
+    path.write_bytes(data)
+    _run(DECODE, str(path), str(runtimes[1].folder), str(out), "onnx", n_threads=2)
+    assert np.array_equal(np.load(out), codec.decode(data, None, runtimes[2]).image)

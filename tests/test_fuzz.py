@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rpncodec import bitstream, codec
+from rpncodec.backend import open_model
 from rpncodec.bitstream import Container, Header, pack, parse, truncate
 from rpncodec.errors import BitstreamError, TruncatedError
 from rpncodec.utils import fuzz
@@ -206,6 +207,16 @@ def test_campaign_ci(tiny, encoded, tmp_path):
     assert result.total() == 600
     assert result["decoded"] > 50 and result["clean error"] > 50
     assert not list(tmp_path.iterdir())
+
+
+def test_campaign_ci_onnx(tiny_model_path, encoded, tmp_path):
+    """The same harness on the onnx backend (the default where ONNX Runtime is installed)."""
+    runtime = open_model(tiny_model_path, "onnx")
+    result = fuzz.run_campaign(encoded, runtime, cases=100, seed=20240602, time_limit_s=600,
+                               record_dir=tmp_path)
+    assert result.cases == 100
+    assert_clean(result)
+    assert result["decoded"] > 15 and result["clean error"] > 15
 
 
 def test_too_large_is_reported_not_decoded(tiny, encoded, monkeypatch):

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from rpncodec import bitstream, codec
+from rpncodec.backend import BACKENDS, open_model
+from rpncodec.registry import REGISTRY
 from rpncodec.utils.testing import golden_source
-from rpncodec.zoo import REGISTRY, load_model
 
 GOLDEN = Path(__file__).parent / "golden"
 INDEX = json.loads((GOLDEN / "index.json").read_text())
@@ -29,12 +30,17 @@ def test_every_shipped_model_has_a_golden_file() -> None:
     assert sorted(INDEX) == sorted(REGISTRY)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(INDEX))
-def test_shipped_model_writes_and_decodes_its_golden_file(name: str) -> None:
+def test_shipped_model_writes_and_decodes_its_golden_file(name: str, backend: str) -> None:
+    """Both backends decode the recorded pixels; the torch encoder writes the recorded bytes
+    (the onnx encoder's analyses are other float kernels: its bytes may differ, and decode
+    within one level, tests/test_runtime.py)."""
     golden = (GOLDEN / f"{name}.rpn").read_bytes()
-    loaded = load_model(name)
+    loaded = open_model(name, backend)
     header = bitstream.parse(golden).header
-    assert codec.encode(golden_source(), loaded, header.tile) == golden
+    if backend == "torch":
+        assert codec.encode(golden_source(), loaded, header.tile) == golden
     for k in range(1, header.layers + 1):
         decoded = codec.decode(golden, k, loaded).image.astype(np.int16)
         expected = PIXELS[f"{name}/{k}"].astype(np.int16)

@@ -13,8 +13,10 @@ def to_array(image: np.ndarray) -> np.ndarray:
 
 def to_image(x: np.ndarray) -> np.ndarray:
     """float ``[1, 3, H, W]`` -> uint8 ``[H, W, 3]``: clipped to [0, 1], scaled by 255 and
-    rounded half to even in float32, as :func:`rpncodec.tensors.to_image`."""
-    x = np.clip(x[0].astype(np.float32, copy=False), 0, 1) * np.float32(255)
+    rounded half to even in float32, as :func:`rpncodec.tensors.to_image`. NaN (only a damaged
+    file's latents can make one) becomes 0."""
+    x = np.nan_to_num(x[0].astype(np.float32, copy=False), nan=0.0)
+    x = np.clip(x, 0, 1) * np.float32(255)
     return np.round(x).astype(np.uint8).transpose(1, 2, 0)
 
 

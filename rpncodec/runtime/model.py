@@ -81,11 +81,14 @@ class RuntimeModel:
 
     backend = "onnx"
 
-    def __init__(self, name: str, sha256: str, config: ModelConfig,
-                 graphs: Mapping[str, tuple[Path, str]], params: Mapping[str, np.ndarray],
+    def __init__(self, name: str, sha256: str, config: ModelConfig, folder: Path,
+                 files: Mapping[str, str], params: Mapping[str, np.ndarray],
                  threads: int | None = None) -> None:
-        self.name, self.sha256, self.config = name, sha256, config
+        """``folder`` holds the export, ``files`` its manifest's file -> sha256, ``params``
+        the arrays; graphs are read (and checked) when first run."""
+        self.name, self.sha256, self.config, self.folder = name, sha256, config, folder
         self.digest = bytes.fromhex(sha256[:16])
+        graphs = {f: (folder / f, sha) for f, sha in files.items() if f.endswith(".onnx")}
         self.levels = [RuntimeLevel(graphs, k, config, _sub(params, f"levels.{k}."), threads)
                        for k in range(config.layers)]
         spatial = config.mode == "spatial"

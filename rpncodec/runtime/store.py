@@ -109,7 +109,5 @@ def load_runtime(name_or_path: str | None = None, threads: int | None = None) ->
     params = {key: np.frombuffer(blob, np.dtype(dtype), int(np.prod(shape)), offset).reshape(shape)
               for key, (dtype, shape, offset) in manifest["arrays"].items()}
     config = ModelConfig.from_dict(manifest["config"])
-    graphs = {name: (folder / name, sha) for name, sha in manifest["files"].items()
-              if name.endswith(".onnx")}
-    return RuntimeModel(manifest["model"], manifest["weights_sha256"], config, graphs, params,
-                        threads)
+    return RuntimeModel(manifest["model"], manifest["weights_sha256"], config, folder,
+                        manifest["files"], params, threads)

@@ -88,15 +88,22 @@ class RuntimeModel:
         the arrays; graphs are read (and checked) when first run."""
         self.name, self.sha256, self.config, self.folder = name, sha256, config, folder
         self.digest = bytes.fromhex(sha256[:16])
-        graphs = {f: (folder / f, sha) for f, sha in files.items() if f.endswith(".onnx")}
-        self.levels = [RuntimeLevel(graphs, k, config, _sub(params, f"levels.{k}."), threads)
-                       for k in range(config.layers)]
+        self._graphs = {f: (folder / f, sha) for f, sha in files.items() if f.endswith(".onnx")}
+        self._params, self._threads = params, threads
+        self._levels: dict[int, RuntimeLevel] = {}
         spatial = config.mode == "spatial"
         self.pad_multiple = LATENT_STRIDE << (config.layers - 1) if spatial else LATENT_STRIDE
 
     @property
     def layers(self) -> int:
         return self.config.layers
+
+    def level(self, k: int) -> RuntimeLevel:
+        """Level ``k`` (0-based), built on first use: a layer-1 decode builds one level."""
+        if k not in self._levels:
+            self._levels[k] = RuntimeLevel(self._graphs, k, self.config,
+                                           _sub(self._params, f"levels.{k}."), self._threads)
+        return self._levels[k]
 
     # -- the mode hooks (as QualityRPN / SpatialRPN) ---------------------------------------
     def latent_size(self, height: int, width: int) -> tuple[int, int]:
@@ -115,14 +122,14 @@ class RuntimeModel:
 
     def _synthesize(self, k: int, y_hat: list[np.ndarray]) -> np.ndarray:
         x = y_hat[k] if self.config.mode == "spatial" else np.concatenate(y_hat[: k + 1], 1)
-        return self.levels[k].synthesis(x.astype(np.float32))
+        return self.level(k).synthesis(x.astype(np.float32))
 
     # -- the loop ------------------------------------------------------------------------------
     def compress(self, x: np.ndarray, layers: int | None = None) -> list[bytes]:
         """One byte string per layer for a padded float ``[1, 3, H, W]`` image."""
         strings, y_hat = [], []
         for k, level_input in enumerate(self._level_inputs(x, layers or self.layers)):
-            data, latent = self.levels[k].compress(level_input, y_hat[-1] if k else None)
+            data, latent = self.level(k).compress(level_input, y_hat[-1] if k else None)
             strings.append(data)
             y_hat.append(latent)
         return strings
@@ -134,7 +141,7 @@ class RuntimeModel:
         sizes = self._level_sizes(latent)
         y_hat: list[np.ndarray] = []
         for k in range(layers):
-            y_hat.append(self.levels[k].decompress(strings[k], sizes[k],
+            y_hat.append(self.level(k).decompress(strings[k], sizes[k],
                                                    y_hat[-1] if k else None))
         return self._synthesize(layers - 1, y_hat)
 

@@ -6,7 +6,7 @@ One function, :func:`encode_one`, encodes one image to one ``.rpn`` file (writte
 
 - ``workers=1``: in this process;
 - ``workers=N``: a ``concurrent.futures.ProcessPoolExecutor`` of N processes, each with
-  ``cores // N`` torch threads (N processes of one thread beat one process of N threads on
+  ``cores // N`` network threads (N processes of one thread beat one process of N threads on
   these small convolutions, and a 2-core machine is not oversubscribed);
 - ``scheduler="tcp://host:8786"``: a running Dask distributed cluster (``rpncodec[cluster]``),
   through its ``concurrent.futures``-style executor. The workers must see the same paths (a
@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 
 from . import bitstream
@@ -41,7 +40,7 @@ class Settings:
     mode: str | None
     tile: int
     device: str = "cpu"
-    threads: int | None = None  # torch threads per worker (None: leave as is)
+    threads: int | None = None  # network threads per worker (None: the backend's default)
 
 
 @dataclass(frozen=True)
@@ -84,12 +83,12 @@ def is_finished(target: Path, digest: bytes, tile: int) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def _model(model: str | None, mode: str | None, device: str):
+def _model(model: str | None, mode: str | None, device: str, threads: int | None = None):
     """The encoder of ``model`` (or of ``mode``'s shipped model), loaded once per process."""
     from .backend import open_model
     from .registry import default_model
 
-    loaded = open_model(model or (mode and default_model(mode)), None, device)
+    loaded = open_model(model or (mode and default_model(mode)), None, device, threads)
     if mode and loaded.config.mode != mode:
         raise RpncodecError(f"--mode {mode} but {loaded.name} is a {loaded.config.mode} model")
     return loaded
@@ -100,13 +99,10 @@ def encode_one(source: str, target: str, settings: Settings) -> Outcome:
     from . import codec
     from .imageio import atomic_write_bytes, load_image
 
-    if settings.threads and find_spec("torch") is not None:
-        import torch
-
-        torch.set_num_threads(settings.threads)
     try:
         image = load_image(source)
-        loaded = _model(settings.model, settings.mode, settings.device)
+        loaded = _model(settings.model, settings.mode, settings.device,
+                        settings.threads or _worker_threads)
         t0 = time.perf_counter()
         data = codec.encode(image, loaded, settings.tile)
         seconds = time.perf_counter() - t0
@@ -119,10 +115,12 @@ def encode_one(source: str, target: str, settings: Settings) -> Outcome:
                    f"({8 * len(data) / (h * w):.4f} bpp), {seconds:.2f} s", os.getpid())
 
 
-def _init_worker(threads: int) -> None:
-    import torch
+_worker_threads: int | None = None  # set in each pool worker: cores // workers
 
-    torch.set_num_threads(threads)
+
+def _init_worker(threads: int) -> None:
+    global _worker_threads
+    _worker_threads = threads
 
 
 def _local_map(workers: int) -> Callable[..., Iterator[Outcome]]:

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from rpncodec import codec
-from rpncodec.entropy.gaussian import SCALES, GaussianConditional
+from rpncodec.entropy.coding import SCALES, scale_indices
+from rpncodec.entropy.gaussian import GaussianConditional
 from rpncodec.errors import BitstreamError
 from rpncodec.models import ModelConfig, build_model
 from rpncodec.tensors import to_tensor
@@ -66,15 +67,16 @@ def test_a_decoder_with_other_scales_stops_with_a_clear_error(loaded) -> None:
             head.copy_(saved)
 
 
-def test_scale_indices_match_an_exact_reference() -> None:
-    """bucketize against the table, checked with exact float32 comparisons in Python."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scale_indices_match_an_exact_reference(dtype) -> None:
+    """The index rule (float64 when coding), checked with exact comparisons in Python,
+    including the table's own values and their neighbours."""
     rng = np.random.default_rng(0)
-    scales = np.concatenate([rng.uniform(0.01, 80, 2000), SCALES[:-1],
-                             np.nextafter(SCALES[:-1], 0)]).astype(np.float32)
-    table = SCALES[:-1].astype(np.float32)
-    expected = [int(np.sum(table < max(s, np.float32(0.11)))) for s in scales]
-    got = GaussianConditional.indices(torch.from_numpy(scales)).tolist()
-    assert got == expected
+    table = SCALES[:-1].astype(dtype)
+    scales = np.concatenate([rng.uniform(0.01, 80, 2000).astype(dtype), table,
+                             np.nextafter(table, dtype(0)), np.nextafter(table, dtype(99))])
+    expected = [int(np.sum(table < max(s, dtype(0.11)))) for s in scales]
+    assert scale_indices(scales).tolist() == expected
 
 
 def test_symbols_far_outside_the_tables_round_trip() -> None:

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .ans import quantize_pmf
-from .coding import LEVELS, SCALE_MIN, SCALES, decode_by_scale, encode_by_scale, scale_indices
+from .coding import LEVELS, SCALE_MIN, SCALES, decode_by_scale, encode_by_scale
 from .tables import CodingTables
 
 TAIL_MASS = 1e-9
@@ -42,11 +42,6 @@ def likelihood(values: Tensor, scales: Tensor) -> Tensor:
 
 class GaussianConditional(CodingTables):
     """Tables and coding for mean-centred symbols under predicted scales."""
-
-    @staticmethod
-    def indices(scales: Tensor) -> Tensor:
-        """Table index of each scale (:func:`.coding.scale_indices`)."""
-        return torch.from_numpy(scale_indices(scales.cpu().numpy()).astype(np.int64))
 
     @torch.no_grad()
     def update(self) -> None:

@@ -37,7 +37,8 @@ VARIANTS = {
     "spatial": [("factorized", "conditional", "conditional"),
                 ("hyperprior", "conditional-ms", "conditional")],
 }
-CASES = [(mode, codecs) for mode, variants in VARIANTS.items() for codecs in variants]
+CASES = [(mode, codecs, "crcm") for mode, variants in VARIANTS.items() for codecs in variants]
+CASES += [(mode, VARIANTS[mode][1], "plain") for mode in VARIANTS]  # the ablation's predictor
 
 
 def interop(torch_model, onnx_model, image: np.ndarray, tile: int = 1024) -> list[float]:
@@ -58,10 +59,12 @@ def interop(torch_model, onnx_model, image: np.ndarray, tile: int = 1024) -> lis
     return shares
 
 
-@pytest.mark.parametrize(("mode", "codecs"), CASES, ids=["-".join(c) for _, c in CASES])
-def test_every_latent_codec_interoperates(tmp_path, mode, codecs) -> None:
+@pytest.mark.parametrize(("mode", "codecs", "prediction"), CASES,
+                         ids=["-".join((*c, p)) for _, c, p in CASES])
+def test_every_latent_codec_interoperates(tmp_path, mode, codecs, prediction) -> None:
     torch.manual_seed(0)
-    model = build_model(ModelConfig(mode, (8,) * len(codecs), latent_codecs=codecs))
+    model = build_model(ModelConfig(mode, (8,) * len(codecs), latent_codecs=codecs,
+                                    prediction=prediction))
     export(model, tmp_path / "tiny.pt", settle_steps=100)
     loaded = load_model(str(tmp_path / "tiny.pt"))
     runtime = load_runtime(str(export_onnx(loaded, tmp_path / "onnx")))

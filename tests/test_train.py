@@ -173,6 +173,23 @@ def test_progressive_training_changes_only_the_level_of_each_phase(image_folder,
         assert any(id(p) in changed for p in model.levels[level - 1].synthesis.parameters())
 
 
+@pytest.mark.parametrize("prediction", ["crcm", "plain"])
+def test_progressive_conditional_models_train_and_export(image_folder, tmp_path, prediction):
+    """Level by level with codecs that have no auxiliary part (conditional) and a frozen one
+    (the hyperprior's, after phase 1): training and the export's quantile settling run."""
+    cfg = TrainConfig(preset="tiny", steps=8, batch=2, crop=64, data=str(image_folder),
+                      val_every=1000, checkpoint_every=1000, progressive=[2, 2, 2, 2],
+                      rate_warmup=0, prediction=prediction,
+                      latent_codecs=["hyperprior", "conditional", "conditional", "conditional"])
+    trainer = Trainer(cfg, tmp_path / "run")
+    for _ in range(8):
+        trainer.train_step()
+    export(trainer.model, tmp_path / "m.pt", settle_steps=5)
+    loaded = load_model(str(tmp_path / "m.pt"))
+    assert loaded.config.prediction == prediction
+    assert codec.decode(codec.encode(smooth_image(32, 48), loaded), 4, loaded).layers == 4
+
+
 def test_a_grown_level_starts_exactly_at_the_quality_of_the_level_below() -> None:
     from rpncodec.models import build_model, preset
     from rpncodec.training.progressive import grow_level

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 from ..bitstream import MODES
 
+PREDICTIONS = ("crcm", "plain")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -18,12 +20,15 @@ class ModelConfig:
     "channel" = the reference's behaviour).
     latent_codecs: each level's latent codec, by name in
     :data:`rpncodec.latent_codecs.LATENT_CODECS` (default: the paper's factorized residual).
+    prediction: what predicts level k from level k-1: "crcm" (the paper's cross-resolution
+    context mining, default) or "plain" (three convolutions: the ablation baseline).
     """
 
     mode: str
     widths: tuple[int, ...]
     mask_axis: str = "pair"
     latent_codecs: tuple[str, ...] = ()
+    prediction: str = "crcm"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -38,6 +43,9 @@ class ModelConfig:
         if len(codecs) != self.layers:
             raise ValueError(f"need one latent codec per level ({self.layers}), got {codecs}")
         object.__setattr__(self, "latent_codecs", codecs)
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"unknown prediction {self.prediction!r}; expected one of "
+                             f"{', '.join(PREDICTIONS)}")
 
     @property
     def layers(self) -> int:
@@ -52,20 +60,24 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
         return cls(mode=d["mode"], widths=tuple(d["widths"]), mask_axis=d.get("mask_axis", "pair"),
-                   latent_codecs=tuple(d.get("latent_codecs", ())))
+                   latent_codecs=tuple(d.get("latent_codecs", ())),
+                   prediction=d.get("prediction", "crcm"))
 
 
 # (mode, preset) -> widths. "paper" is the reference's; "cpu" is sized for two CPU cores
-# (README, "CPU preset"); "tiny" is for tests only.
+# (README, "CPU preset"); "small" is for equal-budget ablations; "tiny" is for tests only.
 PRESETS: dict[tuple[str, str], tuple[int, ...]] = {
     ("quality", "paper"): (96, 120, 144, 196),
     ("quality", "cpu"): (64, 64, 64, 64),
+    ("quality", "small"): (32, 32, 32, 32),
     ("quality", "tiny"): (8, 8, 8, 8),
     ("spatial", "paper"): (96, 96, 96),
     ("spatial", "cpu"): (64, 64, 64),
+    ("spatial", "small"): (32, 32, 32),
     ("spatial", "tiny"): (8, 8, 8),
     ("single", "paper"): (196,),
     ("single", "cpu"): (64,),
+    ("single", "small"): (32,),
     ("single", "tiny"): (8,),
 }
 

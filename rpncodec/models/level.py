@@ -15,6 +15,8 @@ from torch import Tensor, nn
 from ..latent_codecs import Context, LatentCodec
 from ..latent_codecs.base import CODING_DTYPE
 from ..layers.cache import in_dtype
+from ..layers.plain import PlainPrediction
+from .config import ModelConfig
 
 
 class Level(nn.Module):
@@ -51,3 +53,12 @@ class Level(nn.Module):
     def decompress(self, data: bytes, size: tuple[int, int], lower: Tensor | None) -> Tensor:
         """``y_hat`` of this level from its bytes and the level below's ``y_hat``."""
         return self.latent_codec.decompress(data, size, self.context(lower, size))
+
+
+def prediction(config: ModelConfig, k: int, crcm: type[nn.Module]) -> nn.Module:
+    """Level ``k``'s (k > 0) prediction module: the mode's context-mining module ``crcm``, or
+    the plain predictor when ``config.prediction == "plain"``."""
+    ff, fl = config.widths[k - 1], config.widths[k]
+    if config.prediction == "plain":
+        return PlainPrediction(ff, fl, upsample=config.mode == "spatial")
+    return crcm(ff, fl, config.mask_axis)

@@ -16,7 +16,7 @@ from ..latent_codecs import build_latent_codec
 from ..layers.crcm import QualityPrediction
 from .base import LayeredModel
 from .config import ModelConfig
-from .level import Level
+from .level import Level, prediction
 from .transforms import LATENT_STRIDE, analysis, synthesis
 
 
@@ -30,7 +30,7 @@ class QualityRPN(LayeredModel):
         super().__init__(config, [
             Level(analysis(w[k]), build_latent_codec(config.latent_codecs[k], w, k),
                   synthesis(sum(w[: k + 1]), w[k]),
-                  QualityPrediction(w[k - 1], w[k], config.mask_axis) if k else None)
+                  prediction(config, k, QualityPrediction) if k else None)
             for k in range(len(w))])
 
     def latent_size(self, height: int, width: int) -> tuple[int, int]:

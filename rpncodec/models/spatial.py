@@ -21,7 +21,7 @@ from ..layers.crcm import SpatialPrediction
 from ..pyramid import pyramid
 from .base import LayeredModel
 from .config import ModelConfig
-from .level import Level
+from .level import Level, prediction
 from .transforms import LATENT_STRIDE, analysis, synthesis
 
 
@@ -34,7 +34,7 @@ class SpatialRPN(LayeredModel):
         super().__init__(config, [
             Level(analysis(w[k]), build_latent_codec(config.latent_codecs[k], w, k),
                   synthesis(w[k], w[k]),
-                  SpatialPrediction(w[k - 1], w[k], config.mask_axis) if k else None)
+                  prediction(config, k, SpatialPrediction) if k else None)
             for k in range(len(w))])
         self.pad_multiple = LATENT_STRIDE << (self.layers - 1)
 

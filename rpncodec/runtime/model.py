@@ -18,7 +18,7 @@ import numpy as np
 from ..models.config import ModelConfig
 from .images import pyramid, to_array, to_image
 from .latent import build_latent_codec
-from .prediction import Prediction
+from .prediction import PlainPrediction, Prediction
 
 LATENT_STRIDE = 16  # as rpncodec.models.transforms (an analysis halves the image 4 times)
 
@@ -56,8 +56,12 @@ class RuntimeLevel:
         self.analysis = _Graph(graphs[f"analysis{k}.onnx"], threads)
         self.synthesis = _Graph(graphs[f"synthesis{k}.onnx"], threads)
         kind = "spatial" if config.mode == "spatial" else "quality"
-        self.prediction = (Prediction(kind, config.mask_axis, _sub(params, "prediction."))
-                           if k else None)
+        pred = _sub(params, "prediction.")
+        self.prediction: Prediction | PlainPrediction | None = None
+        if k and config.prediction == "plain":
+            self.prediction = PlainPrediction(pred, upsample=kind == "spatial")
+        elif k:
+            self.prediction = Prediction(kind, config.mask_axis, pred)
         self.codec = build_latent_codec(config.latent_codecs[k], _sub(params, "latent_codec."))
 
     def context(self, lower: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | None:

@@ -244,3 +244,23 @@ class Prediction:
         x3 = self.ieb3(x2, x1)
         x4 = self.rrb4(x3, x2)
         return self.ieb5(x4, x3)
+
+
+class PlainPrediction:
+    """:class:`rpncodec.layers.plain.PlainPrediction` in float64 numpy (``params`` as for
+    :class:`Prediction`)."""
+
+    def __init__(self, params: Mapping[str, Array], upsample: bool) -> None:
+        p = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in params.items()}
+        self.up = (p["up.weight"], p["up.bias"]) if upsample else None
+        self.body = [(p[f"body.{i}.weight"], p[f"body.{i}.bias"]) for i in (0, 2, 4)]
+
+    def __call__(self, z: Array) -> Array:
+        z = np.asarray(z, dtype=np.float64)
+        if self.up is not None:
+            z = ops.relu(ops.conv_transpose2d(z, *self.up, stride=2, padding=1,
+                                              output_padding=1))
+        for i, (w, b) in enumerate(self.body):
+            z = ops.conv2d(z, w, b, padding=1)
+            z = ops.relu(z) if i < 2 else z
+        return z

@@ -71,10 +71,13 @@ class TrainConfig:
 
     mode: str = _opt("quality", "quality, spatial or single", choices=["quality", "spatial",
                                                                        "single"])
-    preset: str = _opt("cpu", "model size: paper, cpu or tiny (README, CPU preset)")
+    preset: str = _opt("cpu", "model size: paper, cpu, small or tiny (README, CPU preset)")
     latent_codecs: list[str] | None = _opt(
         None, "latent codec per level, e.g. hyperprior conditional conditional conditional "
         "(default: the paper's factorized residual everywhere)", nargs="+", metavar="CODEC")
+    prediction: str = _opt("crcm", "what predicts each level from the one below: crcm (the "
+                           "paper's context mining) or plain (3 convolutions, the ablation "
+                           "baseline)", choices=["crcm", "plain"])
     steps: int = _opt(10000, "training steps (the sum of --progressive when given)")
     batch: int = _opt(16, "crops per step")
     crop: int = _opt(64, "crop side (a multiple of the mode's padding: 16, spatial 64)")
@@ -117,7 +120,7 @@ class TrainConfig:
     def model_config(self) -> ModelConfig:
         """The architecture this run trains: the preset with the chosen latent codecs."""
         return replace(preset(self.mode, self.preset),
-                       latent_codecs=tuple(self.latent_codecs or ()))
+                       latent_codecs=tuple(self.latent_codecs or ()), prediction=self.prediction)
 
     @property
     def layers(self) -> int:

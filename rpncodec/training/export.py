@@ -20,7 +20,10 @@ def save_atomic(obj: object, path: str | Path) -> None:
 def settle_quantiles(model: LayeredModel, steps: int = 3000, lr: float = 1e-2) -> float:
     """Fit the latent codecs' auxiliary parameters alone (cheap: no image pass) before
     building tables."""
-    opt = torch.optim.Adam(model.aux_parameters(), lr=lr)
+    params = model.aux_parameters()
+    for p in params:  # level-by-level training may have left them frozen
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(params, lr=lr)
     for _ in range(steps):
         loss = model.aux_loss()
         opt.zero_grad(set_to_none=True)

@@ -171,9 +171,10 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)
         self.opt.step()
         aux = self.model.aux_loss()
-        self.aux_opt.zero_grad(set_to_none=True)
-        aux.backward()
-        self.aux_opt.step()
+        if aux.requires_grad:  # not when the trained level's codec has no auxiliary part
+            self.aux_opt.zero_grad(set_to_none=True)
+            aux.backward()
+            self.aux_opt.step()
         self.step += 1
         return {**record, "loss": float(rd["loss"].detach()), "aux": float(aux.detach()),
                 "bpp": [float(b.detach()) for b in rd["bpp"]],

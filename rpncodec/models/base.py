@@ -21,8 +21,9 @@ def to_inference_format(x: Tensor) -> Tensor:
     """``x`` in the memory format inference runs in (channels-last: measured faster for the
     transposed convolutions and GDNs of the syntheses on CPU, see README "Speed").
 
-    Encoder and decoder both call this on every tensor entering a network, so the predictions
-    are computed by the same kernels on both sides.
+    Encoder and decoder both call this on every image entering an analysis and every latent
+    entering a synthesis (the float32 networks), so both sides use the same kernels; the
+    predictions and scale heads run in float64 on contiguous tensors (``latent_codecs.base``).
     """
     return x.contiguous(memory_format=INFERENCE_MEMORY_FORMAT)
 

@@ -49,10 +49,18 @@ def read_checked(path: Path, sha256: str) -> bytes:
     return data
 
 
-def _manifest(folder: Path) -> dict | None:
+def _manifest(folder: Path, sha256: str = "") -> dict | None:
+    """The folder's manifest (None if unreadable); with ``sha256`` it must match it."""
     try:
-        return json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError):
+        data = (folder / MANIFEST).read_bytes()
+    except OSError:
+        return None
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        raise ModelError(f"{folder / MANIFEST} is not the shipped one (sha256 differs; "
+                         "altered or incomplete installation)")
+    try:
+        return json.loads(data)
+    except ValueError:
         return None
 
 
@@ -79,10 +87,14 @@ def export_folder(name_or_path: str | None = None, build: bool = True) -> Path:
     name, sha, weights = _source(name_or_path or default_model())
     if weights is None:
         return Path(name_or_path)
-    for folder in (SHIPPED / name, cache_root() / f"{name}-{sha[:16]}"):
-        manifest = _manifest(folder)
-        if manifest is not None and manifest.get("weights_sha256") == sha:
-            return folder
+    entry = REGISTRY.get(name)
+    if entry is not None and entry.onnx_manifest and entry.sha256 == sha:
+        if _manifest(SHIPPED / name, entry.onnx_manifest) is not None:  # pinned like the .pt
+            return SHIPPED / name
+    cached = cache_root() / f"{name}-{sha[:16]}"
+    manifest = _manifest(cached)
+    if manifest is not None and manifest.get("weights_sha256") == sha:
+        return cached
     if not build:
         raise ModelError(f"no ONNX export of {name} here")
     try:

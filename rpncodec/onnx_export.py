@@ -30,7 +30,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
+from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from .layers.crcm import Up2
@@ -43,9 +45,6 @@ TRANSFORMS = ("analysis", "synthesis")
 
 def _half_initializers(data: bytes) -> bytes:
     """The graph with every float16-exact float32 initializer stored as float16 + a Cast."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     model = onnx.load_from_string(data)
     graph = model.graph
     casts = []

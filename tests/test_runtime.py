@@ -144,6 +144,14 @@ def test_an_altered_export_is_refused(tmp_path) -> None:
         load_runtime(str(folder))
 
 
+def test_an_unwritable_cache_is_one_clear_error(monkeypatch, tmp_path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("RPNCODEC_CACHE", str(blocked))
+    with pytest.raises(ModelError, match="set RPNCODEC_CACHE"):
+        open_model("rpn-single-cpu-l20", "onnx")
+
+
 def test_pyramid_matches_torch() -> None:
     from rpncodec.pyramid import downsample2 as torch_downsample2
 

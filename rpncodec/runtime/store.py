@@ -101,11 +101,15 @@ def export_folder(name_or_path: str | None = None, build: bool = True) -> Path:
         from ..onnx_export import export_onnx
         from ..zoo import load_model
     except ImportError:
-        raise ModelError(f"{name} has no ONNX export here, and building one needs PyTorch: "
-                         "pip install 'rpncodec[train]' once, or use a model that ships "
-                         "one") from None
-    folder = export_onnx(load_model(str(weights) if name not in REGISTRY else name),
-                         cache_root() / f"{name}-{sha[:16]}")
+        raise ModelError(f"{name} has no ONNX export here, and building one needs PyTorch "
+                         "and onnx: pip install 'rpncodec[train]' once, or use a model that "
+                         "ships one") from None
+    loaded = load_model(str(weights) if name not in REGISTRY else name)
+    try:
+        folder = export_onnx(loaded, cached)
+    except OSError as exc:
+        raise ModelError(f"cannot write the ONNX export of {name} to {cached} "
+                         f"({exc.strerror}); set RPNCODEC_CACHE to a writable folder") from None
     print(f"rpncodec: exported {name} for ONNX Runtime (once) to {folder}", file=sys.stderr)
     return folder
 

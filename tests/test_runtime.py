@@ -189,3 +189,19 @@ def test_the_codec_runs_where_torch_cannot_be_imported(tmp_path) -> None:
     decoded = load_image(tmp_path / "x.png")
     assert psnr(golden_source(), decoded) > 26
     assert bitstream.parse((tmp_path / "t.rpn").read_bytes()).available == 1
+
+
+def test_info_and_truncate_import_no_network_runtime(tmp_path) -> None:
+    path = tmp_path / "x.rpn"
+    path.write_bytes(codec.encode(golden_source(), open_model("rpn-quality-cond", "onnx"), 64))
+    script = (
+        "import sys\n"
+        "from rpncodec.cli import main\n"
+        f"assert main(['info', '{path}']) == 0\n"
+        f"assert main(['truncate', '{path}', '-o', '{tmp_path / 't.rpn'}', '--layers', '1'])"
+        " == 0\n"
+        "print(sorted(m for m in ('torch', 'onnxruntime', 'numpy', 'PIL') if m in sys.modules))\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "[]"

@@ -59,8 +59,10 @@ class CountingServer:
                     self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                # counted before the write: the client may read the count as soon as it has
+                # the body (counting after was a race on a busy machine)
                 outer.sent[name] = outer.sent.get(name, 0) + len(body)
+                self.wfile.write(body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"

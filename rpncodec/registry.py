@@ -39,10 +39,10 @@ REGISTRY: dict[str, ModelEntry] = {
                    default=True,
                    onnx_manifest="f8dd90641d322c2b230c85f048365ec3439a571c0289d694de42c4d2a9232b09"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
-                   "437c11d074cb99a52cc8469f1a3e2d9744f6d427c5eea6a479f25a69e60eb827", "spatial", 3,
-                   "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3 "
-                   "(README, Beyond the paper)",
-                   onnx_manifest="a9689c4397240d29023767d94bb7054299a9e9f6b367836517c7d88e674146f9"),
+                   "c1f675c94ed7180225575f1ac44ba45e775e4bb0de5d14a5fb8d97eb3ebfa353", "spatial", 3,
+                   "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "
+                   "then a joint CPU fine-tune (README, Beyond the paper)",
+                   onnx_manifest="9e24be0398942281937971067e5223d01a2229daba1859e543ad7e9003579705"),
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
                    "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "

@@ -50,11 +50,17 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--folder", type=Path)
     p.add_argument("--images", type=int, default=4)
+    p.add_argument("--model", action="append", help="only these models (default: every shipped "
+                   "one); with --json, their rows replace theirs in an existing file")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     paths = list_images(args.folder)[: args.images] if args.folder else [SAMPLE]
     images = [load_image(path) for path in paths]
-    rows = [row for name in REGISTRY for row in agreement(name, images)]
+    names = args.model or list(REGISTRY)
+    rows = [row for name in names for row in agreement(name, images)]
+    if args.model and args.json and args.json.exists():
+        kept = [r for r in json.loads(args.json.read_text()) if r["model"] not in names]
+        rows = sorted(kept + rows, key=lambda r: (list(REGISTRY).index(r["model"]), r["layer"]))
     print(f"# {len(images)} image(s): {', '.join(p.name for p in paths)}")
     print("| model | layer | max pixel difference | share of values differing | same bytes |")
     print("|---|---|---|---|---|")

@@ -11,7 +11,8 @@ Per image of a folder (default: Kodak; the bundled sample with ``--quick``) and 
   (irreversible 9/7, ``mct=1``, layers at the .rpn file's cumulative layer rates) with Pillow,
   alone and followed by the same PNG writer rpncodec uses (zlib level 1).
 
-In-process: the same ``codec.decode`` per layer, after a warm-up, in this process.
+In-process: the same ``codec.decode`` per layer, after a warm-up, in a process of its own per
+backend.
 Times are the median over images of the best of ``--repeats`` runs. Run it with nothing else
 on the machine:
 
@@ -36,8 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rpncodec import bitstream, codec
-from rpncodec.backend import open_model
+from rpncodec import bitstream
 from rpncodec.cli import SAMPLE
 from rpncodec.imageio import list_images, load_image
 from rpncodec.registry import default_model
@@ -63,14 +63,32 @@ def timed(command: list[str], repeats: int) -> float:
     return best
 
 
-def in_process(data: bytes, layers: int, model, repeats: int) -> float:
-    codec.decode(data, layers, model)  # warm-up: sessions, caches, first-run set-up
+IN_PROCESS = """
+import json, sys, time
+from rpncodec import codec
+from rpncodec.backend import open_model
+data = open(sys.argv[1], "rb").read()
+model = open_model(None, sys.argv[2])
+out = []
+for k in range(1, int(sys.argv[3]) + 1):
+    codec.decode(data, k, model)  # warm-up: sessions, caches, first-run set-up
     best = float("inf")
-    for _ in range(repeats):
+    for _ in range(int(sys.argv[4])):
         t0 = time.perf_counter()
-        codec.decode(data, layers, model)
+        codec.decode(data, k, model)
         best = min(best, time.perf_counter() - t0)
-    return best
+    out.append(best)
+print(json.dumps(out))
+"""
+
+
+def in_process(rpn: Path, backend: str, layers: int, repeats: int) -> list[float]:
+    """Per layer, the best in-process decode time on ``backend``, in a process of its own
+    (one backend per process: ONNX Runtime's and torch's thread pools would compete)."""
+    done = subprocess.run([str(BIN / "python"), "-c", IN_PROCESS, str(rpn), backend,
+                           str(layers), str(repeats)], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def measure(image_path: Path, work: Path, repeats: int) -> dict[str, float]:
@@ -86,12 +104,12 @@ def measure(image_path: Path, work: Path, repeats: int) -> dict[str, float]:
         b = ["--backend", backend]
         out[f"encode/{backend}"] = timed([*cli, "encode", str(image_path), "-o",
                                           str(work / "y.rpn"), *b], repeats)
-        model = open_model(container.header.model, backend)
         for k in range(1, layers + 1):
             out[f"decode{k}/{backend}"] = timed([*cli, "decode", str(rpn), "-o",
                                                  str(work / "x.png"), "--layers", str(k), *b],
                                                 repeats)
-            out[f"in-process{k}/{backend}"] = in_process(data, k, model, repeats)
+        for k, seconds in enumerate(in_process(rpn, backend, layers, repeats), 1):
+            out[f"in-process{k}/{backend}"] = seconds
     out["info"] = timed([*cli, "info", str(rpn)], repeats)
     image = load_image(image_path)
     pixels = image.shape[0] * image.shape[1]

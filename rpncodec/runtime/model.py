@@ -43,6 +43,8 @@ class _Graph:
             options = ort.SessionOptions()
             if self.threads:
                 options.intra_op_num_threads = self.threads
+            # idle worker threads must not spin: numpy (and other processes) need the cores
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(read_checked(*self.source), options,
                                                  providers=["CPUExecutionProvider"])
         return self._session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]

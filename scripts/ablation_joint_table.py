@@ -3,9 +3,10 @@
 Every variant was trained from scratch on the small preset with the same level-by-level
 schedule, data and seeds (``scripts/ablation_joint.sh``) and evaluated on Kodak with
 ``rpncodec eval`` into ``results/ablation/joint-<variant>-s<seed>.json``. Per variant (mean
-of its seeds): bytes and PSNR per layer, their change against (a), and the BD-rate of the
-variant's layered curve (its four cumulative (bpp, PSNR) points) against (a)'s, by the same
-interpolation as ``rpncodec bdrate``. Negative BD-rate = fewer bits for the same quality.
+of its seeds): bytes and PSNR per layer; and, each against (a) of the *same seed* and then
+averaged over the seeds both have, the change of bytes and PSNR per layer and the BD-rate of
+the variant's layered curve (its four cumulative (bpp, PSNR) points) against (a)'s, by the
+same interpolation as ``rpncodec bdrate``. Negative BD-rate = fewer bits for the same quality.
 
     python scripts/ablation_joint_table.py [results/ablation]
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rpncodec.utils.bdrate import compare_curves, monotone
+from rpncodec.utils.bdrate import compare_curves
 
 VARIANTS = {
     "a": "(a) factorized residual at every level (the paper)",
@@ -29,41 +30,55 @@ VARIANTS = {
 }
 
 
-def load(folder: Path, key: str) -> dict | None:
-    runs = [json.loads(p.read_text())["results"]
-            for p in sorted(folder.glob(f"joint-{key}-s*.json"))]
-    if not runs:
-        return None
-    return {"seeds": len(runs),
-            **{m: np.mean([r[m] for r in runs], axis=0).tolist()
-               for m in ("bytes", "bpp", "psnr-rgb")}}
+def load(folder: Path, key: str) -> dict[str, dict]:
+    """seed -> that run's Kodak results (bytes, bpp, PSNR per layer)."""
+    out = {}
+    for path in sorted(folder.glob(f"joint-{key}-s*.json")):
+        r = json.loads(path.read_text())["results"]
+        out[path.stem.rsplit("-s", 1)[1]] = {m: r[m] for m in ("bytes", "bpp", "psnr-rgb")}
+    return out
+
+
+def mean(runs: list[dict], metric: str) -> list[float]:
+    return np.mean([r[metric] for r in runs], axis=0).tolist()
+
+
+def against(run: dict, base: dict) -> tuple[list[float], list[float], float, float]:
+    """Bytes change (%), PSNR change (dB) per layer, BD-rate (%) and BD-PSNR (dB)."""
+    rate = [100 * (b / a - 1) for a, b in zip(base["bytes"], run["bytes"], strict=True)]
+    dq = [b - a for a, b in zip(base["psnr-rgb"], run["psnr-rgb"], strict=True)]
+    bd = compare_curves(list(zip(run["bpp"], run["psnr-rgb"], strict=True)),
+                        list(zip(base["bpp"], base["psnr-rgb"], strict=True)))
+    return rate, dq, bd["bd_rate"], bd["bd_quality"]
 
 
 def main(folder: str = "results/ablation") -> int:
     root = Path(folder)
     results = {k: load(root, k) for k in VARIANTS}
-    base = results["a"]
-    if base is None:
+    if not results["a"]:
         raise SystemExit(f"no results for (a) in {root}")
-    anchor = monotone(list(zip(base["bpp"], base["psnr-rgb"], strict=True)))
     print("| variant | seeds | bytes per layer | PSNR per layer (dB) | bytes vs (a) | "
           "PSNR vs (a) | BD-rate / BD-PSNR vs (a), layered curve |")
     print("|---|---|---|---|---|---|---|")
     for key, label in VARIANTS.items():
-        r = results[key]
-        if r is None:
+        runs = results[key]
+        if not runs:
             continue
-        rate = " / ".join(f"{100 * (b / a - 1):+.1f}%"
-                          for a, b in zip(base["bytes"], r["bytes"], strict=True))
-        dq = " / ".join(f"{b - a:+.2f}" for a, b in zip(base["psnr-rgb"], r["psnr-rgb"],
-                                                        strict=True))
-        curve = monotone(list(zip(r["bpp"], r["psnr-rgb"], strict=True)))
-        bd = compare_curves(curve, anchor) if key != "a" else {}
-        bd_text = ("-" if bd.get("bd_rate") is None else
-                   f"{bd['bd_rate']:+.1f}% / {bd['bd_quality']:+.2f} dB")
-        print(f"| {label} | {r['seeds']} | {' / '.join(f'{b:.0f}' for b in r['bytes'])} | "
-              f"{' / '.join(f'{q:.2f}' for q in r['psnr-rgb'])} | "
-              f"{'-' if key == 'a' else rate} | {'-' if key == 'a' else dq} | {bd_text} |")
+        cells = [label, ", ".join(runs), " / ".join(f"{b:.0f}" for b in mean(list(runs.values()),
+                                                                            "bytes")),
+                 " / ".join(f"{q:.2f}" for q in mean(list(runs.values()), "psnr-rgb"))]
+        paired = [against(runs[seed], results["a"][seed]) for seed in runs
+                  if seed in results["a"]]
+        if key == "a" or not paired:
+            cells += ["-", "-", "-"]
+        else:
+            rate = np.mean([p[0] for p in paired], axis=0)
+            dq = np.mean([p[1] for p in paired], axis=0)
+            cells += [" / ".join(f"{v:+.1f}%" for v in rate),
+                      " / ".join(f"{v:+.2f}" for v in dq),
+                      f"{np.mean([p[2] for p in paired]):+.1f}% / "
+                      f"{np.mean([p[3] for p in paired]):+.2f} dB"]
+        print("| " + " | ".join(cells) + " |")
     return 0
 
 

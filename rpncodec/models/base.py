@@ -1,9 +1,10 @@
 """The layered model: a list of levels and the one loop that trains, codes and decodes them.
 
-Quality and spatial mode differ only in three small hooks: what each analysis sees
-(:meth:`LayeredModel.level_inputs`), what each synthesis reads
-(:meth:`LayeredModel.synthesis_input`) and each level's latent size
-(:meth:`LayeredModel.level_sizes`).
+Quality and spatial mode differ only in two small hooks: what each analysis sees
+(:meth:`LayeredModel.level_inputs`) and what each synthesis reads
+(:meth:`LayeredModel.synthesis_input`); the sizes (padding, each level's latent size) are the
+configuration's geometry (:class:`~rpncodec.models.config.ModelConfig`), shared with the
+torch-free runtime.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ class LayeredModel(nn.Module):
     """A model of ``config.layers`` levels with CompressAI's contract (forward / compress /
     decompress / update / aux_loss). Subclasses build the levels and define the hooks."""
 
-    pad_multiple: int  # input sides must be multiples of this
-
     def __init__(self, config: ModelConfig, levels: list[Level]) -> None:
         super().__init__()
         self.config = config
@@ -53,14 +52,19 @@ class LayeredModel(nn.Module):
         """What synthesis ``k`` (0-based) reads, from the decoded latents of levels 0..k."""
         raise NotImplementedError
 
-    def level_sizes(self, latent: tuple[int, int]) -> list[tuple[int, int]]:
-        """Each level's latent size, lowest level first, from :meth:`latent_size`."""
-        raise NotImplementedError
+    # -- sizes: the configuration's geometry --------------------------------------------------
+    @property
+    def pad_multiple(self) -> int:
+        """Input sides must be multiples of this (:attr:`ModelConfig.pad_multiple`)."""
+        return self.config.pad_multiple
 
     def latent_size(self, height: int, width: int) -> tuple[int, int]:
-        """The latent size that :meth:`decompress` takes for a padded ``height x width``
-        input (the top level's)."""
-        raise NotImplementedError
+        """The latent size that :meth:`decompress` takes for a ``height x width`` input."""
+        return self.config.latent_size(height, width)
+
+    def level_sizes(self, latent: tuple[int, int]) -> list[tuple[int, int]]:
+        """Each level's latent size, lowest level first, from :meth:`latent_size`."""
+        return self.config.level_sizes(latent)
 
     # -- the loop --------------------------------------------------------------------------
     def forward(self, x: Tensor, levels: int | None = None) -> dict:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from ..bitstream import MODES
 
 PREDICTIONS = ("crcm", "plain")
+LATENT_STRIDE = 16  # a level's analysis halves the image four times
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,25 @@ class ModelConfig:
     @property
     def layers(self) -> int:
         return len(self.widths)
+
+    # -- geometry (both backends: rpncodec.models and rpncodec.runtime) ---------------------
+    @property
+    def pad_multiple(self) -> int:
+        """Input sides must be multiples of this: the transforms' stride, times 2 per level
+        below the top in spatial mode (each level's latent is then exactly twice the one
+        below)."""
+        return LATENT_STRIDE << (self.layers - 1) if self.mode == "spatial" else LATENT_STRIDE
+
+    def latent_size(self, height: int, width: int) -> tuple[int, int]:
+        """The top level's latent size for an input of ``height x width`` (before padding)."""
+        m, f = self.pad_multiple, self.pad_multiple // LATENT_STRIDE
+        return -(-height // m) * f, -(-width // m) * f
+
+    def level_sizes(self, latent: tuple[int, int]) -> list[tuple[int, int]]:
+        """Each level's latent size, lowest level first, from :meth:`latent_size`."""
+        if self.mode != "spatial":
+            return [latent] * self.layers
+        return [(latent[0] >> s, latent[1] >> s) for s in range(self.layers - 1, -1, -1)]
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -17,13 +17,11 @@ from ..layers.crcm import QualityPrediction
 from .base import LayeredModel
 from .config import ModelConfig
 from .level import Level, prediction
-from .transforms import LATENT_STRIDE, analysis, synthesis
+from .transforms import analysis, synthesis
 
 
 class QualityRPN(LayeredModel):
     """Quality-scalable RPN: every layer at full resolution, each better than the last."""
-
-    pad_multiple = LATENT_STRIDE
 
     def __init__(self, config: ModelConfig) -> None:
         w = config.widths
@@ -33,14 +31,8 @@ class QualityRPN(LayeredModel):
                   prediction(config, k, QualityPrediction) if k else None)
             for k in range(len(w))])
 
-    def latent_size(self, height: int, width: int) -> tuple[int, int]:
-        return -(-height // LATENT_STRIDE), -(-width // LATENT_STRIDE)
-
     def level_inputs(self, x: Tensor, levels: int) -> list[Tensor]:
         return [x] * levels
 
     def synthesis_input(self, k: int, y_hat: list[Tensor]) -> Tensor:
         return torch.cat(y_hat[: k + 1], 1)
-
-    def level_sizes(self, latent: tuple[int, int]) -> list[tuple[int, int]]:
-        return [latent] * self.layers

@@ -22,7 +22,7 @@ from ..pyramid import pyramid
 from .base import LayeredModel
 from .config import ModelConfig
 from .level import Level, prediction
-from .transforms import LATENT_STRIDE, analysis, synthesis
+from .transforms import analysis, synthesis
 
 
 class SpatialRPN(LayeredModel):
@@ -36,18 +36,9 @@ class SpatialRPN(LayeredModel):
                   synthesis(w[k], w[k]),
                   prediction(config, k, SpatialPrediction) if k else None)
             for k in range(len(w))])
-        self.pad_multiple = LATENT_STRIDE << (self.layers - 1)
-
-    def latent_size(self, height: int, width: int) -> tuple[int, int]:
-        """Top level's latent size for an image of ``height x width`` (padded)."""
-        f = self.pad_multiple // LATENT_STRIDE
-        return -(-height // self.pad_multiple) * f, -(-width // self.pad_multiple) * f
 
     def level_inputs(self, x: Tensor, levels: int) -> list[Tensor]:
         return pyramid(x, self.layers)[:levels]
 
     def synthesis_input(self, k: int, y_hat: list[Tensor]) -> Tensor:
         return y_hat[k]
-
-    def level_sizes(self, latent: tuple[int, int]) -> list[tuple[int, int]]:
-        return [(latent[0] >> s, latent[1] >> s) for s in range(self.layers - 1, -1, -1)]

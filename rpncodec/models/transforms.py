@@ -7,8 +7,9 @@ from torch import nn
 
 from ..layers.crcm import up2
 from ..layers.gdn import GDN
+from .config import LATENT_STRIDE
 
-LATENT_STRIDE = 16  # an analysis halves the image four times
+__all__ = ["LATENT_STRIDE", "analysis", "synthesis"]
 
 
 def analysis(width: int, cin: int = 3) -> nn.Sequential:

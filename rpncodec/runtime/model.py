@@ -20,8 +20,6 @@ from .images import pyramid, to_array, to_image
 from .latent import build_latent_codec
 from .prediction import PlainPrediction, Prediction
 
-LATENT_STRIDE = 16  # as rpncodec.models.transforms (an analysis halves the image 4 times)
-
 
 def _sub(params: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
@@ -97,12 +95,14 @@ class RuntimeModel:
         self._graphs = {f: (folder / f, sha) for f, sha in files.items() if f.endswith(".onnx")}
         self._params, self._threads = params, threads
         self._levels: dict[int, RuntimeLevel] = {}
-        spatial = config.mode == "spatial"
-        self.pad_multiple = LATENT_STRIDE << (config.layers - 1) if spatial else LATENT_STRIDE
 
     @property
     def layers(self) -> int:
         return self.config.layers
+
+    @property
+    def pad_multiple(self) -> int:
+        return self.config.pad_multiple
 
     def level(self, k: int) -> RuntimeLevel:
         """Level ``k`` (0-based), built on first use: a layer-1 decode builds one level."""
@@ -113,13 +113,7 @@ class RuntimeModel:
 
     # -- the mode hooks (as QualityRPN / SpatialRPN) ---------------------------------------
     def latent_size(self, height: int, width: int) -> tuple[int, int]:
-        f = self.pad_multiple // LATENT_STRIDE
-        return -(-height // self.pad_multiple) * f, -(-width // self.pad_multiple) * f
-
-    def _level_sizes(self, latent: tuple[int, int]) -> list[tuple[int, int]]:
-        if self.config.mode != "spatial":
-            return [latent] * self.layers
-        return [(latent[0] >> s, latent[1] >> s) for s in range(self.layers - 1, -1, -1)]
+        return self.config.latent_size(height, width)
 
     def _level_inputs(self, x: np.ndarray, levels: int) -> list[np.ndarray]:
         if self.config.mode != "spatial":
@@ -144,7 +138,7 @@ class RuntimeModel:
                    layers: int | None = None) -> np.ndarray:
         """Layer ``layers`` (default: all given) as a float32 ``[1, 3, h, w]`` image."""
         layers = layers or len(strings)
-        sizes = self._level_sizes(latent)
+        sizes = self.config.level_sizes(latent)
         y_hat: list[np.ndarray] = []
         for k in range(layers):
             y_hat.append(self.level(k).decompress(strings[k], sizes[k],

@@ -64,39 +64,39 @@ def _manifest(folder: Path, sha256: str = "") -> dict | None:
         return None
 
 
-def _source(name_or_path: str) -> tuple[str, str, Path | None]:
-    """(name, weights sha256, weights file or None for an export folder given directly)."""
-    entry = REGISTRY.get(name_or_path)
-    if entry is not None:
-        return entry.name, entry.sha256, WEIGHTS_DIR / entry.file
+def _cached(name: str, sha: str) -> Path:
+    return cache_root() / f"{name}-{sha[:16]}"
+
+
+def _export(name_or_path: str) -> tuple[Path, dict]:
+    """A model's export folder and manifest: the folder given, the shipped export, the
+    cached one, or (with torch) one built now into the cache."""
     path = Path(name_or_path)
-    if path.is_dir():
+    if name_or_path not in REGISTRY and path.is_dir():
         manifest = _manifest(path)
         if manifest is None:
             raise ModelError(f"{path} is not an ONNX export (no readable {MANIFEST})")
-        return manifest["model"], manifest["weights_sha256"], None
-    if not path.exists():
+        return path, manifest
+    entry = REGISTRY.get(name_or_path)
+    if entry is not None:
+        name, sha, weights = entry.name, entry.sha256, WEIGHTS_DIR / entry.file
+        if entry.onnx_manifest:  # the shipped export, pinned like the .pt
+            manifest = _manifest(SHIPPED / name, entry.onnx_manifest)
+            if manifest is not None:
+                return SHIPPED / name, manifest
+    elif path.exists():
+        name, sha, weights = safe_name(path.stem), hashlib.sha256(_read(path)).hexdigest(), path
+    else:
         raise ModelError(f"unknown model {name_or_path!r} (shipped: {', '.join(REGISTRY)}; "
                          "or give the path of an exported .pt file or ONNX export folder)")
-    return safe_name(path.stem), hashlib.sha256(_read(path)).hexdigest(), path
-
-
-def export_folder(name_or_path: str | None = None, build: bool = True) -> Path:
-    """The export folder of a model: shipped, given, cached, or (with ``build`` and torch)
-    built now into the cache."""
-    name, sha, weights = _source(name_or_path or default_model())
-    if weights is None:
-        return Path(name_or_path)
-    entry = REGISTRY.get(name)
-    if entry is not None and entry.onnx_manifest and entry.sha256 == sha:
-        if _manifest(SHIPPED / name, entry.onnx_manifest) is not None:  # pinned like the .pt
-            return SHIPPED / name
-    cached = cache_root() / f"{name}-{sha[:16]}"
-    manifest = _manifest(cached)
+    manifest = _manifest(_cached(name, sha))
     if manifest is not None and manifest.get("weights_sha256") == sha:
-        return cached
-    if not build:
-        raise ModelError(f"no ONNX export of {name} here")
+        return _cached(name, sha), manifest
+    return _build(name, sha, weights)
+
+
+def _build(name: str, sha: str, weights: Path) -> tuple[Path, dict]:
+    """Export the weights file into the cache (needs torch and onnx)."""
     try:
         from ..onnx_export import export_onnx
         from ..zoo import load_model
@@ -104,23 +104,23 @@ def export_folder(name_or_path: str | None = None, build: bool = True) -> Path:
         raise ModelError(f"{name} has no ONNX export here, and building one needs PyTorch "
                          "and onnx: pip install 'rpncodec[train]' once, or use a model that "
                          "ships one") from None
-    loaded = load_model(str(weights) if name not in REGISTRY else name)
+    loaded = load_model(name if name in REGISTRY else str(weights))
     try:
-        folder = export_onnx(loaded, cached)
+        folder = export_onnx(loaded, _cached(name, sha))
     except OSError as exc:
-        raise ModelError(f"cannot write the ONNX export of {name} to {cached} "
+        raise ModelError(f"cannot write the ONNX export of {name} to {_cached(name, sha)} "
                          f"({exc.strerror}); set RPNCODEC_CACHE to a writable folder") from None
     print(f"rpncodec: exported {name} for ONNX Runtime (once) to {folder}", file=sys.stderr)
-    return folder
+    manifest = _manifest(folder)
+    assert manifest is not None  # export_onnx writes one
+    return folder, manifest
 
 
 def load_runtime(name_or_path: str | None = None, threads: int | None = None) -> RuntimeModel:
     """A model on the ONNX backend by shipped name, ``.pt`` path or export folder. Every
     file is checked against the manifest's sha256 when it is first read (a graph when its
     level first runs: decoding layer k reads one synthesis graph)."""
-    folder = export_folder(name_or_path)
-    manifest = _manifest(folder)
-    assert manifest is not None  # export_folder only returns folders with one
+    folder, manifest = _export(name_or_path or default_model())
     blob = read_checked(folder / "arrays.bin", manifest["files"]["arrays.bin"])
     params = {key: np.frombuffer(blob, np.dtype(dtype), int(np.prod(shape)), offset).reshape(shape)
               for key, (dtype, shape, offset) in manifest["arrays"].items()}

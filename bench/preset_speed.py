@@ -15,7 +15,7 @@ import torch
 
 from rpncodec import codec
 from rpncodec.models import ModelConfig, build_model
-from rpncodec.training.losses import rate_distortion
+from rpncodec.models.objective import rate_distortion
 from rpncodec.zoo import LoadedModel
 
 CANDIDATES = {

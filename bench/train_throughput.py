@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from rpncodec.training.losses import rate_distortion
+from rpncodec.models.objective import rate_distortion
 from rpncodec.training.trainer import TrainConfig, Trainer
 
 # (mode, preset, crop, batch): equal pixels per step within a crop size family

@@ -35,8 +35,9 @@ class Coder(Protocol):
     @property
     def pad_multiple(self) -> int: ...
 
-    def encode_tile(self, tile: np.ndarray) -> list[bytes]:
-        """One byte string per layer for one padded uint8 tile ``[H, W, 3]``."""
+    def encode_tile(self, tile: np.ndarray, refine: int = 0) -> list[bytes]:
+        """One byte string per layer for one padded uint8 tile ``[H, W, 3]``, after
+        ``refine`` steps of encoder-side latent refinement (torch only)."""
         ...
 
     def decode_tile(self, strings: list[bytes], height: int, width: int) -> np.ndarray:

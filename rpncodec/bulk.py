@@ -41,6 +41,7 @@ class Settings:
     tile: int
     device: str = "cpu"
     threads: int | None = None  # network threads per worker (None: the backend's default)
+    refine: int = 0  # latent refinement steps (rpncodec.models.refine; torch backend)
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,13 @@ def is_finished(target: Path, digest: bytes, tile: int) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def _model(model: str | None, mode: str | None, device: str, threads: int | None = None):
+def _model(model: str | None, mode: str | None, device: str, threads: int | None = None,
+           backend: str | None = None):
     """The encoder of ``model`` (or of ``mode``'s shipped model), loaded once per process."""
     from .backend import open_model
     from .registry import default_model
 
-    loaded = open_model(model or (mode and default_model(mode)), None, device, threads)
+    loaded = open_model(model or (mode and default_model(mode)), backend, device, threads)
     if mode and loaded.config.mode != mode:
         raise RpncodecError(f"--mode {mode} but {loaded.name} is a {loaded.config.mode} model")
     return loaded
@@ -102,9 +104,10 @@ def encode_one(source: str, target: str, settings: Settings) -> Outcome:
     try:
         image = load_image(source)
         loaded = _model(settings.model, settings.mode, settings.device,
-                        settings.threads or _worker_threads)
+                        settings.threads or _worker_threads,
+                        "torch" if settings.refine else None)
         t0 = time.perf_counter()
-        data = codec.encode(image, loaded, settings.tile)
+        data = codec.encode(image, loaded, settings.tile, settings.refine)
         seconds = time.perf_counter() - t0
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, data)

@@ -50,11 +50,13 @@ class Decoded:
     container: bitstream.Container
 
 
-def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE) -> bytes:
+def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE, refine: int = 0) -> bytes:
     """Encode a uint8 RGB image into one .rpn file holding all of the model's layers.
 
     The image is coded in independent ``tile`` x ``tile`` tiles (a multiple of 64; an image
-    that fits one tile is one tile).
+    that fits one tile is one tile). ``refine`` > 0 searches each tile's latents for that many
+    steps (:mod:`rpncodec.models.refine`, torch backend): slower, smaller and better files for
+    the same decoder.
     """
     h, w = image.shape[:2]
     problem = bitstream.size_problem(h, w)
@@ -66,7 +68,7 @@ def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE) -> bytes:
     per_layer: list[list[bytes]] = []
     for top, left, th, tw in bitstream.tile_grid(h, w, tile):
         strings = loaded.encode_tile(pad(image[top : top + th, left : left + tw],
-                                         loaded.pad_multiple))
+                                         loaded.pad_multiple), refine)
         per_layer = per_layer or [[] for _ in strings]
         for layer, string in zip(per_layer, strings, strict=True):
             layer.append(string)

@@ -17,6 +17,7 @@ import torch
 
 from .errors import ModelError
 from .models import ModelConfig, ScalableModel, build_model
+from .models.refine import refine_latents
 from .registry import REGISTRY, WEIGHTS_DIR, ModelEntry, default_model, safe_name
 from .tensors import to_image, to_tensor
 
@@ -41,11 +42,14 @@ class LoadedModel:
     def pad_multiple(self) -> int:
         return self.model.pad_multiple
 
-    def encode_tile(self, tile: np.ndarray) -> list[bytes]:
+    def encode_tile(self, tile: np.ndarray, refine: int = 0) -> list[bytes]:
         """One byte string per layer for one padded uint8 tile ``[H, W, 3]``: the one place
-        the codec calls a torch model's ``compress`` (which skips its reconstruction)."""
+        the codec calls a torch model's ``compress`` (which skips its reconstruction), after
+        ``refine`` steps of latent refinement (:mod:`rpncodec.models.refine`) when given."""
+        x = to_tensor(tile).to(self.device)
+        latents = refine_latents(self.model, x, refine) if refine else None
         with torch.inference_mode():
-            return self.model.compress(to_tensor(tile).to(self.device), reconstruct=False)[0]
+            return self.model.compress(x, reconstruct=False, latents=latents)[0]
 
     def decode_tile(self, strings: list[bytes], height: int, width: int) -> np.ndarray:
         """One tile of ``height x width`` coded pixels from its first layer strings, as a

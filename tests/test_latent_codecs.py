@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -75,8 +76,12 @@ def test_scale_indices_match_an_exact_reference(dtype) -> None:
     table = SCALES[:-1].astype(dtype)
     scales = np.concatenate([rng.uniform(0.01, 80, 2000).astype(dtype), table,
                              np.nextafter(table, dtype(0)), np.nextafter(table, dtype(99))])
+    scales = np.concatenate([scales, dtype([1e-30, 0, -5, 63.99, 64, 1e30, np.inf])])
     expected = [int(np.sum(table < max(s, dtype(0.11)))) for s in scales]
     assert scale_indices(scales).tolist() == expected
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no valid file has one: a quiet, valid index
+        assert scale_indices(dtype([np.nan, -np.inf])).tolist() == [0, 0]
 
 
 def test_symbols_far_outside_the_tables_round_trip() -> None:

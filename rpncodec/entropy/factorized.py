@@ -22,6 +22,7 @@ from torch.nn import functional as F
 from ..layers.gdn import lower_bound
 from .ans import quantize_pmf
 from .coding import decode_by_channel, encode_by_channel
+from .quantization import annealed_round, soft_temperature
 from .tables import CodingTables
 
 MAX_SPAN = 2047  # table entries each side of the median at most; beyond, the escape codes
@@ -82,9 +83,13 @@ class EntropyBottleneck(CodingTables):
         return torch.abs(logits - goal).sum()
 
     def forward(self, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Return ``(y_hat, likelihoods)``: noisy in training (``self.training``), median-rounded
-        otherwise."""
-        if self.training:
+        """Return ``(y_hat, likelihoods)``: noisy in training (``self.training``; annealed
+        rounding under :func:`~.quantization.soft_rounding`), median-rounded otherwise."""
+        temperature = soft_temperature() if self.training else None
+        if temperature is not None:
+            m = self.medians.view(1, -1, 1, 1)
+            y_hat = annealed_round(y - m, temperature) + m
+        elif self.training:
             y_hat = y + torch.empty_like(y).uniform_(-0.5, 0.5)
         else:
             y_hat = self.quantize(y)
@@ -97,8 +102,11 @@ class EntropyBottleneck(CodingTables):
     def mixed(self, y: Tensor) -> tuple[Tensor, Tensor]:
         """Mixed quantisation (Minnen & Singh 2020): ``(y_hat, likelihoods)`` where the
         likelihoods are those of the noisy ``y`` in training, and ``y_hat`` is always the
-        rounded ``y`` (with a straight-through gradient in training), as inference sees it."""
-        _, lik = self(y)
+        rounded ``y`` (with a straight-through gradient in training), as inference sees it.
+        Under :func:`~.quantization.soft_rounding` both are one annealed rounding."""
+        y_hat, lik = self(y)
+        if self.training and soft_temperature() is not None:
+            return y_hat, lik
         if self.training:
             return y + (self.quantize(y) - y).detach(), lik
         return self.quantize(y), lik

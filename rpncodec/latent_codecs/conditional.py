@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..entropy.gaussian import GaussianConditional, likelihood
+from ..entropy.quantization import mixed_quantize, round_half_up
 from ..layers.cache import in_dtype
 from .base import Context, LatentCodec
 
@@ -45,20 +46,6 @@ def split_head(out: Tensor, offset: Tensor, means: bool) -> tuple[Tensor, Tensor
     c = offset.numel()
     shift = offset.view(1, -1, 1, 1)
     return (shift + out[:, c:] if means else shift), torch.exp(out[:, :c])
-
-
-def round_half_up(x: Tensor) -> Tensor:
-    """``floor(x + 1/2)``: the factorized coder's rounding, so both give the same latents."""
-    return torch.floor(x + 0.5)
-
-
-def mixed_quantize(r: Tensor, training: bool) -> tuple[Tensor, Tensor]:
-    """Mixed quantisation (Minnen & Singh 2020) of a mean-centred ``r``: ``(r_hat, r_rate)``,
-    the rounded ``r`` (straight-through gradient) that the decoder will see, and the values the
-    rate is measured on (``r`` plus uniform noise in training, rounded otherwise)."""
-    rounded = round_half_up(r)
-    r_hat = r + (rounded - r).detach()
-    return r_hat, (r + torch.empty_like(r).uniform_(-0.5, 0.5) if training else rounded)
 
 
 class ConditionalResidual(LatentCodec):

@@ -16,11 +16,12 @@ from torch import Tensor, nn
 
 from ..entropy.factorized import EntropyBottleneck
 from ..entropy.gaussian import GaussianConditional, likelihood
+from ..entropy.quantization import mixed_quantize, round_half_up
 from ..errors import BitstreamError
 from ..layers.cache import in_dtype
 from ..layers.crcm import up2
 from .base import CODING_DTYPE, Context, LatentCodec
-from .conditional import mixed_quantize, output_conv, round_half_up, split_head
+from .conditional import output_conv, split_head
 
 _LEN = struct.Struct(">I")
 

@@ -67,35 +67,40 @@ class LayeredModel(nn.Module):
         return self.config.level_sizes(latent)
 
     # -- the loop --------------------------------------------------------------------------
-    def forward(self, x: Tensor, levels: int | None = None) -> dict:
+    def forward(self, x: Tensor, levels: int | None = None,
+                latents: list[Tensor] | None = None) -> dict:
         """Every layer's reconstruction, likelihoods and decoded latent (of the first
         ``levels`` only, when given: level-by-level training runs nothing above the level it
-        trains), and the image each layer is compared with (``targets``)."""
+        trains), and the image each layer is compared with (``targets``). ``latents``, when
+        given, replace the analyses' outputs (an encoder refining them, :mod:`.refine`)."""
         inputs = self.level_inputs(x, levels or self.layers)
         x_hat, likelihoods, y_hat = [], [], []
         for k, level_input in enumerate(inputs):
-            latent, lik = self.levels[k](level_input, y_hat[-1] if k else None)
+            latent, lik = self.levels[k](level_input, y_hat[-1] if k else None,
+                                         latents[k] if latents else None)
             y_hat.append(latent)
             likelihoods.append(lik)
             x_hat.append(self.levels[k].synthesis(self.synthesis_input(k, y_hat)))
         return {"x_hat": x_hat, "likelihoods": likelihoods, "y_hat": y_hat, "targets": inputs}
 
     @torch.inference_mode()
-    def compress(self, x: Tensor, layers: int | None = None,
-                 reconstruct: bool = True) -> tuple[list[bytes], Tensor | None]:
+    def compress(self, x: Tensor, layers: int | None = None, reconstruct: bool = True,
+                 latents: list[Tensor] | None = None) -> tuple[list[bytes], Tensor | None]:
         """Code ``x`` ``[1, 3, H, W]`` (sides multiples of :attr:`pad_multiple`) into one byte
         string per layer, of the first ``layers`` (default: all).
 
         Each analysis runs once. Each level's context comes from the *decoded* lower latent,
         through the same operations the decoder runs. With ``reconstruct`` the top coded
         layer's reconstruction is returned too (what the decoder will produce); the codec
-        passes False, since an encoder has no use for it.
+        passes False, since an encoder has no use for it. ``latents``, when given, are coded
+        instead of the analyses' outputs (:func:`.refine.refine_latents`).
         """
         inputs = self.level_inputs(to_inference_format(x), layers or self.layers)
         strings, y_hat = [], []
         for k, level_input in enumerate(inputs):
             data, latent = self.levels[k].compress(to_inference_format(level_input),
-                                                   y_hat[-1] if k else None)
+                                                   y_hat[-1] if k else None,
+                                                   latents[k] if latents else None)
             strings.append(data)
             y_hat.append(latent)
         if not reconstruct:

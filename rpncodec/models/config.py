@@ -8,6 +8,11 @@ from ..bitstream import MODES
 
 PREDICTIONS = ("crcm", "plain")
 LATENT_STRIDE = 16  # a level's analysis halves the image four times
+# The rate multipliers every shipped scalable model was trained with (the reference's
+# defaults; the loss convention is rpncodec.training.losses'). Quality: CompressAI 0.0042,
+# 0.0083, 0.022, 0.05; spatial (1/4, 1/2, full): 0.0020, 0.0033, 0.0067.
+QUALITY_LAMBDAS = (240.0, 120.0, 45.0, 20.0)
+SPATIAL_LAMBDAS = (500.0, 300.0, 150.0)
 
 
 @dataclass(frozen=True)

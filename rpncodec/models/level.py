@@ -39,15 +39,18 @@ class Level(nn.Module):
         prior = in_dtype(self.prediction, lower.dtype)(lower)[..., : size[0], : size[1]]
         return Context(lower, prior)
 
-    def forward(self, x: Tensor, lower: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Training: ``(y_hat, likelihoods)`` of this level for input ``x``."""
-        y = self.analysis(x)
+    def forward(self, x: Tensor, lower: Tensor | None,
+                y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Training: ``(y_hat, likelihoods)`` of this level for input ``x``, or for the latent
+        ``y`` when given (an encoder's refined latent, :mod:`.refine`) instead of ``x``'s."""
+        y = self.analysis(x) if y is None else y
         return self.latent_codec(y, self.context(lower, y.shape[-2:]))
 
-    def compress(self, x: Tensor, lower: Tensor | None) -> tuple[bytes, Tensor]:
-        """This level's bytes and the ``y_hat`` (in ``CODING_DTYPE``) the decoder will rebuild
-        from them."""
-        y = self.analysis(x).to(CODING_DTYPE)
+    def compress(self, x: Tensor, lower: Tensor | None,
+                 y: Tensor | None = None) -> tuple[bytes, Tensor]:
+        """This level's bytes (of ``x``'s latent, or of ``y`` when given) and the ``y_hat`` (in
+        ``CODING_DTYPE``) the decoder will rebuild from them."""
+        y = (self.analysis(x) if y is None else y).to(CODING_DTYPE)
         return self.latent_codec.compress(y, self.context(lower, y.shape[-2:]))
 
     def decompress(self, data: bytes, size: tuple[int, int], lower: Tensor | None) -> Tensor:

@@ -29,9 +29,10 @@ class ScalableModel(Protocol):
         """What :meth:`decompress` takes for a ``height x width`` input (before padding)."""
         ...
 
-    def compress(self, x: Tensor, layers: int | None = None,
-                 reconstruct: bool = True) -> tuple[list[bytes], Tensor | None]:
-        """One byte string per layer for a padded ``[1, 3, H, W]`` image in [0, 1]."""
+    def compress(self, x: Tensor, layers: int | None = None, reconstruct: bool = True,
+                 latents: list[Tensor] | None = None) -> tuple[list[bytes], Tensor | None]:
+        """One byte string per layer for a padded ``[1, 3, H, W]`` image in [0, 1] (of
+        ``latents`` instead of the analyses' outputs when given)."""
         ...
 
     def decompress(self, strings: list[bytes], latent: tuple[int, int],

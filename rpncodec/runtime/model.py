@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ModelError
 from ..models.config import ModelConfig
 from .images import pyramid, to_array, to_image
 from .latent import build_latent_codec
@@ -146,8 +147,12 @@ class RuntimeModel:
         return self._synthesize(layers - 1, y_hat)
 
     # -- the codec's interface -----------------------------------------------------------------
-    def encode_tile(self, tile: np.ndarray) -> list[bytes]:
-        """One byte string per layer for one padded uint8 tile ``[H, W, 3]``."""
+    def encode_tile(self, tile: np.ndarray, refine: int = 0) -> list[bytes]:
+        """One byte string per layer for one padded uint8 tile ``[H, W, 3]`` (latent
+        refinement needs gradients: the torch backend)."""
+        if refine:
+            raise ModelError("latent refinement (--refine) needs the torch backend: "
+                             "--backend torch")
         return self.compress(to_array(tile))
 
     def decode_tile(self, strings: list[bytes], height: int, width: int) -> np.ndarray:

@@ -14,12 +14,9 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
 from ..models import ModelConfig, preset
+from ..models.config import QUALITY_LAMBDAS, SPATIAL_LAMBDAS
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "train" / "bsds500"
-# Reference defaults (rate multipliers). Quality: CompressAI 0.0042, 0.0083, 0.022, 0.05;
-# spatial (1/4, 1/2, full): 0.0020, 0.0033, 0.0067.
-QUALITY_LAMBDAS = (240.0, 120.0, 45.0, 20.0)
-SPATIAL_LAMBDAS = (500.0, 300.0, 150.0)
 
 
 def _opt(default: object, help: str, **argparse_kwargs: object) -> object:

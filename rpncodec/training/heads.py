@@ -26,11 +26,11 @@ import torch
 from ..imageio import list_images
 from ..latent_codecs import Context, FactorizedResidual
 from ..models import LayeredModel, build_model
+from ..models.objective import bits
 from ..zoo import load_model
 from .config import DEFAULT_DATA
 from .data import CropDataset, center_crops, split_holdout
 from .export import export
-from .losses import bits
 
 
 def convert(base: LayeredModel, codecs: list[str]) -> LayeredModel:

@@ -28,11 +28,12 @@ from tqdm import tqdm
 from ..errors import RpncodecError
 from ..imageio import list_images
 from ..models import build_model
+from ..models.objective import guided_rate_distortion
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, from_arguments
 from .data import CropDataset, center_crops, split_holdout
 from .export import export
-from .losses import guidance_weights, guided_rate_distortion, psnr, uncertainty_nll
+from .losses import guidance_weights, psnr, uncertainty_nll
 from .progressive import grow_level, train_only
 from .uncertainty import UncertaintyHeads
 from .validation import validate

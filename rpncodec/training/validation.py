@@ -7,7 +7,8 @@ import torch
 from torch import Tensor, nn
 
 from ..models import LayeredModel
-from .losses import guided_rate_distortion, psnr
+from ..models.objective import guided_rate_distortion
+from .losses import psnr
 
 
 @torch.no_grad()

@@ -48,17 +48,17 @@ def msssim(a: np.ndarray, b: np.ndarray) -> float | None:
 
 
 def evaluate_image(image: np.ndarray, loaded: LoadedModel,
-                   outputs: dict | None = None) -> list[dict]:
+                   outputs: dict | None = None, refine: int = 0) -> list[dict]:
     """Encode once, decode every layer; per layer: cumulative and incremental bytes, bpp,
     PSNR, MS-SSIM, times (encode time is the one encode of all layers).
 
     In spatial mode layer k is compared with level k of the pyramid of ``image`` and its bpp
     divides by that level's pixels. When ``outputs`` is given, it receives the encoded file
     (``"data"``) and the decoded image of every layer (``"layers"``), for callers that write
-    them out.
+    them out. ``refine``: latent refinement steps of the encode (:mod:`rpncodec.models.refine`).
     """
     t0 = time.perf_counter()
-    data = codec.encode(image, loaded)
+    data = codec.encode(image, loaded, refine=refine)
     enc = time.perf_counter() - t0
     container = bitstream.parse(data)
     layers = container.header.layers
@@ -83,16 +83,19 @@ def evaluate_image(image: np.ndarray, loaded: LoadedModel,
     return rows
 
 
-def evaluate_folder(folder: Path, loaded: LoadedModel, per_image: bool = False) -> dict:
-    """Mean per-layer figures over every readable image in ``folder`` (CompressAI JSON shape)."""
+def evaluate_folder(folder: Path, loaded: LoadedModel, per_image: bool = False,
+                    refine: int = 0) -> dict:
+    """Mean per-layer figures over every readable image in ``folder`` (CompressAI JSON shape),
+    encoded with ``refine`` steps of latent refinement."""
     per, skipped = {}, []
     for name, image in readable_images(folder, skipped):
-        per[name] = evaluate_image(image, loaded)
+        per[name] = evaluate_image(image, loaded, refine=refine)
         last = per[name][-1]
         print(f"{name}: top layer {last['bpp']:.4f} bpp {last['psnr']:.2f} dB", file=sys.stderr)
     spatial = " (spatial: / each layer's own pixels)" if loaded.config.mode == "spatial" else ""
-    return summarize(loaded.name, (
-        f"rpncodec {loaded.config.mode} model {loaded.name}; bpp from file bytes (header "
+    refined = f", latents refined {refine} steps" if refine else ""
+    return summarize(loaded.name + (f"+refine{refine}" if refine else ""), (
+        f"rpncodec {loaded.config.mode} model {loaded.name}{refined}; bpp from file bytes (header "
         f"included){spatial}, {len(per)} images, {len(skipped)} skipped"), per, per_image,
         mode=loaded.config.mode)
 

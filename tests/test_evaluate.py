@@ -46,7 +46,7 @@ def test_spatial_layers_are_compared_with_the_pyramid_and_divide_by_their_own_pi
     levels = pyramid_images(image, 3)
     payloads = [b"a" * 10, b"b" * 25, b"c" * 60]
 
-    def fake_encode(img, loaded):
+    def fake_encode(img, loaded, **options):
         header = bitstream.Header(mode="spatial", model="fake", digest=bytes(8),
                                   height=img.shape[0], width=img.shape[1], layers=3)
         return bitstream.pack(header, payloads)

@@ -56,26 +56,27 @@ def encode_groups(groups: list[np.ndarray], tables: list[int], models: list[tupl
 
 
 def decode_groups(data: bytes, counts: list[int], tables: list[int],
-                  models: list[tuple[object, int]], offsets: np.ndarray) -> list[np.ndarray]:
-    """Inverse of :func:`encode_groups` for groups of ``counts`` symbols; damaged data raises
-    :class:`BitstreamError`."""
+                  models: list[tuple[object, int]], offsets: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`encode_groups` for groups of ``counts`` symbols, returned as one flat
+    int64 array (the groups one after the other); damaged data raises :class:`BitstreamError`.
+
+    One ANS call per group; the offsets and escapes are then handled once for all groups.
+    """
     if len(data) % 4:
         raise BitstreamError("damaged layer payload (length is not a whole number of words)")
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
-        raw = [coder.decode(models[t][0], n).astype(np.int64) for n, t in
-               zip(counts, tables, strict=True)]
-        out = []
-        for r, t in zip(raw, tables, strict=True):
-            sym = r - int(offsets[t])
-            for i in np.flatnonzero(r == models[t][1] - 1):  # in order, as pushed
-                count = int(coder.decode(_NIBBLE, 1)[0]) + 1
-                nibbles = coder.decode(_NIBBLE, count)
-                sym[i] = _unzigzag(sum(int(v) << (4 * k) for k, v in enumerate(nibbles)))
-            out.append(sym)
+        raw = np.concatenate([coder.decode(models[t][0], n) for n, t in
+                              zip(counts, tables, strict=True)]).astype(np.int64)
+        sym = raw - np.repeat(offsets[tables].astype(np.int64), counts)
+        escape = np.repeat(np.array([models[t][1] - 1 for t in tables]), counts)
+        for i in np.flatnonzero(raw == escape):  # in order, as pushed
+            count = int(coder.decode(_NIBBLE, 1)[0]) + 1
+            nibbles = coder.decode(_NIBBLE, count)
+            sym[i] = _unzigzag(sum(int(v) << (4 * k) for k, v in enumerate(nibbles)))
     except (ValueError, RuntimeError, OverflowError) as exc:
         raise BitstreamError(f"damaged layer payload ({exc})") from None
-    return out
+    return sym
 
 
 def quantize_pmf(probs: np.ndarray) -> np.ndarray:

@@ -80,9 +80,8 @@ def decode_by_scale(data: bytes, scales: np.ndarray, models: list,
     if zlib.crc32(idx.tobytes()) != _CRC.unpack_from(data)[0]:
         raise BitstreamError("the decoder's entropy-model indices differ from the "
                              "encoder's (other float arithmetic, or damaged data)")
-    groups = decode_groups(data[_CRC.size:], counts, used, models, offsets)
     sym = np.empty(idx.shape, dtype=np.int64)
-    sym[order] = np.concatenate(groups)
+    sym[order] = decode_groups(data[_CRC.size:], counts, used, models, offsets)
     return sym.reshape(scales.shape)
 
 
@@ -95,6 +94,6 @@ def encode_by_channel(symbols: np.ndarray, models: list, offsets: np.ndarray) ->
 def decode_by_channel(data: bytes, channels: int, size: tuple[int, int], models: list,
                       offsets: np.ndarray) -> np.ndarray:
     """Inverse of :func:`encode_by_channel`: int64 symbols ``[channels, *size]``."""
-    groups = decode_groups(data, [size[0] * size[1]] * channels, list(range(channels)), models,
-                           offsets)
-    return np.stack(groups).reshape(channels, *size)
+    flat = decode_groups(data, [size[0] * size[1]] * channels, list(range(channels)), models,
+                         offsets)
+    return flat.reshape(channels, *size)

@@ -398,8 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "files are the same either way")
     s.add_argument("--refine", type=_non_negative, default=0, metavar="STEPS",
                    help="search the latents for the best file this many steps (0: off, "
-                   "default; 30 is a good choice): smaller, better files for the same decoder, "
-                   "about 1.5 s per step for a 768x512 image; needs torch (README, Refinement)")
+                   "default; 30 is a good choice): smaller, better files for the same decoder; "
+                   "30 steps take about a minute for a 768x512 image; needs torch (README, "
+                   "Encoder-side refinement)")
     s.set_defaults(func=cmd_encode)
 
     url_help = ("an .rpn file, or its URL (http(s)://, or any fsspec filesystem such as "

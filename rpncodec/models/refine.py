@@ -49,14 +49,14 @@ def default_lambdas(mode: str) -> tuple[float, ...]:
 def _codecs_training(model: LayeredModel) -> Iterator[None]:
     """The latent codecs in training mode (their quantisation is then the annealed rounding
     of :func:`soft_rounding`); the predictions stay as inference runs them."""
-    codecs = [level.latent_codec for level in model.levels]
+    codecs = [(level.latent_codec, level.latent_codec.training) for level in model.levels]
     try:
-        for codec in codecs:
+        for codec, _ in codecs:
             codec.train()
         yield
     finally:
-        for codec in codecs:
-            codec.eval()
+        for codec, was_training in codecs:
+            codec.train(was_training)
 
 
 def _loss(model: LayeredModel, x: Tensor, latents: list[Tensor],

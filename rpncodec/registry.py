@@ -32,12 +32,12 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e for e in [
         ModelEntry("rpn-quality-cond", "rpn-quality-cond.pt",
-                   "1d781a098710f7e03e13dc9c194dc380f17ac6fc3d342254c9f84d12651b68f3", "quality", 4,
+                   "3efdbca07158fbcde0042cb740688495d35f035f8e115417df64b883e838c7cd", "quality", 4,
                    "quality mode: rpn-quality-cpu with a hyperprior at level 1 and conditional "
                    "Gaussian codecs at levels 2-4, then a joint CPU fine-tune (README, Beyond "
                    "the paper)",
                    default=True,
-                   onnx_manifest="f8dd90641d322c2b230c85f048365ec3439a571c0289d694de42c4d2a9232b09"),
+                   onnx_manifest="63a3213e7f14b4d91f8de1bf712c1b4e2609544f722e7e3ded89c656f1b7c405"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
                    "c1f675c94ed7180225575f1ac44ba45e775e4bb0de5d14a5fb8d97eb3ebfa353", "spatial", 3,
                    "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "

@@ -27,6 +27,8 @@ from .ans import decode_groups, encode_groups
 SCALE_MIN, SCALE_MAX, LEVELS = 0.11, 64.0, 64
 SCALES = np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), LEVELS))
 _LOG_STEP = math.log(SCALE_MAX / SCALE_MIN) / (LEVELS - 1)
+# _BELOW[i] = the table under index i (index = the number of tables below a scale)
+_BELOW = np.concatenate([[-np.inf], SCALES[:-1], [np.inf]])
 _CRC = struct.Struct(">I")
 
 
@@ -40,8 +42,7 @@ def scale_indices(scales: np.ndarray) -> np.ndarray:
     dtype = scales.dtype.type
     # beyond the last table every scale is the same (and NaN, from no valid file, is table 0)
     s = np.fmin(np.fmax(scales, dtype(SCALE_MIN)), dtype(2 * SCALE_MAX))
-    # below[i] = the table under index i: index = the number of tables below s
-    below = np.concatenate([[-np.inf], SCALES[:-1], [np.inf]]).astype(dtype)
+    below = _BELOW.astype(dtype, copy=False)
     guess = np.log(s.astype(np.float32))
     guess -= np.float32(math.log(SCALE_MIN))
     guess *= np.float32(1 / _LOG_STEP)

@@ -30,6 +30,7 @@ _LOG_STEP = math.log(SCALE_MAX / SCALE_MIN) / (LEVELS - 1)
 # _BELOW[i] = the table under index i (index = the number of tables below a scale)
 _BELOW = np.concatenate([[-np.inf], SCALES[:-1], [np.inf]])
 _CRC = struct.Struct(">I")
+_LEN = struct.Struct(">I")
 
 
 def scale_indices(scales: np.ndarray) -> np.ndarray:
@@ -98,3 +99,17 @@ def decode_by_channel(data: bytes, channels: int, size: tuple[int, int], models:
     flat = decode_groups(data, [size[0] * size[1]] * channels, list(range(channels)), models,
                          offsets)
     return flat.reshape(channels, *size)
+
+
+def join_parts(first: bytes, rest: bytes) -> bytes:
+    """Two coded parts as one payload: ``len(first)`` (u32) | first | rest."""
+    return _LEN.pack(len(first)) + first + rest
+
+
+def split_parts(data: bytes, what: str) -> tuple[bytes, bytes]:
+    """Inverse of :func:`join_parts`; a length beyond the data is a :class:`BitstreamError`
+    naming ``what`` the first part is."""
+    if len(data) < _LEN.size or _LEN.unpack_from(data)[0] > len(data) - _LEN.size:
+        raise BitstreamError(f"damaged layer payload ({what} length)")
+    end = _LEN.size + _LEN.unpack_from(data)[0]
+    return data[_LEN.size:end], data[end:]

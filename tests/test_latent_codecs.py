@@ -15,32 +15,28 @@ from rpncodec import codec
 from rpncodec.entropy.coding import SCALES, scale_indices
 from rpncodec.entropy.gaussian import GaussianConditional
 from rpncodec.errors import BitstreamError
-from rpncodec.latent_codecs import Context
-from rpncodec.latent_codecs.checkerboard import CheckerboardConditional
 from rpncodec.models import ModelConfig, build_model
 from rpncodec.tensors import to_tensor
 from rpncodec.training.export import export
 from rpncodec.training.heads import convert
 from rpncodec.utils import fuzz
-from rpncodec.utils.testing import smooth_image, wake_contexts
+from rpncodec.utils.testing import smooth_image
 from rpncodec.zoo import load_model
 
 CODECS = {"quality": ("hyperprior", "conditional", "conditional", "conditional"),
-          "spatial": ("hyperprior", "conditional", "conditional"),
-          "quality-cb": ("hyperprior-cb", "conditional-cb", "conditional", "conditional-cb")}
+          "spatial": ("hyperprior", "conditional", "conditional")}
 
 
-def tiny_conditional(folder, variant: str, seed: int = 0) -> str:
+def tiny_conditional(folder, mode: str, seed: int = 0) -> str:
     torch.manual_seed(seed)
-    model = build_model(ModelConfig(variant.split("-")[0], (8,) * len(CODECS[variant]),
-                                    latent_codecs=CODECS[variant]))
-    wake_contexts(model)
-    path = folder / f"tiny-cond-{variant}.pt"
+    model = build_model(ModelConfig(mode, (8,) * len(CODECS[mode]),
+                                    latent_codecs=CODECS[mode]))
+    path = folder / f"tiny-cond-{mode}.pt"
     export(model, path, settle_steps=200)
     return str(path)
 
 
-@pytest.fixture(scope="module", params=list(CODECS))
+@pytest.fixture(scope="module", params=["quality", "spatial"])
 def loaded(request, tmp_path_factory):
     return load_model(tiny_conditional(tmp_path_factory.mktemp("cond"), request.param))
 
@@ -105,43 +101,6 @@ def test_converted_model_decodes_the_same_latents_as_its_base(tiny) -> None:
     strings, recon = converted.compress(x)
     assert torch.equal(recon, base)
     assert strings != base_strings
-
-
-def test_a_checkerboard_twin_starts_as_its_base(tiny) -> None:
-    """Converted to checkerboard contexts, a model decodes the same latents and, before its
-    context heads train, estimates the same bits (the second pass starts at the base scales)."""
-    base = convert(tiny.model, list(CODECS["quality"])).eval()
-    twin = convert(base, list(CODECS["quality-cb"])).eval()
-    for model in (base, twin):
-        model.update()
-    x = to_tensor(codec.pad(smooth_image(48, 48, seed=2), 16))
-    assert torch.equal(twin.compress(x)[1], base.compress(x)[1])
-    with torch.no_grad():
-        rates = [[float(torch.log2(lik).sum()) for lik in model(x)["likelihoods"]]
-                 for model in (base, twin)]
-    assert rates[0] == pytest.approx(rates[1], rel=1e-6)
-
-
-def test_a_checkerboard_context_learns_what_neighbours_tell() -> None:
-    """Residuals whose size varies smoothly over the image, which the context given to the
-    scale head (zeros here) cannot see: after training, the non-anchors, coded knowing their
-    anchor neighbours, need clearly fewer bits than the anchors, coded without."""
-    torch.manual_seed(0)
-    envelope = torch.nn.functional.interpolate(torch.rand(8, 1, 4, 4) * 4 - 1, size=(16, 16),
-                                               mode="bilinear", align_corners=False)
-    y = torch.randn(8, 4, 16, 16) * envelope.exp()
-    context = Context(torch.zeros(8, 4, 16, 16), torch.zeros(8, 4, 16, 16))
-    model = CheckerboardConditional(4, 4)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(300):
-        opt.zero_grad()
-        (-torch.log2(model.train()(y, context)[1]).sum()).backward()
-        opt.step()
-    with torch.no_grad():
-        bits = -torch.log2(model.eval()(y, context)[1])
-    anchors = (torch.arange(16).view(-1, 1) + torch.arange(16)) % 2 == 0
-    ratio = float(bits[..., ~anchors].sum()) / float(bits[..., anchors].sum())
-    assert ratio < 0.85, ratio
 
 
 def test_damaged_conditional_files_end_cleanly(loaded, tmp_path) -> None:

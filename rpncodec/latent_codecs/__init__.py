@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 
 from .base import Context, LatentCodec
-from .checkerboard import CheckerboardConditional, CheckerboardHyperprior
 from .conditional import ConditionalResidual
 from .factorized import FactorizedResidual
 from .hyperprior import HyperpriorLatent
@@ -18,8 +17,6 @@ LATENT_CODECS = {
     "conditional-ms": partial(ConditionalResidual, means=True),
     "hyperprior": lambda width, lower: HyperpriorLatent(width),
     "hyperprior-ms": lambda width, lower: HyperpriorLatent(width, means=True),
-    "conditional-cb": CheckerboardConditional,
-    "hyperprior-cb": lambda width, lower: CheckerboardHyperprior(width),
 }
 
 __all__ = ["LATENT_CODECS", "ConditionalResidual", "Context", "FactorizedResidual",

@@ -48,25 +48,7 @@ def split_head(out: Tensor, offset: Tensor, means: bool) -> tuple[Tensor, Tensor
     return (shift + out[:, c:] if means else shift), torch.exp(out[:, :c])
 
 
-class GaussianLatentCodec(LatentCodec):
-    """A latent codec whose mean-centred symbols are coded under per-element Gaussian scales
-    (``self.gaussian``), through the three methods below, which a context model
-    (:mod:`.checkerboard`) overrides."""
-
-    gaussian: GaussianConditional
-
-    def _rate(self, r_hat: Tensor, r_rate: Tensor, scale: Tensor) -> Tensor:
-        """Likelihoods of ``r_rate`` (training) given the rounded ``r_hat``."""
-        return likelihood(r_rate, scale)
-
-    def _encode(self, symbols: Tensor, scale: Tensor) -> bytes:
-        return self.gaussian.compress(symbols, scale)
-
-    def _decode(self, data: bytes, scale: Tensor) -> Tensor:
-        return self.gaussian.decompress(data, scale).to(scale)
-
-
-class ConditionalResidual(GaussianLatentCodec):
+class ConditionalResidual(LatentCodec):
     """``y ~ N(prior + offset, exp(head([up(lower), prior])))`` for level k > 1.
 
     ``use_prior=False`` is the ablation "no prediction": the mean ignores the field (the
@@ -102,16 +84,17 @@ class ConditionalResidual(GaussianLatentCodec):
     def forward(self, y: Tensor, context: Context) -> tuple[Tensor, Tensor]:
         offset, scale = self._shift_scale(context, y.shape[-2:])
         r_hat, r_rate = mixed_quantize(self._residual(y, context) - offset, self.training)
-        return self._latent(r_hat + offset, context), self._rate(r_hat, r_rate, scale)
+        return self._latent(r_hat + offset, context), likelihood(r_rate, scale)
 
     def compress(self, y: Tensor, context: Context) -> tuple[bytes, Tensor]:
         offset, scale = self._shift_scale(context, y.shape[-2:])
         symbols = round_half_up(self._residual(y, context) - offset)
-        return self._encode(symbols, scale), self._latent(symbols + offset, context)
+        return self.gaussian.compress(symbols, scale), self._latent(symbols + offset, context)
 
     def decompress(self, data: bytes, size: tuple[int, int], context: Context) -> Tensor:
         offset, scale = self._shift_scale(context, size)
-        return self._latent(self._decode(data, scale) + offset, context)
+        symbols = self.gaussian.decompress(data, scale).to(scale)
+        return self._latent(symbols + offset, context)
 
     def update(self) -> None:
         self.gaussian.update()

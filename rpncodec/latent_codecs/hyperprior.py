@@ -14,12 +14,12 @@ from torch import Tensor, nn
 
 from ..entropy.coding import join_parts, split_parts
 from ..entropy.factorized import EntropyBottleneck
-from ..entropy.gaussian import GaussianConditional
+from ..entropy.gaussian import GaussianConditional, likelihood
 from ..entropy.quantization import mixed_quantize, round_half_up
 from ..layers.cache import in_dtype
 from ..layers.crcm import up2
-from .base import CODING_DTYPE, Context
-from .conditional import GaussianLatentCodec, output_conv, split_head
+from .base import CODING_DTYPE, Context, LatentCodec
+from .conditional import output_conv, split_head
 
 
 def hyper_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -27,7 +27,7 @@ def hyper_size(size: tuple[int, int]) -> tuple[int, int]:
     return tuple((s + 3) // 4 for s in size)  # ceil(ceil(s / 2) / 2)
 
 
-class HyperpriorLatent(GaussianLatentCodec):
+class HyperpriorLatent(LatentCodec):
     """A latent (level 1) coded under scales predicted from a side latent ``z``."""
 
     def __init__(self, channels: int, hyper: int | None = None, means: bool = False) -> None:
@@ -51,7 +51,7 @@ class HyperpriorLatent(GaussianLatentCodec):
         z_hat, z_lik = self.z_bottleneck.mixed(self.h_a(torch.abs(y)))
         offset, scale = self._shift_scale(z_hat, y.shape[-2:])
         r_hat, r_rate = mixed_quantize(y - offset, self.training)
-        y_lik = self._rate(r_hat, r_rate, scale)
+        y_lik = likelihood(r_rate, scale)
         n = y.shape[0]
         return r_hat + offset, torch.cat([y_lik.reshape(n, -1), z_lik.reshape(n, -1)], 1)
 
@@ -60,7 +60,7 @@ class HyperpriorLatent(GaussianLatentCodec):
         z_data = self.z_bottleneck.compress(z)
         offset, scale = self._shift_scale(self.z_bottleneck.quantize(z), y.shape[-2:])
         symbols = round_half_up(y - offset)
-        data = join_parts(z_data, self._encode(symbols, scale))
+        data = join_parts(z_data, self.gaussian.compress(symbols, scale))
         return data, symbols + offset
 
     def decompress(self, data: bytes, size: tuple[int, int], context: Context) -> Tensor:
@@ -68,7 +68,7 @@ class HyperpriorLatent(GaussianLatentCodec):
         z_hat = self.z_bottleneck.decompress(z_data, hyper_size(size))
         z_hat = z_hat.to(CODING_DTYPE)
         offset, scale = self._shift_scale(z_hat, size)
-        return self._decode(data, scale) + offset
+        return self.gaussian.decompress(data, scale).to(scale) + offset
 
     def update(self) -> None:
         self.z_bottleneck.update()

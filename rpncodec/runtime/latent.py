@@ -91,22 +91,7 @@ class FactorizedResidual:
         return r_hat if prior is None else prior + r_hat
 
 
-class GaussianLatent:
-    """Mean-centred symbols coded under per-element scales with ``self.tables``, through the
-    two methods below, which a context model (:class:`Checkerboard`) overrides."""
-
-    tables: Tables
-
-    def _encode(self, symbols: Array, scale: Array) -> bytes:
-        return encode_by_scale(symbols.astype(np.int64), scale, self.tables.models,
-                               self.tables.offsets)
-
-    def _decode(self, data: bytes, scale: Array) -> Array:
-        return decode_by_scale(data, scale, self.tables.models,
-                               self.tables.offsets).astype(np.float64)
-
-
-class ConditionalResidual(GaussianLatent):
+class ConditionalResidual:
     """``y ~ N(prior + offset, exp(head([up(lower), prior])))``."""
 
     def __init__(self, params: Mapping[str, Array], use_prior: bool = True,
@@ -130,12 +115,15 @@ class ConditionalResidual(GaussianLatent):
     def compress(self, y: Array, lower: Array, prior: Array) -> tuple[bytes, Array]:
         shift, scale = self._shift_scale(lower, prior, y.shape[-2:])
         symbols = np.floor((y - prior if self.use_prior else y) - shift + 0.5)
-        return self._encode(symbols, scale), self._latent(symbols + shift, prior)
+        data = encode_by_scale(symbols.astype(np.int64), scale, self.tables.models,
+                               self.tables.offsets)
+        return data, self._latent(symbols + shift, prior)
 
     def decompress(self, data: bytes, size: tuple[int, int], lower: Array,
                    prior: Array) -> Array:
         shift, scale = self._shift_scale(lower, prior, size)
-        return self._latent(self._decode(data, scale) + shift, prior)
+        symbols = decode_by_scale(data, scale, self.tables.models, self.tables.offsets)
+        return self._latent(symbols.astype(np.float64) + shift, prior)
 
     def _latent(self, r_hat: Array, prior: Array) -> Array:
         return prior + r_hat if self.use_prior else r_hat
@@ -145,7 +133,7 @@ def _hyper_size(size: tuple[int, int]) -> tuple[int, int]:
     return (size[0] + 3) // 4, (size[1] + 3) // 4
 
 
-class HyperpriorLatent(GaussianLatent):
+class HyperpriorLatent:
     """Level 1 under scales from a side latent ``z``: ``len(z bytes)`` u32 | z | y."""
 
     def __init__(self, params: Mapping[str, Array], means: bool = False, **_: bool) -> None:
@@ -179,63 +167,16 @@ class HyperpriorLatent(GaussianLatent):
         z_data, z_hat = self.z.compress(self._analysis(y))
         shift, scale = self._shift_scale(z_hat, y.shape[-2:])
         symbols = np.floor(y - shift + 0.5)
-        return join_parts(z_data, self._encode(symbols, scale)), symbols + shift
+        data = encode_by_scale(symbols.astype(np.int64), scale, self.tables.models,
+                               self.tables.offsets)
+        return join_parts(z_data, data), symbols + shift
 
     def decompress(self, data: bytes, size: tuple[int, int], lower: None, prior: None) -> Array:
         z_data, data = split_parts(data, "side information")
         z_hat = self.z.decompress(z_data, _hyper_size(size))
         shift, scale = self._shift_scale(z_hat, size)
-        return self._decode(data, scale) + shift
-
-
-class Checkerboard:
-    """Mixin: the symbols in two checkerboard passes, as
-    :class:`rpncodec.latent_codecs.checkerboard.Checkerboard`."""
-
-    def _init_context(self, params: Mapping[str, Array]) -> None:
-        self.context = [(np.asarray(params[f"context.{i}.weight"], dtype=np.float64),
-                         np.asarray(params[f"context.{i}.bias"], dtype=np.float64))
-                        for i in (0, 2, 4)]
-
-    def _context_scales(self, symbols: Array, scale: Array, anchors: Array) -> Array:
-        log_scale = np.log(scale)
-        x = np.concatenate([log_scale, symbols * anchors], 1)
-        for i, (w, b) in enumerate(self.context):
-            x = ops.conv2d(x, w, b, padding=w.shape[-1] // 2)
-            x = ops.relu(x) if i < 2 else x
-        return np.where(anchors, scale, np.exp(log_scale + x))
-
-    def _encode(self, symbols: Array, scale: Array) -> bytes:
-        anchors = np.broadcast_to(_anchor_mask(scale.shape[-2:]), scale.shape)
-        first = super()._encode(symbols[anchors], scale[anchors])
-        scale = self._context_scales(symbols, scale, anchors)
-        return join_parts(first, super()._encode(symbols[~anchors], scale[~anchors]))
-
-    def _decode(self, data: bytes, scale: Array) -> Array:
-        first, rest = split_parts(data, "anchor")
-        anchors = np.broadcast_to(_anchor_mask(scale.shape[-2:]), scale.shape)
-        symbols = np.zeros_like(scale)
-        symbols[anchors] = super()._decode(first, scale[anchors])
-        scale = self._context_scales(symbols, scale, anchors)
-        symbols[~anchors] = super()._decode(rest, scale[~anchors])
-        return symbols
-
-
-def _anchor_mask(size: tuple[int, int]) -> Array:
-    i, j = np.indices(size)
-    return ((i + j) % 2 == 0)[None, None]
-
-
-class CheckerboardConditional(Checkerboard, ConditionalResidual):
-    def __init__(self, params: Mapping[str, Array], **options: bool) -> None:
-        super().__init__(params, **options)
-        self._init_context(params)
-
-
-class CheckerboardHyperprior(Checkerboard, HyperpriorLatent):
-    def __init__(self, params: Mapping[str, Array], **options: bool) -> None:
-        super().__init__(params, **options)
-        self._init_context(params)
+        symbols = decode_by_scale(data, scale, self.tables.models, self.tables.offsets)
+        return symbols.astype(np.float64) + shift
 
 
 # name (as in ModelConfig.latent_codecs) -> (class, options), as rpncodec.latent_codecs
@@ -246,8 +187,6 @@ LATENT_CODECS = {
     "conditional-ms": (ConditionalResidual, {"means": True}),
     "hyperprior": (HyperpriorLatent, {}),
     "hyperprior-ms": (HyperpriorLatent, {"means": True}),
-    "conditional-cb": (CheckerboardConditional, {}),
-    "hyperprior-cb": (CheckerboardHyperprior, {}),
 }
 
 

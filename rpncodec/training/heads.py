@@ -50,14 +50,12 @@ def convert(base: LayeredModel, codecs: list[str]) -> LayeredModel:
 
 
 def copy_codecs(model: LayeredModel, source: LayeredModel) -> None:
-    """Copy ``source``'s latent codec into every level of ``model`` with the same codec, or
-    with the same codec under a checkerboard context (``NAME-cb``: its new head stays fresh)."""
+    """Copy ``source``'s latent codec into every level of ``model`` that has the same one."""
     pairs = zip(model.levels, source.levels, model.config.latent_codecs,
                 source.config.latent_codecs, strict=True)
     for level, other, name, other_name in pairs:
-        if name in (other_name, f"{other_name}-cb"):
-            level.latent_codec.load_state_dict(other.latent_codec.state_dict(),
-                                               strict=name == other_name)
+        if name == other_name:
+            level.latent_codec.load_state_dict(other.latent_codec.state_dict())
 
 
 @torch.no_grad()

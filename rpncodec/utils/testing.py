@@ -46,20 +46,6 @@ def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200,
     return load_model(str(path))
 
 
-def wake_contexts(model, std: float = 0.05) -> None:
-    """Give every checkerboard context head of ``model`` a random last layer: a new one
-    starts at zero, where the second pass uses the base scales and a test would prove
-    nothing about it."""
-    import torch
-
-    from ..latent_codecs.checkerboard import Checkerboard
-
-    for module in model.modules():
-        if isinstance(module, Checkerboard):
-            with torch.no_grad():
-                torch.nn.init.normal_(module.context[-1].weight, std=std)
-
-
 def with_header(data: bytes, *, version: int | None = None, crc: bool = True,
                 **fields: int | bytes) -> bytes:
     """``data`` (a whole .rpn header at least) with header fields replaced, bypassing

@@ -4,6 +4,8 @@
 #   scripts/kodak_results.sh --anchors-only  # the classical sweeps and the resolution grid only
 #   scripts/kodak_results.sh --models-only   # models, their matched anchors and the report (the
 #                                            # sweeps do not depend on the models: keep them)
+#   scripts/kodak_results.sh --model NAME    # one model whose weights changed, its matched
+#                                            # anchor and the report
 # Writes results/kodak/<name>.json (CompressAI shape, per image) and <name>.txt (the table),
 # then results/kodak/report/ (index.html, rd.png). KODAK=... and OUT=... override the folders.
 # Runs niced: on a shared machine the times in the JSONs are not benchmarks.
@@ -20,11 +22,18 @@ run() {  # run NAME ARGS...: one rpncodec command, table to OUT/NAME.txt, JSON t
   nice -n 10 "$PY" -m rpncodec "$@" --per-image --json "$OUT/$name.json" > "$OUT/$name.txt.tmp"
   mv "$OUT/$name.txt.tmp" "$OUT/$name.txt"
 }
-if [ "${1:-}" != "--anchors-only" ]; then
+WHAT=${1:-all} ONLY=${2:-}
+case "$WHAT" in
+  all | --anchors-only | --models-only) ;;
+  --model) [ -n "$ONLY" ] || { echo "--model needs a name" >&2; exit 2; } ;;
+  *) echo "unknown option $WHAT (see the top of $0)" >&2; exit 2 ;;
+esac
+if [ "$WHAT" != --anchors-only ]; then
   # every shipped model, then the scalable anchor matched to its per-image layer rates
   # (the default model's matched anchor has the plain name, e.g. jpeg2000-layered.json)
   "$PY" -m rpncodec models | while IFS=$'\t' read -r model mode _ _ default _; do
     [ "$mode" = single ] && continue  # evaluated below, together, as one sweep
+    [ -z "$ONLY" ] || [ "$model" = "$ONLY" ] || continue
     run "$model" eval "$KODAK" --model "$model"
     suffix=$([ "$default" = default ] && echo "" || echo "-$model")
     if [ "$mode" = quality ]; then
@@ -35,6 +44,8 @@ if [ "${1:-}" != "--anchors-only" ]; then
         --codec jpeg2000-resolutions --match "$OUT/$model.json"
     fi
   done
+fi
+if [ "$WHAT" = all ] || [ "$WHAT" = --models-only ]; then
   # the single-layer models: one learned rate sweep, and the simulcast anchors built from them
   # (two rate points each, so every layer gets a curve; files sharing a name join into one)
   s() { printf -- "--model rpn-single-cpu-l%s " "$@"; }
@@ -47,7 +58,7 @@ if [ "${1:-}" != "--anchors-only" ]; then
   # the set rpn-spatial-cpu's levels started from (--init-levels): what its training added
   run simulcast-resolutions-start anchors "$KODAK" --codec simulcast-resolutions $(s 500 240 120)
 fi
-if [ "${1:-}" != "--models-only" ]; then
+if [ "$WHAT" = all ] || [ "$WHAT" = --anchors-only ]; then
   for codec in jpeg webp jpeg2000; do
     run "$codec" anchors "$KODAK" --codec "$codec"
   done
@@ -56,7 +67,7 @@ if [ "${1:-}" != "--models-only" ]; then
     run "$codec" anchors "$KODAK" --codec "$codec"
   done
 fi
-if [ "${1:-}" != "--anchors-only" ]; then
+if [ "$WHAT" != --anchors-only ]; then
   nice -n 10 "$PY" -m rpncodec report "$OUT" --out "$OUT/report" --images "$KODAK" \
     --crop-images kodim07.png kodim23.png
 fi

@@ -1,14 +1,16 @@
-"""The equal-budget ablation table (README "Beyond the paper") from Kodak results.
+"""The equal-budget ablation tables (README "Beyond the paper") from Kodak results.
 
-Every variant was trained from scratch on the small preset with the same level-by-level
-schedule, data and seeds (``scripts/ablation_joint.sh``) and evaluated on Kodak with
-``rpncodec eval`` into ``results/ablation/joint-<variant>-s<seed>.json``. Per variant (mean
-of its seeds): bytes and PSNR per layer; and, each against (a) of the *same seed* and then
-averaged over the seeds both have, the change of bytes and PSNR per layer and the BD-rate of
-the variant's layered curve (its four cumulative (bpp, PSNR) points) against (a)'s, by the
-same interpolation as ``rpncodec bdrate``. Negative BD-rate = fewer bits for the same quality.
+Every variant was trained from scratch on the small preset with the same schedule, data and
+seeds (``scripts/ablation_joint.sh``) and evaluated on Kodak with ``rpncodec eval`` into
+``results/ablation/<prefix>-<variant>-s<seed>.json`` (prefix ``joint``: quality mode,
+``joint-spatial``: spatial mode). Per variant (mean of its seeds): bytes and PSNR per layer;
+and, each against (a) of the *same seed* and then averaged over the seeds both have, the
+change of bytes and PSNR per layer and, in quality mode, the BD-rate of the variant's layered
+curve (its four cumulative (bpp, PSNR) points) against (a)'s, by the same interpolation as
+``rpncodec bdrate``. Negative BD-rate = fewer bits for the same quality. (Spatial layers are
+different resolutions, so their points make no curve.)
 
-    python scripts/ablation_joint_table.py [results/ablation]
+    python scripts/ablation_joint_table.py [results/ablation] [joint | joint-spatial]
 """
 
 from __future__ import annotations
@@ -23,17 +25,17 @@ from rpncodec.utils.bdrate import compare_curves
 
 VARIANTS = {
     "a": "(a) factorized residual at every level (the paper)",
-    "b": "(b) conditional Gaussian, mean = resolution field, at levels 2-4",
+    "b": "(b) conditional Gaussian, mean = resolution field, at levels above 1",
     "c": "(c) = (b) + scale hyperprior at level 1",
     "d": "(d) = (c) with a plain 3-conv predictor instead of context mining",
     "e": "(e) = (c) with mean 0 (no prediction used as the mean)",
 }
 
 
-def load(folder: Path, key: str) -> dict[str, dict]:
+def load(folder: Path, prefix: str, key: str) -> dict[str, dict]:
     """seed -> that run's Kodak results (bytes, bpp, PSNR per layer)."""
     out = {}
-    for path in sorted(folder.glob(f"joint-{key}-s*.json")):
+    for path in sorted(folder.glob(f"{prefix}-{key}-s*.json")):
         r = json.loads(path.read_text())["results"]
         out[path.stem.rsplit("-s", 1)[1]] = {m: r[m] for m in ("bytes", "bpp", "psnr-rgb")}
     return out
@@ -52,14 +54,15 @@ def against(run: dict, base: dict) -> tuple[list[float], list[float], float, flo
     return rate, dq, bd["bd_rate"], bd["bd_quality"]
 
 
-def main(folder: str = "results/ablation") -> int:
+def main(folder: str = "results/ablation", prefix: str = "joint") -> int:
     root = Path(folder)
-    results = {k: load(root, k) for k in VARIANTS}
+    results = {k: load(root, prefix, k) for k in VARIANTS}
     if not results["a"]:
         raise SystemExit(f"no results for (a) in {root}")
+    curve = prefix == "joint"
     print("| variant | seeds | bytes per layer | PSNR per layer (dB) | bytes vs (a) | "
-          "PSNR vs (a) | BD-rate / BD-PSNR vs (a), layered curve |")
-    print("|---|---|---|---|---|---|---|")
+          "PSNR vs (a) |" + (" BD-rate / BD-PSNR vs (a), layered curve |" if curve else ""))
+    print("|---|---|---|---|---|---|" + ("---|" if curve else ""))
     for key, label in VARIANTS.items():
         runs = results[key]
         if not runs:
@@ -70,14 +73,15 @@ def main(folder: str = "results/ablation") -> int:
         paired = [against(runs[seed], results["a"][seed]) for seed in runs
                   if seed in results["a"]]
         if key == "a" or not paired:
-            cells += ["-", "-", "-"]
+            cells += ["-"] * (3 if curve else 2)
         else:
             rate = np.mean([p[0] for p in paired], axis=0)
             dq = np.mean([p[1] for p in paired], axis=0)
             cells += [" / ".join(f"{v:+.1f}%" for v in rate),
-                      " / ".join(f"{v:+.2f}" for v in dq),
-                      f"{np.mean([p[2] for p in paired]):+.1f}% / "
-                      f"{np.mean([p[3] for p in paired]):+.2f} dB"]
+                      " / ".join(f"{v:+.2f}" for v in dq)]
+            if curve:
+                cells.append(f"{np.mean([p[2] for p in paired]):+.1f}% / "
+                             f"{np.mean([p[3] for p in paired]):+.2f} dB")
         print("| " + " | ".join(cells) + " |")
     return 0
 

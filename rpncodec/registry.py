@@ -39,10 +39,10 @@ REGISTRY: dict[str, ModelEntry] = {
                    default=True,
                    onnx_manifest="63a3213e7f14b4d91f8de1bf712c1b4e2609544f722e7e3ded89c656f1b7c405"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
-                   "c1f675c94ed7180225575f1ac44ba45e775e4bb0de5d14a5fb8d97eb3ebfa353", "spatial", 3,
+                   "0a3a994ee2c15dcce1ff5dabe53978e2592a1f42cd57bb7d224490c4f4f9e1a5", "spatial", 3,
                    "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "
                    "then a joint CPU fine-tune (README, Beyond the paper)",
-                   onnx_manifest="9e24be0398942281937971067e5223d01a2229daba1859e543ad7e9003579705"),
+                   onnx_manifest="7c1dedbd68d3a497fb26ba27c2be946a1ee1538e2422bf514bed369837fe480e"),
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
                    "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "

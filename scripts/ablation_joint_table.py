@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rpncodec.models.config import QUALITY_LAMBDAS, SPATIAL_LAMBDAS
 from rpncodec.utils.bdrate import compare_curves
 
 VARIANTS = {
@@ -45,13 +46,27 @@ def mean(runs: list[dict], metric: str) -> list[float]:
     return np.mean([r[metric] for r in runs], axis=0).tolist()
 
 
-def against(run: dict, base: dict) -> tuple[list[float], list[float], float, float]:
-    """Bytes change (%), PSNR change (dB) per layer, BD-rate (%) and BD-PSNR (dB)."""
+def objective(run: dict, spatial: bool) -> float:
+    """The training loss of a run's Kodak means (quality: cumulative bpp; spatial: own)."""
+    bpp, nbytes = run["bpp"], run["bytes"]
+    if spatial:  # layer k's bytes include the levels below: keep its own share
+        bpp = [b * (1 - (nbytes[k - 1] / nbytes[k] if k else 0)) for k, b in enumerate(bpp)]
+    lambdas = SPATIAL_LAMBDAS if spatial else QUALITY_LAMBDAS
+    return sum(lam * b + 255.0**2 * 10 ** (-q / 10)
+               for lam, b, q in zip(lambdas, bpp, run["psnr-rgb"], strict=True))
+
+
+def against(run: dict, base: dict, spatial: bool) -> tuple:
+    """Bytes change (%), PSNR change (dB) per layer, objective change (%), and in quality
+    mode BD-rate (%) and BD-PSNR (dB)."""
     rate = [100 * (b / a - 1) for a, b in zip(base["bytes"], run["bytes"], strict=True)]
     dq = [b - a for a, b in zip(base["psnr-rgb"], run["psnr-rgb"], strict=True)]
+    loss = 100 * (objective(run, spatial) / objective(base, spatial) - 1)
+    if spatial:
+        return rate, dq, loss, None, None
     bd = compare_curves(list(zip(run["bpp"], run["psnr-rgb"], strict=True)),
                         list(zip(base["bpp"], base["psnr-rgb"], strict=True)))
-    return rate, dq, bd["bd_rate"], bd["bd_quality"]
+    return rate, dq, loss, bd["bd_rate"], bd["bd_quality"]
 
 
 def main(folder: str = "results/ablation", prefix: str = "joint") -> int:
@@ -59,10 +74,11 @@ def main(folder: str = "results/ablation", prefix: str = "joint") -> int:
     results = {k: load(root, prefix, k) for k in VARIANTS}
     if not results["a"]:
         raise SystemExit(f"no results for (a) in {root}")
-    curve = prefix == "joint"
+    spatial = "spatial" in prefix
     print("| variant | seeds | bytes per layer | PSNR per layer (dB) | bytes vs (a) | "
-          "PSNR vs (a) |" + (" BD-rate / BD-PSNR vs (a), layered curve |" if curve else ""))
-    print("|---|---|---|---|---|---|" + ("---|" if curve else ""))
+          "PSNR vs (a) | training objective vs (a) |"
+          + ("" if spatial else " BD-rate / BD-PSNR vs (a), layered curve |"))
+    print("|---|---|---|---|---|---|---|" + ("" if spatial else "---|"))
     for key, label in VARIANTS.items():
         runs = results[key]
         if not runs:
@@ -70,18 +86,19 @@ def main(folder: str = "results/ablation", prefix: str = "joint") -> int:
         cells = [label, ", ".join(runs), " / ".join(f"{b:.0f}" for b in mean(list(runs.values()),
                                                                             "bytes")),
                  " / ".join(f"{q:.2f}" for q in mean(list(runs.values()), "psnr-rgb"))]
-        paired = [against(runs[seed], results["a"][seed]) for seed in runs
+        paired = [against(runs[seed], results["a"][seed], spatial) for seed in runs
                   if seed in results["a"]]
         if key == "a" or not paired:
-            cells += ["-"] * (3 if curve else 2)
+            cells += ["-"] * (3 if spatial else 4)
         else:
             rate = np.mean([p[0] for p in paired], axis=0)
             dq = np.mean([p[1] for p in paired], axis=0)
             cells += [" / ".join(f"{v:+.1f}%" for v in rate),
-                      " / ".join(f"{v:+.2f}" for v in dq)]
-            if curve:
-                cells.append(f"{np.mean([p[2] for p in paired]):+.1f}% / "
-                             f"{np.mean([p[3] for p in paired]):+.2f} dB")
+                      " / ".join(f"{v:+.2f}" for v in dq),
+                      f"{np.mean([p[2] for p in paired]):+.1f}%"]
+            if not spatial:
+                cells.append(f"{np.mean([p[3] for p in paired]):+.1f}% / "
+                             f"{np.mean([p[4] for p in paired]):+.2f} dB")
         print("| " + " | ".join(cells) + " |")
     return 0
 

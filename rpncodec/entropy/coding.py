@@ -29,8 +29,7 @@ SCALES = np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), LEVELS))
 _LOG_STEP = math.log(SCALE_MAX / SCALE_MIN) / (LEVELS - 1)
 # _BELOW[i] = the table under index i (index = the number of tables below a scale)
 _BELOW = np.concatenate([[-np.inf], SCALES[:-1], [np.inf]])
-_CRC = struct.Struct(">I")
-_LEN = struct.Struct(">I")
+_U32 = struct.Struct(">I")  # an index CRC, or the length of a payload's first part
 
 
 def scale_indices(scales: np.ndarray) -> np.ndarray:
@@ -70,20 +69,20 @@ def encode_by_scale(symbols: np.ndarray, scales: np.ndarray, models: list,
     idx, order, used, counts = _grouped(scales)
     sym = symbols.reshape(-1).astype(np.int64)[order]
     data = encode_groups(np.split(sym, np.cumsum(counts)[:-1]), used, models, offsets)
-    return _CRC.pack(zlib.crc32(idx.tobytes())) + data
+    return _U32.pack(zlib.crc32(idx.tobytes())) + data
 
 
 def decode_by_scale(data: bytes, scales: np.ndarray, models: list,
                     offsets: np.ndarray) -> np.ndarray:
     """Inverse of :func:`encode_by_scale`: int64 symbols of ``scales``' shape."""
-    if len(data) < _CRC.size:
+    if len(data) < _U32.size:
         raise BitstreamError("damaged layer payload (too short for its index check)")
     idx, order, used, counts = _grouped(scales)
-    if zlib.crc32(idx.tobytes()) != _CRC.unpack_from(data)[0]:
+    if zlib.crc32(idx.tobytes()) != _U32.unpack_from(data)[0]:
         raise BitstreamError("the decoder's entropy-model indices differ from the "
                              "encoder's (other float arithmetic, or damaged data)")
     sym = np.empty(idx.shape, dtype=np.int64)
-    sym[order] = decode_groups(data[_CRC.size:], counts, used, models, offsets)
+    sym[order] = decode_groups(data[_U32.size:], counts, used, models, offsets)
     return sym.reshape(scales.shape)
 
 
@@ -103,13 +102,13 @@ def decode_by_channel(data: bytes, channels: int, size: tuple[int, int], models:
 
 def join_parts(first: bytes, rest: bytes) -> bytes:
     """Two coded parts as one payload: ``len(first)`` (u32) | first | rest."""
-    return _LEN.pack(len(first)) + first + rest
+    return _U32.pack(len(first)) + first + rest
 
 
 def split_parts(data: bytes, what: str) -> tuple[bytes, bytes]:
     """Inverse of :func:`join_parts`; a length beyond the data is a :class:`BitstreamError`
     naming ``what`` the first part is."""
-    if len(data) < _LEN.size or _LEN.unpack_from(data)[0] > len(data) - _LEN.size:
+    if len(data) < _U32.size or _U32.unpack_from(data)[0] > len(data) - _U32.size:
         raise BitstreamError(f"damaged layer payload ({what} length)")
-    end = _LEN.size + _LEN.unpack_from(data)[0]
-    return data[_LEN.size:end], data[end:]
+    end = _U32.size + _U32.unpack_from(data)[0]
+    return data[_U32.size:end], data[end:]

@@ -39,10 +39,10 @@ REGISTRY: dict[str, ModelEntry] = {
                    default=True,
                    onnx_manifest="63a3213e7f14b4d91f8de1bf712c1b4e2609544f722e7e3ded89c656f1b7c405"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
-                   "0a3a994ee2c15dcce1ff5dabe53978e2592a1f42cd57bb7d224490c4f4f9e1a5", "spatial", 3,
+                   "a800b3139e407c6b35a6821355207e864874a37642ab5ae97ebb3026a2f3965e", "spatial", 3,
                    "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "
                    "then a joint CPU fine-tune (README, Beyond the paper)",
-                   onnx_manifest="7c1dedbd68d3a497fb26ba27c2be946a1ee1538e2422bf514bed369837fe480e"),
+                   onnx_manifest="2a5427e8d52d0c068260980759a7e2a5494c0f94e93085ac68c8d14ca9a0f9e3"),
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
                    "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "

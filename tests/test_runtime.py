@@ -205,3 +205,22 @@ def test_info_and_truncate_import_no_network_runtime(tmp_path) -> None:
                          timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_runtime_holds_numpy_blas_to_one_thread(monkeypatch) -> None:
+    """Inside the runtime's float64 work numpy's BLAS runs one thread (idle OpenBLAS threads
+    spin and slow the ONNX synthesis that follows); outside, the caller's setting is back."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from rpncodec.runtime.model import one_blas_thread
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("numpy's BLAS cannot run two threads here")
+        with one_blas_thread():
+            assert blas_threads() == {1}
+        assert blas_threads() == {2}

@@ -10,7 +10,9 @@ graph is first needed: decoding layer k loads one synthesis and no analysis.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,26 @@ from .prediction import PlainPrediction, Prediction
 
 def _sub(params: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """numpy's BLAS held to one thread for the float64 networks, then restored.
+
+    Their matrix products are small (a 768x512 image's latent is 48x32), and after a
+    multi-threaded product OpenBLAS's idle threads spin for a while, taking a core from the
+    ONNX Runtime synthesis that follows: a library decode with numpy's default threads took
+    10-40% longer than the command line, which sets ``OPENBLAS_NUM_THREADS=1`` at start-up
+    (``rpncodec.console``; then there is nothing to do here).
+    """
+    if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
+        limit = nullcontext()
+    else:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(limits=1, user_api="blas")
+    with limit:
+        yield
 
 
 class _Graph:
@@ -129,10 +151,11 @@ class RuntimeModel:
     def compress(self, x: np.ndarray, layers: int | None = None) -> list[bytes]:
         """One byte string per layer for a padded float ``[1, 3, H, W]`` image."""
         strings, y_hat = [], []
-        for k, level_input in enumerate(self._level_inputs(x, layers or self.layers)):
-            data, latent = self.level(k).compress(level_input, y_hat[-1] if k else None)
-            strings.append(data)
-            y_hat.append(latent)
+        with one_blas_thread():
+            for k, level_input in enumerate(self._level_inputs(x, layers or self.layers)):
+                data, latent = self.level(k).compress(level_input, y_hat[-1] if k else None)
+                strings.append(data)
+                y_hat.append(latent)
         return strings
 
     def decompress(self, strings: list[bytes], latent: tuple[int, int],
@@ -141,9 +164,10 @@ class RuntimeModel:
         layers = layers or len(strings)
         sizes = self.config.level_sizes(latent)
         y_hat: list[np.ndarray] = []
-        for k in range(layers):
-            y_hat.append(self.level(k).decompress(strings[k], sizes[k],
-                                                   y_hat[-1] if k else None))
+        with one_blas_thread():
+            for k in range(layers):
+                y_hat.append(self.level(k).decompress(strings[k], sizes[k],
+                                                       y_hat[-1] if k else None))
         return self._synthesize(layers - 1, y_hat)
 
     # -- the codec's interface -----------------------------------------------------------------

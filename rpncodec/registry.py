@@ -32,17 +32,17 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e for e in [
         ModelEntry("rpn-quality-cond", "rpn-quality-cond.pt",
-                   "3efdbca07158fbcde0042cb740688495d35f035f8e115417df64b883e838c7cd", "quality", 4,
+                   "0095b8ca58b2a7865718e7f65f49b98b3d06e86794af6f5c412aeae9bca5e8c2", "quality", 4,
                    "quality mode: rpn-quality-cpu with a hyperprior at level 1 and conditional "
                    "Gaussian codecs at levels 2-4, then a joint CPU fine-tune (README, Beyond "
                    "the paper)",
                    default=True,
-                   onnx_manifest="63a3213e7f14b4d91f8de1bf712c1b4e2609544f722e7e3ded89c656f1b7c405"),
+                   onnx_manifest="44fa78f682bd39ec28ad79665bfa34a09cd0dbe9aadc46c0fd86f00d08930718"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
-                   "a800b3139e407c6b35a6821355207e864874a37642ab5ae97ebb3026a2f3965e", "spatial", 3,
+                   "35dd050a7b48911f3347d816a5be76a74600eda969a7b0bd33b855a1eecc0d1b", "spatial", 3,
                    "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "
                    "then a joint CPU fine-tune (README, Beyond the paper)",
-                   onnx_manifest="2a5427e8d52d0c068260980759a7e2a5494c0f94e93085ac68c8d14ca9a0f9e3"),
+                   onnx_manifest="4462a7ccd8a922b57740549780da212086149bb92545baf706860e4b23a731eb"),
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
                    "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "

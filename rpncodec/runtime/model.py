@@ -11,8 +11,8 @@ graph is first needed: decoding layer k loads one synthesis and no analysis.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,7 @@ def _sub(params: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]
     return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
 
 
-@contextmanager
-def one_blas_thread() -> Iterator[None]:
+def one_blas_thread() -> AbstractContextManager:
     """numpy's BLAS held to one thread for the float64 networks, then restored.
 
     Their matrix products are small (a 768x512 image's latent is 48x32), and after a
@@ -39,13 +38,10 @@ def one_blas_thread() -> Iterator[None]:
     (``rpncodec.console``; then there is nothing to do here).
     """
     if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
-        limit = nullcontext()
-    else:
-        from threadpoolctl import threadpool_limits
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
 
-        limit = threadpool_limits(limits=1, user_api="blas")
-    with limit:
-        yield
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _Graph:

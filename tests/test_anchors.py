@@ -89,6 +89,15 @@ def test_resolutions_anchor_decodes_three_sizes_of_one_codestream() -> None:
     assert rows[5]["psnr"] > rows[2]["psnr"]  # the higher total rate is better at full size
 
 
+@pytest.mark.parametrize("reduce", [1, 2, 3])
+def test_odd_sides_decode_at_openjpegs_reduced_size(reduce) -> None:
+    image = smooth_image(81, 121, seed=3)  # sides of 8n + 1: Pillow's own size rounds down
+    side = 1 << reduce
+    out = j2k_decode(j2k_encode(image, [], progression="RLCP"), 0, reduce)
+    assert out.shape == (-(-81 // side), -(-121 // side), 3)
+    assert psnr(pyramid_images(image, reduce + 1)[0], out) > 20  # the image, not noise
+
+
 @pytest.mark.parametrize("reduce", [1, 2])
 def test_a_resolution_prefix_is_a_real_file_that_decodes_like_the_whole_codestream(
         reduce) -> None:

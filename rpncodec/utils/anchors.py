@@ -76,17 +76,16 @@ def j2k_encode(image: np.ndarray, bpps: list[float], progression: str = "LRCP",
 def j2k_decode(data: bytes, layers: int = 0, reduce: int = 0) -> np.ndarray:
     """Decode ``layers`` quality layers (0 = all) at resolution reduction ``reduce``.
 
-    Pillow applies ``layers`` only together with ``reduce``, so the tile arguments are set here.
+    Pillow applies ``layers`` only together with ``reduce``, and its reduced size rounds where
+    OpenJPEG's is ``ceil(side / 2**reduce)`` (a side of 4n + 1 at reduce 2 then fails to
+    decode, Pillow 13), so the size and tile arguments are set here.
     """
     im = Image.open(io.BytesIO(data))
     tile = im.tile[0]
     mode, _, _, offset, length = tile.args
-    if reduce:
-        im.reduce = reduce  # Pillow updates the size and tile itself
-        im.layers = layers
-    else:
-        im.tile = [ImageFile._Tile(tile.codec_name, tile.extents, tile.offset,
-                                   (mode, 0, layers, offset, length))]
+    im._size = tuple(-(-side // (1 << reduce)) for side in im.size)
+    im.tile = [ImageFile._Tile(tile.codec_name, (0, 0, *im.size), tile.offset,
+                               (mode, reduce, layers, offset, length))]
     im.load()
     return np.asarray(im.convert("RGB"))
 

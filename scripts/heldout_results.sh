@@ -20,12 +20,8 @@ for f in split_holdout(list_images(sys.argv[2] or DEFAULT_DATA))[1]:
     (Path(sys.argv[1]) / f.name).symlink_to(f.resolve())
 PY
 mkdir -p "$OUT"
-run() {  # run NAME ARGS...: one rpncodec command, table to OUT/NAME.txt, JSON to OUT/NAME.json
-  local name=$1; shift
-  echo "== $name" >&2
-  nice -n 10 "$PY" -m rpncodec "$@" --per-image --json "$OUT/$name.json" > "$OUT/$name.txt.tmp"
-  mv "$OUT/$name.txt.tmp" "$OUT/$name.txt"
-}
+# shellcheck source=scripts/results_lib.sh
+source scripts/results_lib.sh
 run rpn-quality-cond eval "$DIR" --model rpn-quality-cond
 run jpeg2000-layered anchors "$DIR" --codec jpeg2000-layered --match "$OUT/rpn-quality-cond.json"
 run rpn-spatial-cond eval "$DIR" --model rpn-spatial-cond

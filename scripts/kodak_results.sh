@@ -16,12 +16,8 @@ OUT=${OUT:-results/kodak}
 PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # torch (MS-SSIM) stalls with 2 threads on busy cores
 mkdir -p "$OUT"
-run() {  # run NAME ARGS...: one rpncodec command, table to OUT/NAME.txt, JSON to OUT/NAME.json
-  local name=$1; shift
-  echo "== $name" >&2
-  nice -n 10 "$PY" -m rpncodec "$@" --per-image --json "$OUT/$name.json" > "$OUT/$name.txt.tmp"
-  mv "$OUT/$name.txt.tmp" "$OUT/$name.txt"
-}
+# shellcheck source=scripts/results_lib.sh
+source scripts/results_lib.sh
 WHAT=${1:-all} ONLY=${2:-}
 case "$WHAT" in
   all | --anchors-only | --models-only) ;;

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import subprocess
 import sys
@@ -271,6 +273,23 @@ def test_a_time_budgeted_run_stops_in_time_and_its_fitted_schedule_survives_resu
     torch.save(state, tmp_path / "finished.pt")
     trainer = resumed(tmp_path / "finished.pt")
     assert trainer.cfg.steps == 100000 and not trainer.fitted
+
+
+def test_a_time_budgeted_run_that_slows_down_still_ends_its_schedule_in_time(
+        image_folder, tmp_path, monkeypatch) -> None:
+    readings = iter(range(10**6))  # each clock reading is a second, 1.5 after the 60th
+    monkeypatch.setattr("rpncodec.training.trainer.time.monotonic",
+                        lambda: (lambda n: n if n < 60 else 60 + 1.5 * (n - 60))(next(readings)))
+    out = tmp_path / "slowed"
+    assert train(image_folder, out, 100000, "--minutes", "2", "--checkpoint-every", "1000",
+                 "--val-every", "1000") == 0
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    fitted = next(r["fitted_steps"] for r in log if "fitted_steps" in r)
+    refits = [r["refitted_steps"] for r in log if "refitted_steps" in r]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert refits and refits == sorted(refits, reverse=True) and refits[-1] < fitted
+    assert not any("stopped" in r for r in log)  # without the refits the budget cut it
+    assert state["step"] == state["config"]["steps"] == refits[-1]  # lr decay included
 
 
 def test_spatial_levels_warm_started_from_single_layer_models(image_folder, tmp_path) -> None:

@@ -104,7 +104,8 @@ class TrainConfig:
     init: str | None = _opt(None, "start from these weights (an exported .pt or a checkpoint)",
                             metavar="FILE")
     minutes: float | None = _opt(None, "time budget: after 40 steps the schedule (--steps, or "
-                                 "the --progressive phases) is fitted to it, and the run stops "
+                                 "the --progressive phases) is fitted to it, shortened again "
+                                 "if the steps slow down (not progressive), and the run stops "
                                  "at it")
     init_levels: list[str] | None = _opt(
         None, "spatial: start level k from single-layer model k (shipped name or .pt), its "

@@ -38,6 +38,8 @@ from .progressive import grow_level, train_only
 from .uncertainty import UncertaintyHeads
 from .validation import validate
 
+REFIT_EVERY = 20  # steps between the checks that a time-budgeted run still ends in time
+
 
 def _distributed() -> tuple[int, int]:
     """(rank, world size), initialising the process group when run under torchrun."""
@@ -201,15 +203,21 @@ class Trainer:
                 f.write(json.dumps({"step": self.step, "time": round(time.time(), 1),
                                     **record}) + "\n")
 
-    def _fit_to_budget(self, begun: float, timed_from: tuple[int, float]) -> None:
-        """--minutes: once the step rate is known, fit the schedule to the time left."""
+    def _fit_to_budget(self, begun: float, timed_from: tuple[int, float],
+                       shrink_only: bool = False) -> None:
+        """--minutes: fit the schedule to the time left at the step rate since ``timed_from``;
+        with ``shrink_only`` (the later checks) only when the run would not end in time."""
         first_step, first_time = timed_from
         now = time.monotonic()
-        rate = (self.step - first_step) / (now - first_time)
+        rate = (self.step - first_step) / max(now - first_time, 1e-9)
         left = self.cfg.minutes * 60 - (now - begun)
-        self.cfg.fit_steps(self.step + int(0.97 * rate * left))
+        total = max(self.step + 1, self.step + int(0.97 * rate * left))
+        if shrink_only and total >= self.cfg.steps:
+            return
+        self.cfg.fit_steps(total)
         self.fitted = True
-        self.log({"fitted_steps": self.cfg.steps, "steps_per_s": round(rate, 2)})
+        self.log({"refitted_steps" if shrink_only else "fitted_steps": self.cfg.steps,
+                  "steps_per_s": round(rate, 2)})
 
     def run(self) -> None:
         cfg = self.cfg
@@ -217,6 +225,7 @@ class Trainer:
                    disable=self.rank != 0)
         begun, first = time.monotonic(), self.step
         timed_from = (first, begun)
+        window: tuple[int, float] | None = None  # the steps since the last refit check
         while self.step < cfg.steps:
             t0 = time.perf_counter()
             rec = self.train_step()
@@ -226,7 +235,16 @@ class Trainer:
                     timed_from = (self.step, time.monotonic())
                 elif self.step == first + 40:
                     self._fit_to_budget(begun, timed_from)
+                    window = (self.step, time.monotonic())
                     bar.total = cfg.steps
+            elif cfg.minutes and not cfg.progressive and (self.step - first) % REFIT_EVERY == 0:
+                # a machine that slows down (other work on its cores) must not cut the lr
+                # decay off the end: refit to the rate of the last steps, unless a validation
+                # or checkpoint slowed them (phases would move: not in a progressive run)
+                if window and window[0] == self.step - REFIT_EVERY:
+                    self._fit_to_budget(begun, window, shrink_only=True)
+                    bar.total = cfg.steps
+                window = (self.step, time.monotonic())
             if cfg.minutes and time.monotonic() - begun > cfg.minutes * 60:
                 self.log({"stopped": "time budget spent"})
                 if self.val is not None:
@@ -240,8 +258,10 @@ class Trainer:
                 self.log({"train": rec})
             if self.val is not None and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
                 self.log({"val": self.validate()})
+                window = None  # not a window of training steps alone
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                 self.save()
+                window = None
         bar.close()
 
 

@@ -211,7 +211,7 @@ class Trainer:
         now = time.monotonic()
         rate = (self.step - first_step) / max(now - first_time, 1e-9)
         left = self.cfg.minutes * 60 - (now - begun)
-        total = max(self.step + 1, self.step + int(0.97 * rate * left))
+        total = self.step + max(1, int(0.97 * rate * left))
         if shrink_only and total >= self.cfg.steps:
             return
         self.cfg.fit_steps(total)

@@ -39,10 +39,10 @@ REGISTRY: dict[str, ModelEntry] = {
                    default=True,
                    onnx_manifest="44fa78f682bd39ec28ad79665bfa34a09cd0dbe9aadc46c0fd86f00d08930718"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
-                   "25197b49b2c3a023cb7b729ad7ec2e57780492a9767ae1a2bcee3c9866272fc4", "spatial", 3,
+                   "f3e202c5a2b68725ef84bfa2c508d30490eaccfa2c44407ca33f64e2779b3387", "spatial", 3,
                    "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "
                    "then a joint CPU fine-tune (README, Beyond the paper)",
-                   onnx_manifest="54b1c2a8ee95c81169d8a73c87f44e5066b689bc6e84ed8e6625f025070f98fb"),
+                   onnx_manifest="cfd059ef7e942ad15902b27067d762e169c5c3c903132ed53f6fe9ce922a0911"),
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
                    "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "

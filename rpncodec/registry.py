@@ -34,24 +34,25 @@ REGISTRY: dict[str, ModelEntry] = {
         ModelEntry("rpn-quality-cond", "rpn-quality-cond.pt",
                    "0095b8ca58b2a7865718e7f65f49b98b3d06e86794af6f5c412aeae9bca5e8c2", "quality", 4,
                    "quality mode: rpn-quality-cpu with a hyperprior at level 1 and conditional "
-                   "Gaussian codecs at levels 2-4, then a joint CPU fine-tune (README, Beyond "
-                   "the paper)",
+                   "Gaussian codecs at levels 2-4, then a joint CPU fine-tune (docs/models/"
+                   "rpn-quality-cond.md)",
                    default=True,
                    onnx_manifest="44fa78f682bd39ec28ad79665bfa34a09cd0dbe9aadc46c0fd86f00d08930718"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
                    "f3e202c5a2b68725ef84bfa2c508d30490eaccfa2c44407ca33f64e2779b3387", "spatial", 3,
                    "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "
-                   "then a joint CPU fine-tune (README, Beyond the paper)",
+                   "then a joint CPU fine-tune (docs/models/rpn-spatial-cond.md)",
                    onnx_manifest="cfd059ef7e942ad15902b27067d762e169c5c3c903132ed53f6fe9ce922a0911"),
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
                    "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "
                    "model: progressive CPU training, then a guided joint fine-tune on a GPU "
-                   "(README, Training)"),
+                   "(docs/models/rpn-quality-cpu.md)"),
         ModelEntry("rpn-spatial-cpu", "rpn-spatial-cpu.pt",
                    "74d125f364169c81a40a39070d3268ed38148461a314e1839f81373d21996649", "spatial", 3,
                    "spatial mode, CPU preset (64/64/64): 1/4, 1/2, full resolution; levels "
-                   "warm-started from rpn-single-cpu-l500/l240/l120 (README)"),
+                   "warm-started from rpn-single-cpu-l500/l240/l120 (docs/models/"
+                   "rpn-spatial-cpu.md)"),
         ModelEntry("rpn-single-cpu-l500", "rpn-single-cpu-l500.pt",
                    "47b7a0ce10717ee48814ab45de4f1fd237f6f332909f608df1728ce254d401c5", "single", 1,
                    "single layer, CPU preset (64), lambda 500: simulcast member"),

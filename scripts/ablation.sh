@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The entropy-model ablation of README "Beyond the paper": heads trained for the same 800 steps
+# The entropy-model ablation of docs/results.md: heads trained for the same 800 steps
 # on the same frozen transforms of rpn-quality-cpu, two seeds per variant (a finished run is
 # skipped), then each export on Kodak (never trained on), then the table.
 #   scripts/ablation.sh            # from the repository root; one thread per process

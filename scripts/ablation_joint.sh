@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's claims at equal budget (issue 15, item 4): every variant trained from scratch on
+# The paper's claims at equal budget (docs/results.md, ablations): every variant trained from scratch on
 # the small preset (widths 32) with the same schedule, data and seeds (128x128 crops, batch 8,
 # plain rate-distortion), then evaluated on Kodak (never trained on), then the table
 # (scripts/ablation_joint_table.py). Quality mode trains level by level (STEPS per level: joint

@@ -1,4 +1,4 @@
-"""The equal-budget ablation tables (README "Beyond the paper") from Kodak results.
+"""The equal-budget ablation tables (docs/results.md) from Kodak results.
 
 Every variant was trained from scratch on the small preset with the same schedule, data and
 seeds (``scripts/ablation_joint.sh``) and evaluated on Kodak with ``rpncodec eval`` into

@@ -1,4 +1,4 @@
-"""The entropy-model ablation table of the README ("Beyond the paper") from Kodak results.
+"""The entropy-model ablation table of docs/results.md from Kodak results.
 
 Each variant's heads were trained for the same 800 steps on the same frozen transforms of
 ``rpn-quality-cpu`` (``scripts/ablation.sh``), two seeds each; its exported model was evaluated on

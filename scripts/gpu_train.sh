@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# One GPU lease = ONE training run that fills the GPU (session 3 ran ten processes at once and
-# they starved each other), continued from the shipped weights and exported back, then the CUDA
-# tests once. Usage on the device (repo root), with the data carried as .data/bsds500 (train and
+# One GPU lease = ONE training run that fills the GPU (the 2026-11-26 lease ran ten
+# processes at once and they starved each other), continued from the shipped weights and
+# exported back, then the CUDA tests once. Usage on the device (repo root), with the data carried as .data/bsds500 (train and
 # val only: the tree limit is 64 MiB; never Kodak):
 #   MINUTES=9 OUT=$OUT scripts/gpu_train.sh              # quality (default)
 #   MODE=spatial MINUTES=9 OUT=$OUT scripts/gpu_train.sh

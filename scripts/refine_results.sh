@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kodak results of encoder-side refinement (README, "Encoder-side refinement"): each default
+# Kodak results of encoder-side refinement (docs/results.md, refinement): each default
 # model encoded with --refine STEPS, and JPEG 2000 matched to those files' per-image rates.
 #   scripts/refine_results.sh            # STEPS=30 by default; ~25 min (quality) + ~15 (spatial)
 # Writes results/refine/<model>-refine<STEPS>.json and the matched anchors, then the table

@@ -1,4 +1,4 @@
-"""How the model's loss falls with the number of refinement steps (README, "Encoder-side
+"""How the model's loss falls with the number of refinement steps (docs/results.md, "Encoder-side
 refinement"): per image, the training loss of the rounded latents (the coders' own
 likelihoods) and each layer's bpp / PSNR, after 0 and each given number of steps.
 

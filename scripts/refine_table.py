@@ -1,5 +1,5 @@
-"""Print the README's refinement table (markdown): a model's Kodak results encoded plainly and
-with ``--refine``, each beside JPEG 2000 matched to its own per-image rates.
+"""Print the refinement table of docs/results.md (markdown): a model's Kodak results encoded
+plainly and with ``--refine``, each beside JPEG 2000 matched to its own per-image rates.
 
     .venv/bin/python scripts/refine_table.py PLAIN.json PLAIN-ANCHOR.json REFINED.json \
         REFINED-ANCHOR.json

@@ -9,7 +9,7 @@
 3. rewrites its golden file (``scripts/make_golden.py NAME``);
 4. measures its per-layer bytes and PSNR on the bundled sample and rewrites its row of
    ``SAMPLE_RATE_QUALITY`` in ``tests/test_shipped.py``.
-What stays to do by hand is printed at the end (Kodak results, anchors, README tables).
+What stays to do by hand is printed at the end (Kodak results, anchors, docs and README).
 Each step after the first runs in a fresh process, so it sees the new registry.
 """
 

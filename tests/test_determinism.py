@@ -1,7 +1,7 @@
 """Determinism: the same bytes and the same pixels across thread counts and processes, on both
 backends (torch, and ONNX Runtime + numpy).
 
-What this guarantees, and why (see README, Reliability): the entropy tables are integers stored
+What this guarantees, and why (see docs/reliability.md): the entropy tables are integers stored
 with the weights, so the entropy decoder reads exactly the symbols that were written on any
 machine. The predictions and syntheses are float network outputs; on one machine (this CPU
 build of torch) they are bit-identical whatever the thread count, which these tests check.

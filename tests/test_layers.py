@@ -140,7 +140,7 @@ def test_config_round_trips_and_rejects_bad_widths() -> None:
         preset("quality", "huge")
 
 
-# -- inference fast paths (README "Speed"): same function as the training forward ------------
+# -- inference fast paths (docs/performance.md): same function as the training forward ------------
 def _fast_and_reference(module: torch.nn.Module, *inputs: torch.Tensor):
     """Outputs of ``module`` (eval) with autograd on (the training code path) and in
     inference mode on channels-last inputs (the cached, folded, blocked path)."""

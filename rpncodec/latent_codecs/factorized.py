@@ -26,7 +26,7 @@ class FactorizedResidual(LatentCodec):
         """Mixed quantisation (Minnen & Singh 2020): the rate comes from the noisy residual,
         while ``y_hat`` holds the rounded residual (straight-through in training), as
         inference sees it. With noise everywhere, the upper levels' residuals collapsed to
-        zero rate early in training: small residuals drown in the noise (README, Training)."""
+        zero rate early in training: small residuals drown in the noise (docs/training.md)."""
         if context.prior is None:
             return self.bottleneck.mixed(y)
         r_hat, likelihoods = self.bottleneck.mixed(y - context.prior)

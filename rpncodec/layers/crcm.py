@@ -23,7 +23,7 @@ from .masks import SparseMaskBlock, SpatialMask
 
 # At inference a transposed conv with at most NARROW_OUT outputs (a synthesis' last layer) runs
 # as a sub-pixel conv; wider ones run as torch's transposed conv, measured faster for them on
-# CPU (README "Speed"). NARROW_METHOD = "direct" turns the sub-pixel form off.
+# CPU (docs/performance.md). NARROW_METHOD = "direct" turns the sub-pixel form off.
 NARROW_OUT = 8
 NARROW_METHOD = "subpixel"
 

@@ -72,7 +72,7 @@ class GDN(nn.Module):
         1x1 conv is a matrix product over pixels (``x^2 @ gamma^T + beta``; as a conv it takes
         a slow generic path with an extra copy), done in blocks of pixels that stay in the
         cores' caches: at full resolution this layer is memory-bound, and blocking halved its
-        time (README "Speed")."""
+        time (docs/performance.md)."""
         beta, gamma, gamma_t = inference_cached(self, "params", self._inference_params,
                                                 self.beta, self.gamma)
         if x.dim() != 4 or not x.is_contiguous(memory_format=torch.channels_last):

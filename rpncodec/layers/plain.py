@@ -4,7 +4,7 @@ Three 3x3 convolutions (ReLU between) from the lower decoded latent to the resol
 in spatial mode after a stride-2 transposed convolution that doubles the size. It sees the same
 input and makes the same output as :mod:`.crcm`'s modules, without their information-enhance,
 redundancy-removal, global-context and mask blocks: what those blocks buy is the difference
-(issue 15's ablation (d); ``ModelConfig.prediction = "plain"``).
+(the equal-budget ablation's variant (d); ``ModelConfig.prediction = "plain"``).
 """
 
 from __future__ import annotations

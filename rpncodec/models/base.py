@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..errors import in_layer
 from .config import ModelConfig
 from .level import Level
 
@@ -20,7 +21,7 @@ INFERENCE_MEMORY_FORMAT = torch.channels_last  # see to_inference_format
 
 def to_inference_format(x: Tensor) -> Tensor:
     """``x`` in the memory format inference runs in (channels-last: measured faster for the
-    transposed convolutions and GDNs of the syntheses on CPU, see README "Speed").
+    transposed convolutions and GDNs of the syntheses on CPU, see docs/performance.md).
 
     Encoder and decoder both call this on every image entering an analysis and every latent
     entering a synthesis (the float32 networks), so both sides use the same kernels; the
@@ -117,7 +118,9 @@ class LayeredModel(nn.Module):
         sizes = self.level_sizes(latent)
         y_hat: list[Tensor] = []
         for k in range(layers):
-            y_hat.append(self.levels[k].decompress(strings[k], sizes[k], y_hat[-1] if k else None))
+            with in_layer(k + 1):
+                y_hat.append(self.levels[k].decompress(strings[k], sizes[k],
+                                                       y_hat[-1] if k else None))
         return self._synthesize(layers - 1, y_hat)
 
     def _synthesize(self, k: int, y_hat: list[Tensor]) -> Tensor:

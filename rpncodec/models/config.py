@@ -90,7 +90,7 @@ class ModelConfig:
 
 
 # (mode, preset) -> widths. "paper" is the reference's; "cpu" is sized for two CPU cores
-# (README, "CPU preset"); "small" is for equal-budget ablations; "tiny" is for tests only.
+# (docs/how-it-works.md, presets); "small" is for equal-budget ablations; "tiny" is for tests only.
 PRESETS: dict[tuple[str, str], tuple[int, ...]] = {
     ("quality", "paper"): (96, 120, 144, 196),
     ("quality", "cpu"): (64, 64, 64, 64),

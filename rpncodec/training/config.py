@@ -68,7 +68,8 @@ class TrainConfig:
 
     mode: str = _opt("quality", "quality, spatial or single", choices=["quality", "spatial",
                                                                        "single"])
-    preset: str = _opt("cpu", "model size: paper, cpu, small or tiny (README, CPU preset)")
+    preset: str = _opt("cpu", "model size: paper, cpu, small or tiny "
+                       "(docs/how-it-works.md, presets)")
     latent_codecs: list[str] | None = _opt(
         None, "latent codec per level, e.g. hyperprior conditional conditional conditional "
         "(default: the paper's factorized residual everywhere)", nargs="+", metavar="CODEC")

@@ -1,8 +1,8 @@
 """Level-by-level ("progressive") training of a quality model.
 
-Why: trained jointly on a CPU budget, QualityRPN's upper levels collapse to zero rate (README,
-Training): early on every synthesis leans on level 1's latent, the upper levels' bits buy no
-distortion, and the rate term prunes them before their syntheses learn to use them.
+Why: trained jointly on a CPU budget, QualityRPN's upper levels collapse to zero rate
+(docs/training.md): early on every synthesis leans on level 1's latent, the upper levels'
+bits buy no distortion, and the rate term prunes them before their syntheses learn to use them.
 
 Phase k trains level k alone (its analysis, entropy model, prediction module and synthesis),
 with the levels below frozen and nothing above run; its loss is layer k's

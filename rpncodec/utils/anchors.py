@@ -27,7 +27,7 @@ Single-layer rate sweeps (mode ``single``; one entry per setting, averaged over 
 - ``webp``: libwebp via imagecodecs, ``method=6`` (slowest, best);
 - ``avif``: libavif/aom via imagecodecs, 4:4:4, ``speed=4``: on kodim01 at quality 50
   (0.84 bpp), speed 2 gains 0.26 dB and speed 0 0.31 dB at the same rate, for 3.7x and 9.5x
-  the encode time, which the shared 2 cores could not afford over Kodak this session;
+  the encode time, which the shared 2 cores could not afford over all of Kodak;
 - ``jxl``: libjxl via imagecodecs, ``effort=7`` (the default): effort 9 saves 1.3% of the
   bits at equal PSNR-RGB (6 Kodak images) for 3.7x the encode time, not affordable here.
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test codec-only lint clean
+.PHONY: demo test codec-only docs lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,17 @@ test: $(STAMP)
 	$(BIN)/ruff check rpncodec tests bench
 	$(BIN)/python -m pytest -q
 
+# The documentation site into site/, strict: a warning, a broken link or anchor fails it.
+# Its pages' generated parts (CLI reference, model facts, results tables) are computed from
+# the code, the weights and results/ at build time (scripts/docs_gen.py).
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
 # The codec alone, as `pip install rpncodec` gives it: no torch. Encodes, decodes (every
 # layer), reads info and truncates the bundled sample in a venv where `import torch` fails.
 codec-only:
@@ -32,4 +43,4 @@ codec-only:
 	cd /tmp && $(CURDIR)/.venv-codec/bin/python $(CURDIR)/scripts/codec_only_check.py
 
 clean:
-	rm -rf $(VENV) .venv-codec demo-out
+	rm -rf $(VENV) .venv-codec demo-out site

@@ -1,0 +1,381 @@
+"""The generated parts of the documentation, computed from the code and from ``results/``.
+
+``make docs`` calls these through ``scripts/mkdocs_hooks.py``: a page holds a marker such as
+``<!-- gen: cli -->`` where the hook puts the text built here, and the single-layer model
+cards are whole pages built here. Nothing is copied by hand, so the site cannot drift from
+the parser, the weights or the results files. Run alone to print one part:
+
+    .venv/bin/python scripts/docs_gen.py cli | status | card rpn-quality-cond | results:kodak-bd
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import sys
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from rpncodec.models.config import QUALITY_LAMBDAS, SPATIAL_LAMBDAS  # noqa: E402
+from rpncodec.registry import REGISTRY, WEIGHTS_DIR  # noqa: E402
+
+RESULTS = ROOT / "results"
+SIZES = {"quality": ["full"] * 4, "spatial": ["1/4", "1/2", "full"], "single": ["full"]}
+SINGLE_MODELS = [n for n, e in REGISTRY.items() if e.mode == "single"]
+
+
+# --- command-line reference -------------------------------------------------------------------
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, str, argparse.ArgumentParser]]:
+    """(name, one-line help, parser) of every subcommand, in the order ``--help`` lists them."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help or "" for a in action._choices_actions}
+    return [(name, helps.get(name, ""), sub) for name, sub in action.choices.items()]
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The arguments a user types (not ``-h``)."""
+    return [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
+
+
+def options_without_help(parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """``"command option"`` for every argument of every subcommand that has no help text."""
+    parser = parser or _parser()
+    return [f"{name} {'/'.join(a.option_strings) or a.dest}"
+            for name, _, sub in _subcommands(parser) for a in _options(sub)
+            if not (a.help and a.help.strip()) and a.help != argparse.SUPPRESS]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from rpncodec.cli import build_parser
+
+    return build_parser()
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def cli_reference(parser: argparse.ArgumentParser | None = None) -> str:
+    """Markdown for every subcommand: its help, usage line and a table of its arguments."""
+    parser = parser or _parser()
+    out = []
+    for name, summary, sub in _subcommands(parser):
+        out += [f"### `rpncodec {name}`", "", _cell(summary[:1].upper() + summary[1:]) + ".", "",
+                "```text", " ".join(sub.format_usage().split()), "```", "",
+                "| argument | default | what |", "|---|---|---|"]
+        for a in _options(sub):
+            if a.help == argparse.SUPPRESS:
+                continue
+            names = ", ".join(f"`{s}`" for s in a.option_strings) or f"`{a.metavar or a.dest}`"
+            if a.option_strings and a.nargs != 0:
+                names += f" `{a.metavar or a.dest.upper()}`"
+            if a.choices:
+                names += " (" + ", ".join(f"`{c}`" for c in a.choices) + ")"
+            hidden = a.default is None or a.default is False or a.default == argparse.SUPPRESS
+            default = "" if hidden or a.required else f"`{a.default}`"
+            if a.required and a.option_strings:
+                default = "required"
+            out.append(f"| {names} | {default} | {_cell(a.help or '')} |")
+        out.append("")
+    return "\n".join(out)
+
+
+# --- the default models' status (README and the site) -----------------------------------------
+
+def _results(path: Path) -> dict | None:
+    return json.loads(path.read_text())["results"] if path.exists() else None
+
+
+def _gaps(model: Path, anchor: Path) -> dict[int, float]:
+    """Layer -> PSNR difference to the anchor read at the model's own bytes (``rpncodec
+    bdrate``'s one-point rule); layers where the anchor has other bytes are left out."""
+    if not (model.exists() and anchor.exists()):
+        return {}
+    from rpncodec.utils.bdrate import bdrate, load_results
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = bdrate(load_results(str(model)), load_results(str(anchor)))
+    return {int(r["layer"]): r["bd_quality"] for r in rows
+            if str(r["layer"]).isdigit() and r["bd_quality"] is not None}
+
+
+def _anchor(folder: Path, name: str) -> Path:
+    """The JPEG 2000 run matched to ``name``'s per-image bytes in ``folder``."""
+    mode = REGISTRY[name].mode
+    for candidate in ([f"jpeg2000-layered-{name}.json", "jpeg2000-layered.json"]
+                      if mode == "quality" else
+                      [f"jpeg2000-resolutions-matched-{name}.json",
+                       "jpeg2000-resolutions-matched.json"]):
+        path = folder / candidate
+        if path.exists() and (mode == "spatial" or candidate.endswith(f"{name}.json")
+                              or name == "rpn-quality-cond"):
+            return path
+    return folder / "missing.json"
+
+
+def layer_rows(name: str, folder: Path) -> list[str]:
+    """Per layer: resolution, bytes, bpp, PSNR-RGB, MS-SSIM and the gap to JPEG 2000 at the
+    same bytes, from ``folder/<name>.json``; empty when there is no such file."""
+    r = _results(folder / f"{name}.json")
+    if r is None:
+        return []
+    gaps = _gaps(folder / f"{name}.json", _anchor(folder, name))
+    sizes = SIZES[REGISTRY[name].mode]
+    rows = []
+    for i, k in enumerate(r["layer"]):
+        m = r["ms-ssim-rgb"][i]
+        gap = f"{gaps[k]:+.2f} dB" if k in gaps else "-"
+        rows.append(f"| {k} | {sizes[i]} | {r['bytes'][i]:.0f} | {r['bpp'][i]:.4f} | "
+                    f"{r['psnr-rgb'][i]:.2f} | {'-' if m is None else f'{m:.4f}'} | {gap} |")
+    return rows
+
+
+LAYER_HEAD = ("| layer | resolution | bytes | bpp | PSNR-RGB (dB) | MS-SSIM | "
+              "gap to JPEG 2000 at the same bytes |\n|---|---|---|---|---|---|---|")
+
+
+def status_table() -> str:
+    """The default models, per layer, on Kodak and on the held-out BSDS500 photos."""
+    lines = ["| model | layer (resolution) | Kodak: bytes / bpp / PSNR | Kodak: gap to JPEG 2000 "
+             "| held-out: bytes / bpp / PSNR | held-out: gap to JPEG 2000 |",
+             "|---|---|---|---|---|---|"]
+    for name in ("rpn-quality-cond", "rpn-spatial-cond"):
+        cells = {}
+        for key, folder in (("kodak", RESULTS / "kodak"), ("heldout", RESULTS / "heldout")):
+            r = _results(folder / f"{name}.json")
+            gaps = _gaps(folder / f"{name}.json", _anchor(folder, name))
+            cells[key] = [(f"{r['bytes'][i]:.0f} / {r['bpp'][i]:.3f} / {r['psnr-rgb'][i]:.2f}",
+                           f"{gaps[k]:+.2f} dB" if k in gaps else "-")
+                          for i, k in enumerate(r["layer"])]
+        for i, size in enumerate(SIZES[REGISTRY[name].mode]):
+            label = f"`{name}`" if i == 0 else ""
+            lines.append(f"| {label} | {i + 1} ({size}) | {cells['kodak'][i][0]} | "
+                         f"{cells['kodak'][i][1]} | {cells['heldout'][i][0]} | "
+                         f"{cells['heldout'][i][1]} |")
+    return "\n".join(lines)
+
+
+# --- model cards ------------------------------------------------------------------------------
+
+def lambdas(name: str) -> list[float]:
+    """The rate-distortion weights each layer was trained with (lower = more bits)."""
+    entry = REGISTRY[name]
+    if entry.mode == "quality":
+        return list(QUALITY_LAMBDAS)
+    if entry.mode == "spatial":
+        return list(SPATIAL_LAMBDAS)
+    return [float(name.rsplit("-l", 1)[1])]
+
+
+def model_facts(name: str) -> str:
+    """The card's identity table: file, digest, size, parameters, configuration."""
+    import torch
+
+    entry = REGISTRY[name]
+    path = WEIGHTS_DIR / entry.file
+    data = path.read_bytes()
+    saved = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    state, config = saved["state_dict"], saved["config"]
+    floats = sum(t.numel() for t in state.values() if t.is_floating_point())
+    tables = sum(t.numel() for t in state.values() if not t.is_floating_point())
+    codecs = config.get("latent_codecs") or ["factorized"] * len(config["widths"])
+    rows = [
+        ("name", f"`{name}`" + (" (default)" if entry.default else "")),
+        ("file", f"`rpncodec/weights/{entry.file}`, {len(data) / 1e6:.1f} MB"),
+        ("sha256", f"`{hashlib.sha256(data).hexdigest()}`"),
+        ("parameters", f"{floats:,} float16 network parameters ({floats / 1e6:.2f} M) and "
+                       f"{tables:,} integer entropy-table entries"),
+        ("mode", f"{entry.mode}, {entry.layers} layer{'s' if entry.layers > 1 else ''}"),
+        ("layer resolutions", ", ".join(SIZES[entry.mode])),
+        ("lambdas (per layer)", " / ".join(f"{v:g}" for v in lambdas(name))),
+        ("widths (channels per level)", " / ".join(str(w) for w in config["widths"])),
+        ("latent codec per level", " / ".join(f"`{c}`" for c in codecs)),
+        ("prediction", f"`{config.get('prediction', 'crcm')}` (cross-resolution context "
+                       "mining)" if entry.layers > 1 else "none (one level)"),
+        ("ONNX export shipped", "yes (`rpncodec/weights/onnx/`)" if entry.onnx_manifest
+         else "no: exported on first use into the cache (needs torch)"),
+    ]
+    assert entry.sha256 == hashlib.sha256(data).hexdigest(), f"{name}: registry sha256 differs"
+    return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+def card_results(name: str) -> str:
+    """Per-layer results on Kodak and on the held-out photos (where measured)."""
+    out = []
+    for title, folder in (("Kodak (24 images)", RESULTS / "kodak"),
+                          ("Held-out BSDS500 photos (10 images)", RESULTS / "heldout")):
+        rows = layer_rows(name, folder)
+        if rows:
+            source = f"results/{folder.name}/{name}.json"
+            out += [f"**{title}**, `{source}`:", "", LAYER_HEAD, *rows, ""]
+    if name in SINGLE_MODELS:
+        sweep = _results(RESULTS / "kodak" / "rpn-single-cpu.json")
+        i = sweep["setting"].index(name) if sweep and name in sweep.get("setting", []) else None
+        if i is not None:
+            out += ["**Kodak (24 images)**, one point of the sweep `results/kodak/"
+                    "rpn-single-cpu.json`:", "", "| bytes | bpp | PSNR-RGB (dB) | MS-SSIM |",
+                    "|---|---|---|---|",
+                    f"| {sweep['bytes'][i]:.0f} | {sweep['bpp'][i]:.4f} | "
+                    f"{sweep['psnr-rgb'][i]:.2f} | {sweep['ms-ssim-rgb'][i]:.4f} |", ""]
+    return "\n".join(out) if out else "Not evaluated on its own."
+
+
+def card_agreement(name: str) -> str:
+    """Backend agreement rows of ``results/backend_agreement.json``."""
+    rows = [r for r in json.loads((RESULTS / "backend_agreement.json").read_text())
+            if r["model"] == name]
+    lines = ["| layer | max pixel difference | share of values differing | same bytes |",
+             "|---|---|---|---|"]
+    lines += [f"| {r['layer']} | {r['max_diff']} | {100 * r['share_differing']:.5f}% | "
+              f"{'yes' if r['same_bytes'] else 'no'} |" for r in rows]
+    return "\n".join(lines)
+
+
+SPEED_FILE = RESULTS / "speed" / "codec_speed-2026-12-06.json"
+
+
+def card_speed(name: str) -> str:
+    """In-process encode/decode seconds per layer from the latest ``bench/codec_speed.py``."""
+    data = json.loads(SPEED_FILE.read_text())
+    rows = [r for r in data["summary"] if r["model"] == name]
+    if not rows:
+        return ("Not in the latest `bench/codec_speed.py` run; it has the architecture of "
+                "the models measured there (see [Backends and performance](../performance.md)).")
+    m = data["machine"]
+    head = (f"`{SPEED_FILE.relative_to(ROOT)}` (2026-12-06; {m['cpu']}, {m['cores']} cores, "
+            f"torch {m['torch']}, {m['threads']} threads, {len(data['images'])} Kodak images, "
+            "torch backend, in process):\n\n| layer | encode s (layers 1..k) | decode s "
+            "(layer k) | entropy coding share of decode |\n|---|---|---|---|")
+    return head + "\n" + "\n".join(
+        f"| {r['layer']} | {r['encode']['seconds']:.3f} | {r['decode']['seconds']:.3f} | "
+        f"{100 * r['decode']['entropy_share']:.1f}% |" for r in rows)
+
+
+def card(name: str) -> str:
+    """Every generated section of one model card."""
+    return "\n\n".join([model_facts(name), "## Results", card_results(name),
+                        "## Backend agreement", card_agreement(name), "## Speed",
+                        card_speed(name)])
+
+
+SINGLE_CARD = """# {name}
+
+A single-layer model (one level of the CPU preset, lambda {lam:g}) trained from scratch. The
+five single-layer models are the learned baseline the scalable models are measured against:
+as a rate sweep (`rpn-single-cpu`), as simulcast (independent files whose sizes add up), and
+as the starting point of each level of `rpn-spatial-cpu` (l500, l240, l120).
+
+<!-- gen: card {name} -->
+
+## Data, recipe and compute
+
+BSDS500 (every 50th file held out, never Kodak). From scratch, one process of ten sharing one
+H200 GPU on 2026-11-26: 7.2 GPU-minutes, about 5,950 steps of 8 crops of 256x256, Adam 1e-3
+(divided by 10 at 85%), plain rate-distortion loss `lambda * bpp + 255^2 * MSE`
+(`scripts/gpu_train.sh`; its log is `results/training/gpu-lease-2026-11-26/{log}.jsonl`).
+The same recipe on a CPU: see the [training guide](../training.md#single-layer-models).
+
+## Limitations
+
+Briefly trained: over its whole range it ties JPEG and needs about 90% more bits than
+JPEG 2000 for the same PSNR ([Results](../results.md)). It is a baseline, not a product.
+
+## History
+
+- 2026-11-26: trained and shipped (unchanged since).
+"""
+
+
+def single_card(name: str) -> str:
+    lam = lambdas(name)[0]
+    return SINGLE_CARD.format(name=name, lam=lam, log=f"single-{lam:g}")
+
+
+# --- results page -----------------------------------------------------------------------------
+
+def _printed(func, *args) -> str:
+    """What a table script's ``main`` prints."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        func(*args)
+    return buffer.getvalue().strip()
+
+
+def results_part(part: str) -> str:
+    """One generated table of the results page (see ``docs/results.md`` for the list)."""
+    import ablation_joint_table
+    import ablation_table
+    import readme_tables
+    import refine_table
+
+    kodak, refine = RESULTS / "kodak", RESULTS / "refine"
+    parts = {
+        "kodak-sweeps": lambda: readme_tables.sweeps_table(kodak),
+        "kodak-bd": lambda: readme_tables.bd_tables(kodak),
+        "kodak-spatial": lambda: readme_tables.spatial_table(kodak),
+        "kodak-resolutions": lambda: readme_tables.resolutions_table(kodak),
+        "defaults-kodak": lambda: _defaults(kodak),
+        "defaults-heldout": lambda: _defaults(RESULTS / "heldout"),
+        "refine-quality": lambda: _printed(
+            refine_table.main, str(kodak / "rpn-quality-cond.json"),
+            str(kodak / "jpeg2000-layered.json"), str(refine / "rpn-quality-cond-refine30.json"),
+            str(refine / "jpeg2000-layered-matched-rpn-quality-cond-refine30.json")),
+        "refine-spatial": lambda: _printed(
+            refine_table.main, str(kodak / "rpn-spatial-cond.json"),
+            str(kodak / "jpeg2000-resolutions-matched-rpn-spatial-cond.json"),
+            str(refine / "rpn-spatial-cond-refine30.json"),
+            str(refine / "jpeg2000-resolutions-matched-rpn-spatial-cond-refine30.json")),
+        "ablation-heads": lambda: _printed(ablation_table.main, str(RESULTS / "ablation")),
+        "ablation-joint": lambda: _printed(ablation_joint_table.main, str(RESULTS / "ablation"),
+                                           "joint"),
+        "ablation-joint-spatial": lambda: _printed(ablation_joint_table.main,
+                                                   str(RESULTS / "ablation"), "joint-spatial"),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return parts[part]()
+
+
+def _defaults(folder: Path) -> str:
+    out = []
+    for name in ("rpn-quality-cond", "rpn-spatial-cond"):
+        out += [f"`{name}`:", "", LAYER_HEAD, *layer_rows(name, folder), ""]
+    return "\n".join(out)
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+def generate(marker: str) -> str:
+    """The text for ``<!-- gen: MARKER -->``."""
+    kind, _, arg = marker.strip().partition(" ")
+    if kind == "cli":
+        return cli_reference()
+    if kind == "status":
+        return status_table()
+    if kind == "card":
+        return card(arg)
+    if kind.startswith("results:"):
+        return results_part(kind.split(":", 1)[1])
+    raise ValueError(f"unknown documentation marker {marker!r}")
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    print(generate(" ".join(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

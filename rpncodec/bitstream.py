@@ -310,21 +310,26 @@ def select(container: Container, layers: int | None) -> list[bytes]:
     if wanted <= have or (layers is None and have > 0):
         return container.chunks[:wanted]
     if container.damaged is not None:
-        bad = container.damaged
-        if have == 0:
-            usable = "no layer can be decoded"
-        elif have == 1:
-            usable = "layer 1 decodes (use --layers 1)"
-        else:
-            usable = f"layers 1-{have} decode (use --layers {have})"
-        raise BitstreamError(
-            f"layer {bad} of {total} is damaged ({container.damage or 'CRC mismatch'}); {usable}"
-        )
+        raise BitstreamError(damaged_message(container.damaged, total,
+                                             container.damage or "CRC mismatch"))
     if have == 0:
         raise TruncatedError(f"file is truncated: none of its {total} layers is complete")
     raise TruncatedError(
         f"file is truncated: only {have} of {total} layers are complete (use --layers {have})"
     )
+
+
+def damaged_message(layer: int, total: int, why: str) -> str:
+    """The one-line error for a damaged ``layer`` of ``total``: what is wrong, and which
+    ``--layers`` still decodes (the layers before it)."""
+    have = layer - 1
+    if have == 0:
+        usable = "no layer can be decoded"
+    elif have == 1:
+        usable = "layer 1 decodes (use --layers 1)"
+    else:
+        usable = f"layers 1-{have} decode (use --layers {have})"
+    return f"layer {layer} of {total} is damaged ({why}); {usable}"
 
 
 def prefix_size(container: Container, layers: int) -> int:

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import bitstream
 from .backend import Coder, open_model
-from .errors import ModelError
+from .errors import BitstreamError, ModelError
 from .registry import REGISTRY, safe_name
 
 DEFAULT_TILE = bitstream.DEFAULT_TILE
@@ -129,7 +129,14 @@ def decode(data: bytes, layers: int | None = None, model: str | Coder | None = N
     image: np.ndarray | None = None
     scale = Fraction(1)
     for i, (top, left, th, tw) in enumerate(grid):
-        x_hat = loaded.decode_tile([layer[i] for layer in strings], th, tw)
+        try:
+            x_hat = loaded.decode_tile([layer[i] for layer in strings], th, tw)
+        except BitstreamError as exc:
+            if exc.layer is None:
+                raise
+            where = f"tile {i + 1} of {len(grid)}: " if len(grid) > 1 else ""
+            raise BitstreamError(bitstream.damaged_message(exc.layer, header.layers,
+                                                           f"{where}{exc}")) from None
         coded = (-(-th // multiple) * multiple, -(-tw // multiple) * multiple)
         tile_scale = Fraction(x_hat.shape[1], coded[1])
         if Fraction(x_hat.shape[0], coded[0]) != tile_scale:

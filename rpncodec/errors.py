@@ -5,6 +5,9 @@ raises a subclass of :class:`RpncodecError`. The CLI turns these into one line o
 non-zero exit; library users catch them by type.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class RpncodecError(Exception):
     """Base class of every error rpncodec reports to a user."""
@@ -15,7 +18,13 @@ class InputImageError(RpncodecError):
 
 
 class BitstreamError(RpncodecError):
-    """An .rpn file is not valid: wrong magic, unknown version, damaged header or chunk."""
+    """An .rpn file is not valid: wrong magic, unknown version, damaged header or chunk.
+
+    ``layer`` is the 1-based layer whose payload failed to decode, when the error was raised
+    inside one (:func:`in_layer`); the codec then names it, as it names a layer whose CRC fails.
+    """
+
+    layer: int | None = None
 
 
 class TruncatedError(BitstreamError):
@@ -28,3 +37,15 @@ class ModelError(RpncodecError):
 
 class OutputError(RpncodecError):
     """An output cannot be written (missing folder, would overwrite the input, ...)."""
+
+
+@contextmanager
+def in_layer(layer: int) -> Iterator[None]:
+    """Tag a :class:`BitstreamError` raised inside with the 1-based ``layer`` being decoded
+    (the innermost tag wins), so the codec can say which layer is damaged."""
+    try:
+        yield
+    except BitstreamError as exc:
+        if exc.layer is None:
+            exc.layer = layer
+        raise

@@ -61,9 +61,21 @@ def decode_groups(data: bytes, counts: list[int], tables: list[int],
     int64 array (the groups one after the other); damaged data raises :class:`BitstreamError`.
 
     One ANS call per group; the offsets and escapes are then handled once for all groups.
+
+    End-of-stream check: the encoder starts from the coder's initial (empty) state, so after
+    the last symbol a decoder of the same string is back in that state with every word
+    consumed. Any other end means the string is not what the encoder wrote (damaged, cut,
+    padded, or decoded with other tables) and is refused. What it cannot see: a coder in its
+    initial state decodes each table's first entry without reading anything, just as encoding
+    those first from an empty coder writes nothing, so a string that runs dry before its last
+    symbol decodes the rest as first entries and passes. The worst case, an empty string, is
+    refused for a non-empty latent (an encoder writes one only if every symbol is its table's
+    first entry, a far tail or a channel that is always zero, never all of them at once).
     """
     if len(data) % 4:
         raise BitstreamError("damaged layer payload (length is not a whole number of words)")
+    if not data and sum(counts):
+        raise BitstreamError(f"damaged layer payload (empty, for {sum(counts)} symbols)")
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
         raw = np.concatenate([coder.decode(models[t][0], n) for n, t in
@@ -76,6 +88,9 @@ def decode_groups(data: bytes, counts: list[int], tables: list[int],
             sym[i] = _unzigzag(sum(int(v) << (4 * k) for k, v in enumerate(nibbles)))
     except (ValueError, RuntimeError, OverflowError) as exc:
         raise BitstreamError(f"damaged layer payload ({exc})") from None
+    if not coder.is_empty():
+        raise BitstreamError("damaged layer payload (its entropy-coded string does not end "
+                             "where its encoder began)")
     return sym
 
 

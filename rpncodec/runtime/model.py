@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import ModelError, in_layer
 from ..models.config import ModelConfig
 from .images import pyramid, to_array, to_image
 from .latent import build_latent_codec
@@ -162,8 +162,9 @@ class RuntimeModel:
         y_hat: list[np.ndarray] = []
         with one_blas_thread():
             for k in range(layers):
-                y_hat.append(self.level(k).decompress(strings[k], sizes[k],
-                                                       y_hat[-1] if k else None))
+                with in_layer(k + 1):
+                    y_hat.append(self.level(k).decompress(strings[k], sizes[k],
+                                                           y_hat[-1] if k else None))
         return self._synthesize(layers - 1, y_hat)
 
     # -- the codec's interface -----------------------------------------------------------------

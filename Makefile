@@ -31,7 +31,7 @@ $(DOCS_STAMP): pyproject.toml | $(STAMP)
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # The codec alone, as `pip install rpncodec` gives it: no torch. Encodes, decodes (every
 # layer), reads info and truncates the bundled sample in a venv where `import torch` fails.

@@ -282,7 +282,7 @@ BSDS500 (every 50th file held out, never Kodak). From scratch, one process of te
 H200 GPU on 2026-11-26: 7.2 GPU-minutes, about 5,950 steps of 8 crops of 256x256, Adam 1e-3
 (divided by 10 at 85%), plain rate-distortion loss `lambda * bpp + 255^2 * MSE`
 (`scripts/gpu_train.sh`; its log is `results/training/gpu-lease-2026-11-26/{log}.jsonl`).
-The same recipe on a CPU: see the [training guide](../training.md#single-layer-models).
+The same recipe on a CPU: see the [training guide](../training.md#final-recipes).
 
 ## Limitations
 
@@ -313,6 +313,8 @@ def _printed(func, *args) -> str:
 
 def results_part(part: str) -> str:
     """One generated table of the results page (see ``docs/results.md`` for the list)."""
+    if str(ROOT / "scripts") not in sys.path:  # mkdocs restores sys.path after loading hooks
+        sys.path.insert(0, str(ROOT / "scripts"))
     import ablation_joint_table
     import ablation_table
     import readme_tables

@@ -1,11 +1,23 @@
-"""rpncodec: a scalable learned image codec (reciprocal pyramid network, arXiv 2306.08941)."""
+"""rpncodec: a scalable learned image codec (reciprocal pyramid network, arXiv 2306.08941).
 
-__version__ = "0.1.0"
+The Python interface (:mod:`rpncodec.api`)::
 
+    import rpncodec
+    data = rpncodec.encode("photo.png")           # bytes of one .rpn file, every layer
+    image = rpncodec.decode(data, layers=2)       # a PIL image from the first 2 layers
+    rpncodec.info(data).layers                    # each layer's bytes and decoded size
+    remote = rpncodec.open("https://host/a.rpn")  # header now, layers when decoded
 
-def open(location: str):  # rpncodec.open(url), like PIL.Image.open
-    """Open an ``.rpn`` file at a URL (``http(s)://``, any fsspec filesystem) or a path; its
-    header is read at once and its layers on demand (:func:`rpncodec.remote.open`)."""
-    from .remote import open as open_remote
+Importing rpncodec also registers the ``.rpn`` format with Pillow
+(:mod:`rpncodec.pillow_plugin`), so ``PIL.Image.open("a.rpn")`` works; Pillow itself is
+imported only when something imports it.
+"""
 
-    return open_remote(location)
+__version__ = "0.1.0"  # before the imports: submodules import it
+
+from . import pillow_hook
+from .api import LayerInfo, RpnInfo, decode, encode, info, open
+
+__all__ = ["LayerInfo", "RpnInfo", "__version__", "decode", "encode", "info", "open"]
+
+pillow_hook.install()

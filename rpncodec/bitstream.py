@@ -75,6 +75,14 @@ def level_size(height: int, width: int, shift: int) -> tuple[int, int]:
     return -(-height // 2**shift), -(-width // 2**shift)
 
 
+def layer_size(header: Header, k: int) -> tuple[int, int]:
+    """``(width, height)`` layer ``k`` of a file with ``header`` decodes to: a spatial layer k
+    of n is the image halved ``n - k`` times (rounding up), a quality layer the full size."""
+    shift = header.layers - k if header.mode == "spatial" else 0
+    lh, lw = level_size(header.height, header.width, shift)
+    return lw, lh
+
+
 def tile_problem(tile: int) -> str | None:
     """Say why ``tile`` is not an acceptable tile side, or return None."""
     if not TILE_MULTIPLE <= tile <= MAX_TILE or tile % TILE_MULTIPLE:

@@ -1,7 +1,9 @@
 """The ``rpncodec`` command line. Every verb is ``main(argv) -> int`` so tests run it in-process.
 
 Errors caused by input become one line on stderr (``rpncodec: error: ...``) and exit status 1;
-usage errors exit 2 (argparse); results go to stdout, progress and warnings to stderr.
+usage errors exit 2 (argparse); results go to stdout, progress and warnings to stderr
+(:data:`EXIT_STATUSES`). The verbs run the functions of the Python interface
+(:mod:`rpncodec.api`), so both give the same files and pixels.
 """
 
 from __future__ import annotations
@@ -14,53 +16,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, bitstream
-from .backend import BACKENDS, Coder, open_model
-from .bitstream import level_size
+from .api import RpnInfo, load_encoder, partial_note, read_rpn
+from .backend import BACKENDS, open_model
 from .errors import InputImageError, RpncodecError
 from .files import atomic_write_bytes, check_not_same_file
 from .registry import REGISTRY, WEIGHTS_DIR, default_model
 
 if TYPE_CHECKING:
-    from . import codec
+    from .remote import RemoteRpn
 
 # numpy, Pillow and the codec are imported by the commands that use them: `info` and
-# `truncate` start without them (README, "Backends").
+# `truncate` start without them (docs/performance.md).
 
 SAMPLE = Path(__file__).parent / "samples" / "kodim23.png"
-MAX_RPN_BYTES = 2**31
-
-
-def _read_rpn(path: str) -> bytes:
-    p = Path(path)
-    if p.is_dir():
-        raise InputImageError(f"{path} is a directory, not an .rpn file")
-    try:
-        if p.stat().st_size > MAX_RPN_BYTES:
-            raise InputImageError(f"{path} is larger than any .rpn file rpncodec writes")
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise InputImageError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise InputImageError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def _layers_note(decoded: codec.Decoded) -> str | None:
-    """Why fewer layers than the file declares were decoded, if they were."""
-    if decoded.layers == decoded.declared:
-        return None
-    c = decoded.container
-    why = "file is truncated" if c.truncated else f"layer {c.damaged} is damaged ({c.damage})"
-    return f"{why}: decoded {decoded.layers} of {decoded.declared} layers"
-
-
-def _encoder_model(model: str | None, mode: str | None, device: str = "cpu",
-                   backend: str | None = None) -> Coder:
-    """--model, or the shipped model of --mode, on --backend; a model of another mode is
-    refused."""
-    loaded = open_model(model or (mode and default_model(mode)), backend, device)
-    if mode and loaded.config.mode != mode:
-        raise RpncodecError(f"--mode {mode} but {loaded.name} is a {loaded.config.mode} model")
-    return loaded
+ENCODE_MODES = ("quality", "spatial")  # what --mode picks a shipped model for
+EXIT_STATUSES = (
+    (0, "success (decode without --strict: also when a damaged or truncated file decoded "
+        "fewer layers than it declares, with a warning on stderr)"),
+    (1, "an error caused by the input or the environment: unreadable or damaged file, "
+        "unknown model, missing weights, unwritable output, --strict decode of a damaged or "
+        "truncated file; one line on stderr starting 'rpncodec: error:'"),
+    (2, "bad command-line usage: unknown option, missing or malformed argument (argparse)"),
+    (130, "interrupted (Ctrl-C); no half-written output is left"),
+)
 
 
 def _non_negative(text: str) -> int:
@@ -79,8 +57,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         return _encode_folder(Path(args.input), Path(args.output), args)
     check_not_same_file(args.input, args.output)
     image = load_image(args.input)
-    backend = args.backend or ("torch" if args.refine else None)
-    loaded = _encoder_model(args.model, args.mode, args.device, backend)
+    loaded = load_encoder(args.model, args.mode, args.backend, args.device, args.refine)
     t0 = time.perf_counter()
     data = codec.encode(image, loaded, args.tile, args.refine)
     seconds = time.perf_counter() - t0
@@ -116,19 +93,18 @@ def _print_transfer(source, stream=None) -> None:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from . import codec
+    from .api import decode_rpn
     from .imageio import save_image
     from .remote import is_url
 
     if is_url(args.input):
         source = _remote(args.input)
-        decoded = source.decode(args.layers, args.model, args.device, args.backend)
     else:
         check_not_same_file(args.input, args.output)
         source = None
-        decoded = codec.decode(_read_rpn(args.input), args.layers, args.model, args.device,
-                               args.backend)
-    note = _layers_note(decoded) if args.layers is None else None
+    decoded = decode_rpn(source or args.input, layers=args.layers, model=args.model,
+                         backend=args.backend, device=args.device, strict=args.strict)
+    note = partial_note(decoded) if args.layers is None else None
     if note:
         print(f"rpncodec: warning: {note}", file=sys.stderr)
     save_image(decoded.image, args.output)
@@ -142,57 +118,51 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _info_table(h: bitstream.Header, ranges: list[tuple[int, int]]) -> None:
+def _info_head(args: argparse.Namespace, meta: RpnInfo, where: str, present: str) -> None:
+    """The header lines and the per-layer table of ``info`` (a spatial layer's bpp counts
+    its own pixels)."""
+    print(f"file:    {args.input} ({where})")
+    print(f"model:   {meta.model} (weights {meta.digest}), {meta.mode} mode")
+    print(f"image:   {meta.width}x{meta.height}, {meta.declared} layers declared, "
+          f"{meta.available} {present}")
     print("layer  bytes      start-end          cumulative bytes  cumulative bpp  resolution")
-    for k, (start, end) in enumerate(ranges, 1):
-        # a spatial layer k is at 1/2**(layers-k) of the size; bpp counts its own pixels
-        shift = h.layers - k if h.mode == "spatial" else 0
-        lh, lw = level_size(h.height, h.width, shift)
-        bpp = 8 * end / (lh * lw)
-        print(f"{k:>5}  {end - start:>9}  {start:>8}-{end:<8}  {end:>16}  {bpp:>14.4f}"
-              f"  {lw}x{lh}")
+    for li in meta.layers:
+        print(f"{li.layer:>5}  {li.bytes:>9}  {li.start:>8}-{li.end:<8}  {li.end:>16}  "
+              f"{li.bpp:>14.4f}  {li.width}x{li.height}")
 
 
-def _info_remote(args: argparse.Namespace) -> int:
+def _info_remote(args: argparse.Namespace, source: RemoteRpn) -> int:
     """``info URL``: the header and each layer's byte range from the 8-byte length fields only
     (the payloads are not downloaded, so their CRCs are not checked)."""
+    from .api import info
     from .remote import PROBE
 
-    source = _remote(args.input)
-    h = source.header
-    ranges = source.layout()
-    print(f"file:    {args.input} (remote: header and length fields read)")
-    print(f"model:   {h.model} (weights {h.digest.hex()}), {h.mode} mode")
-    print(f"image:   {h.width}x{h.height}, {h.layers} layers declared, {len(ranges)} present")
-    _info_table(h, ranges)
-    if len(ranges) < h.layers:
-        print(f"file ends after layer {len(ranges)}")
+    meta = info(source)
+    _info_head(args, meta, "remote: header and length fields read", "present")
+    if meta.truncated:
+        print(f"file ends after layer {meta.available}")
     print("fetch   bytes a client transfers to decode the first k layers (header probe, "
           "payloads, next length field)")
-    for k, (_, end) in enumerate(ranges, 1):
-        more = bitstream.CHUNK_OVERHEAD if k < h.layers else 0
-        print(f"{k:>5}  {max(end + more, PROBE):>9}")
+    for li in meta.layers:
+        more = bitstream.CHUNK_OVERHEAD if li.layer < meta.declared else 0
+        print(f"{li.layer:>5}  {max(li.end + more, PROBE):>9}")
     if args.verbose or args.remote:
         _print_transfer(source, sys.stdout)
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from .api import info
     from .remote import is_url
 
     if is_url(args.input):
-        return _info_remote(args)
-    data = _read_rpn(args.input)
-    c = bitstream.parse(data)
-    h = c.header
-    print(f"file:    {args.input} ({len(data)} bytes)")
-    print(f"model:   {h.model} (weights {h.digest.hex()}), {h.mode} mode")
-    print(f"image:   {h.width}x{h.height}, {h.layers} layers declared, {c.available} complete")
-    _info_table(h, c.byte_ranges)
-    if c.damaged:
-        print(f"layer {c.damaged} is damaged ({c.damage})")
-    elif c.truncated:
-        print(f"file is truncated after layer {c.available}")
+        return _info_remote(args, _remote(args.input))
+    meta = info(read_rpn(args.input))
+    _info_head(args, meta, f"{meta.size} bytes", "complete")
+    if meta.damaged:
+        print(f"layer {meta.damaged} is damaged ({meta.damage})")
+    elif meta.truncated:
+        print(f"file is truncated after layer {meta.available}")
     return 0
 
 
@@ -204,7 +174,7 @@ def cmd_truncate(args: argparse.Namespace) -> int:
         data = source.truncated(args.layers)
     else:
         check_not_same_file(args.input, args.output)
-        source, data = None, bitstream.truncate(_read_rpn(args.input), args.layers)
+        source, data = None, bitstream.truncate(read_rpn(args.input), args.layers)
     atomic_write_bytes(args.output, data)
     if args.verbose and source is not None:
         _print_transfer(source)
@@ -227,20 +197,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.workers < 1 or args.max_pixels < 1 or args.time_budget <= 0 or args.cache_mb < 0:
         raise RpncodecError("--workers, --max-pixels and --time-budget must be positive")
+    if min(args.tile_cache_mb, args.quality_full_scale, args.max_decodes_per_worker,
+           args.worker_max_mb) < 0 or args.request_timeout <= 0:
+        raise RpncodecError("--request-timeout must be positive; --tile-cache-mb, "
+                            "--quality-full-scale, --max-decodes-per-worker and "
+                            "--worker-max-mb must not be negative")
     extra = tuple((open_model(path).name, str(Path(path).resolve()))
                   for path in args.model or [])
     serve(ServeConfig(folder, workers=args.workers, cache_bytes=int(args.cache_mb * 2**20),
                       max_pixels=args.max_pixels, time_budget_s=args.time_budget,
-                      models=extra), args.host, args.port)
+                      models=extra, tile_cache_bytes=int(args.tile_cache_mb * 2**20),
+                      quality_full_scale=args.quality_full_scale,
+                      max_decodes_per_worker=args.max_decodes_per_worker,
+                      worker_max_bytes=int(args.worker_max_mb * 2**20),
+                      request_timeout_s=args.request_timeout), args.host, args.port)
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    """One tab-separated line per shipped model: name, mode, layers, size, whether it is the
+    default of its mode (what encode uses with that --mode), description."""
+    defaults = {default_model(mode) for mode in ENCODE_MODES}
     for e in REGISTRY.values():
         path = WEIGHTS_DIR / e.file
         size = f"{path.stat().st_size / 1e6:.1f}MB" if path.exists() else "missing"
         print(f"{e.name}\t{e.mode}\t{e.layers} layer{'s' * (e.layers > 1)}\t{size}\t"
-              f"{'default' if e.default else '-'}\t{e.description}")
+              f"{'default' if e.name in defaults else '-'}\t{e.description}")
     return 0
 
 
@@ -326,7 +308,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     image = load_image(args.image)
-    loaded = _encoder_model(args.model, args.mode)
+    loaded = load_encoder(args.model, args.mode)
     outputs: dict = {}
     rows = evaluate_image(image, loaded, outputs)
     atomic_write_bytes(out / "sample.rpn", outputs["data"])
@@ -362,21 +344,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _command(sub, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand: ``summary`` (what it does) is its line in ``rpncodec --help`` and the
+    start of its own ``--help``."""
+    return sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+
+
+def exit_statuses_text(width: int = 78) -> str:
+    """:data:`EXIT_STATUSES` as the plain-text list ``rpncodec --help`` ends with."""
+    import textwrap
+
+    lines = ["exit statuses:"]
+    for code, meaning in EXIT_STATUSES:
+        lines += textwrap.wrap(meaning, width, initial_indent=f"  {code:<5}",
+                               subsequent_indent=" " * 7)
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rpncodec", description=(
         "Scalable learned image codec (reciprocal pyramid network). One file, several layers: "
-        "any prefix of whole layers decodes."))
+        "any prefix of whole layers decodes."), epilog=exit_statuses_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"rpncodec {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("encode", help="encode an image into one .rpn file with all layers "
+    s = _command(sub, "encode", "encode an image into one .rpn file with all layers "
                        "(or every image of a folder into a folder)")
     s.add_argument("input", help="image file, or a folder of images")
     s.add_argument("-o", "--output", required=True,
                    help=".rpn file, or a folder for a folder (one .rpn per image)")
     s.add_argument("--model", help="shipped model name or exported .pt file (default: "
                    "the default model)")
-    s.add_argument("--mode", choices=["quality", "spatial"], help="quality: layers add "
+    s.add_argument("--mode", choices=ENCODE_MODES, help="quality: layers add "
                    "quality (default); spatial: layers decode at 1/4, 1/2 and full resolution "
                    "(picks that mode's shipped model)")
     s.add_argument("--tile", type=int, default=bitstream.DEFAULT_TILE,
@@ -399,16 +399,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--refine", type=_non_negative, default=0, metavar="STEPS",
                    help="search the latents for the best file this many steps (0: off, "
                    "default; 30 is a good choice): smaller, better files for the same decoder; "
-                   "30 steps take about a minute for a 768x512 image; needs torch (README, "
-                   "Encoder-side refinement)")
+                   "30 steps take about a minute for a 768x512 image; needs torch "
+                   "(docs/results.md, encoder-side refinement)")
     s.set_defaults(func=cmd_encode)
 
-    url_help = ("an .rpn file, or its URL (http(s)://, or any fsspec filesystem such as "
-                "file:// or s3://): only the bytes of the layers asked for are read")
-    s = sub.add_parser("decode", help="decode the first K layers of a .rpn file to an image")
+    url = "an .rpn file, or its URL (http(s)://, or any fsspec filesystem such as file:// or s3://)"
+    url_help = f"{url}: only the bytes of the layers asked for are read"
+    s = _command(sub, "decode", "decode the first K layers of a .rpn file to an image")
     s.add_argument("input", help=url_help)
-    s.add_argument("-o", "--output", required=True)
-    s.add_argument("--layers", type=int, help="how many layers to use (default: all)")
+    s.add_argument("-o", "--output", required=True, help="image file to write, atomically; "
+                   "the format follows the suffix (.png, .ppm, .bmp, .tif, ...; PNG if none)")
+    s.add_argument("--layers", type=int, help="how many layers to use (default: all; of a "
+                   "damaged or truncated file, every intact layer, with a warning)")
     s.add_argument("--model", help="weights to decode with (default: the model the file names)")
     s.add_argument("--device", default="cpu", help="where the network runs: cpu (default), "
                    "cuda or cuda:N (bit-exact only on the kind of device that encoded)")
@@ -417,32 +419,43 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", choices=BACKENDS, help="what runs the networks: onnx (ONNX "
                    "Runtime, the default where installed: no torch, fast start) or torch; "
                    "files are the same either way")
+    s.add_argument("--strict", action="store_true", help="without --layers, fail (exit "
+                   "status 1) on a damaged or truncated file instead of decoding its intact "
+                   "layers with a warning")
     s.set_defaults(func=cmd_decode)
 
-    s = sub.add_parser("info", help="show a .rpn file's model, size and layer byte ranges")
-    s.add_argument("input", help=url_help)
+    s = _command(sub, "info", "show a .rpn file's model, size and layer byte ranges")
+    s.add_argument("input", help=f"{url}: for a URL only the header and each layer's "
+                   "8-byte length field are read, so payload CRCs are not checked")
     s.add_argument("--remote", action="store_true", help="for a URL: also list the ranged "
                    "reads info made and the bytes each transferred")
     s.add_argument("-v", "--verbose", action="store_true", help="same as --remote")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("truncate", help="keep the first K layers (a byte copy, no re-encode)")
+    s = _command(sub, "truncate", "keep the first K layers (a byte copy, no re-encode)")
     s.add_argument("input", help=url_help)
-    s.add_argument("-o", "--output", required=True)
-    s.add_argument("--layers", type=int, required=True)
+    s.add_argument("-o", "--output", required=True, help=".rpn file to write, atomically: "
+                   "a valid file that declares only the kept layers")
+    s.add_argument("--layers", type=int, required=True, metavar="K", help="how many layers "
+                   "to keep, 1 to the file's layer count (they must be intact)")
     s.add_argument("-v", "--verbose", action="store_true", help="for a URL: report every "
                    "ranged read and the bytes it transferred")
     s.set_defaults(func=cmd_truncate)
 
     from .serve.config import (
         DEFAULT_CACHE_BYTES,
+        DEFAULT_MAX_DECODES,
         DEFAULT_MAX_PIXELS,
+        DEFAULT_QUALITY_FULL_SCALE,
+        DEFAULT_REQUEST_TIMEOUT_S,
+        DEFAULT_TILE_CACHE_BYTES,
         DEFAULT_TIME_BUDGET_S,
+        DEFAULT_WORKER_MAX_BYTES,
         default_workers,
     )
 
-    s = sub.add_parser("serve", help="serve a folder of .rpn files over HTTP: ranged file "
-                       "reads, decoded layers as PNG/WebP, a progressive viewer (README, Serving)")
+    s = _command(sub, "serve", "serve a folder of .rpn files over HTTP: ranged file "
+                       "reads, decoded layers as PNG/WebP, a progressive viewer (docs/serving.md)")
     s.add_argument("folder", help="folder of .rpn files, served as /files/NAME.rpn, "
                    "/images/NAME?layers=K, /images/NAME/info and /view/NAME")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
@@ -460,13 +473,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"seconds one decode may take (default {DEFAULT_TIME_BUDGET_S:g})")
     s.add_argument("--model", action="append", help="extra weights file for files that name "
                    "it (its file name without .pt); repeat for several")
+    s.add_argument("--tile-cache-mb", type=float, default=DEFAULT_TILE_CACHE_BYTES / 2**20,
+                   help="memory for decoded tiles of IIIF requests, in MiB (default "
+                   f"{DEFAULT_TILE_CACHE_BYTES // 2**20})")
+    s.add_argument("--quality-full-scale", type=float, default=DEFAULT_QUALITY_FULL_SCALE,
+                   help="IIIF, quality files: output scale from which every layer is decoded; "
+                   "one layer fewer per halving below it, 0 for always every layer (default "
+                   f"{DEFAULT_QUALITY_FULL_SCALE:g})")
+    s.add_argument("--max-decodes-per-worker", type=int, default=DEFAULT_MAX_DECODES,
+                   help="replace a decoding process after this many decodes, 0 for never "
+                   f"(default {DEFAULT_MAX_DECODES})")
+    s.add_argument("--worker-max-mb", type=float, default=DEFAULT_WORKER_MAX_BYTES / 2**20,
+                   help="replace the decoding processes when one holds more memory than "
+                   "this after a decode, 0 for never (default "
+                   f"{DEFAULT_WORKER_MAX_BYTES // 2**20})")
+    s.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT_S,
+                   help="close a connection whose request (headers and body) has not arrived "
+                   "this many seconds after its first byte (default "
+                   f"{DEFAULT_REQUEST_TIMEOUT_S:g})")
     s.set_defaults(func=cmd_serve)
 
-    s = sub.add_parser("models", help="list the shipped models")
+    s = _command(sub, "models", "list the shipped models, one tab-separated line each: "
+                 "name, mode, layers, size, 'default' for the default of each mode (the one "
+                 "encode --mode uses; quality is the default mode), description")
     s.set_defaults(func=cmd_models)
 
-    s = sub.add_parser("eval", help="per-layer bpp, PSNR and MS-SSIM over a folder of images")
-    s.add_argument("folder")
+    s = _command(sub, "eval", "measure per-layer bpp, PSNR and MS-SSIM over a folder of "
+                 "images")
+    s.add_argument("folder", help="folder of images (searched recursively by suffix: .png, "
+                   ".jpg, .ppm, ...)")
     s.add_argument("--model", action="append", help="shipped name or .pt file (default: the "
                    "default model); repeated: single-layer models evaluated as one rate sweep")
     s.add_argument("--name", help="name of a sweep of several --model (default single-sweep)")
@@ -476,11 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="encode with this many latent refinement steps (encode --refine)")
     s.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("anchors", help="classical anchors over a folder, same JSON as eval")
-    s.add_argument("folder")
+    s = _command(sub, "anchors", "measure classical codecs (JPEG 2000, JPEG, WebP, ...) over "
+                 "a folder, in the same JSON as eval")
+    s.add_argument("folder", help="folder of images (searched recursively by suffix)")
     s.add_argument("--codec", required=True, help="jpeg2000-layered, jpeg2000-resolutions, "
                    "jpeg2000, jpeg, webp, avif, jxl, simulcast or simulcast-resolutions "
-                   "(README, Evaluation)")
+                   "(docs/results.md)")
     s.add_argument("--match", help="rpncodec eval JSON (with --per-image) whose rates to match")
     s.add_argument("--bpp", type=float, nargs="+", help="cumulative layer rates (layered), total "
                    "rates (resolutions) or the rate grid (jpeg2000) instead")
@@ -491,20 +527,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-image", action="store_true", help="include per-image rows in the JSON")
     s.set_defaults(func=cmd_anchors)
 
-    s = sub.add_parser("bdrate", help="Bjontegaard deltas of TEST against ANCHOR, per layer")
+    s = _command(sub, "bdrate", "compute Bjontegaard deltas of TEST against ANCHOR, per "
+                 "layer")
     s.add_argument("test", help="results JSON (join files of one codec with commas)")
     s.add_argument("anchor", help="results JSON (join files of one codec with commas)")
-    s.add_argument("--metric", choices=["psnr", "ms-ssim"], default="psnr")
+    s.add_argument("--metric", choices=["psnr", "ms-ssim"], default="psnr",
+                   help="quality measure the deltas are computed on (default psnr: PSNR-RGB)")
     s.add_argument("--json", help="also write the table as JSON here")
     s.set_defaults(func=cmd_bdrate)
 
-    s = sub.add_parser("plot", help="PSNR and MS-SSIM against bpp of results JSONs (PNG)")
-    s.add_argument("results", nargs="+")
-    s.add_argument("-o", "--output", required=True)
-    s.add_argument("--title")
+    s = _command(sub, "plot", "plot PSNR and MS-SSIM against bpp of results JSONs (PNG)")
+    s.add_argument("results", nargs="+", help="results JSONs written by eval --json or "
+                   "anchors --json; one curve each")
+    s.add_argument("-o", "--output", required=True, help="PNG file to write")
+    s.add_argument("--title", help="title above the plots (default: a generated one)")
     s.set_defaults(func=cmd_plot)
 
-    s = sub.add_parser("report", help="static HTML page: RD plots, BD-rates, crops")
+    s = _command(sub, "report", "build a static HTML page of results: RD plots, "
+                 "BD-rates, crops")
     s.add_argument("folder", help="folder of results JSONs (e.g. results/kodak)")
     s.add_argument("--out", required=True, help="output folder (index.html, plots, crops)")
     s.add_argument("--images", help="the images the results were measured on (for the crops)")
@@ -516,15 +556,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--screenshot", help="also render the page in headless Chromium to this PNG")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("demo", help="encode the bundled sample and decode every layer")
-    s.add_argument("--image", default=str(SAMPLE))
-    s.add_argument("--model")
-    s.add_argument("--mode", choices=["quality", "spatial"],
+    s = _command(sub, "demo", "encode the bundled sample and decode every layer, printing "
+                 "each layer's bytes, PSNR and MS-SSIM")
+    s.add_argument("--image", default=str(SAMPLE), help="image to code instead of the "
+                   "bundled sample (kodim23)")
+    s.add_argument("--model", help="shipped model name or exported .pt file (default: the "
+                   "default model, or --mode's)")
+    s.add_argument("--mode", choices=ENCODE_MODES,
                    help="use this mode's shipped model (spatial: 1/4, 1/2, full resolution)")
-    s.add_argument("--out", default="demo-out")
+    s.add_argument("--out", default="demo-out", help="folder to write sample.rpn and "
+                   "layerK.png to (created if missing; default demo-out)")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("export-onnx", help="export a model's networks as ONNX graphs (plus "
+    s = _command(sub, "export-onnx", "export a model's networks as ONNX graphs (plus "
                        "arrays and a manifest) for the torch-free onnx backend")
     s.add_argument("model", help="shipped model name or exported .pt file")
     s.add_argument("-o", "--output", required=True, help="folder to write (replaced if it "
@@ -533,7 +577,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .training.config import add_arguments
 
-    s = sub.add_parser("train", help="train a model (see README, Training)")
+    s = _command(sub, "train", "train a model (docs/training.md gives the recipes of the "
+                 "shipped models)")
     add_arguments(s)
     s.set_defaults(func=cmd_train)
     return p

@@ -49,3 +49,8 @@ def in_layer(layer: int) -> Iterator[None]:
         if exc.layer is None:
             exc.layer = layer
         raise
+
+
+class PartialDecodeWarning(UserWarning):
+    """A file decoded with fewer layers than it declares, because it is truncated or a layer
+    is damaged (:func:`rpncodec.decode` without ``layers``; ``strict=True`` raises instead)."""

@@ -88,8 +88,10 @@ def _source_is_16_bit(path: Path, image: Image.Image) -> bool:
     return False
 
 
-def _to_rgb(image: Image.Image, name: Path) -> np.ndarray:
-    """Convert a loaded Pillow image of any mode to a uint8 (H, W, 3) array."""
+def to_rgb(image: Image.Image, name: str | Path) -> np.ndarray:
+    """Convert a Pillow image of any mode to a uint8 (H, W, 3) array (``name`` names it in
+    warnings and errors): alpha is dropped with an :class:`ImageWarning`, 16-bit gray reduced
+    to 8 bits; floating-point or unconvertible modes raise :class:`InputImageError`."""
     mode = image.mode
     if mode == "F":
         raise InputImageError(f"{name} has floating-point pixels, which rpncodec does not read")
@@ -146,7 +148,7 @@ def load_image(path: str | Path) -> np.ndarray:
             warnings.warn(
                 f"{path} has 16-bit samples; they are reduced to 8 bits", ImageWarning, stacklevel=2
             )
-        return _to_rgb(oriented, path)
+        return to_rgb(oriented, path)
 
 
 def _format_for(suffix: str) -> str | None:

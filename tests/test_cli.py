@@ -7,6 +7,7 @@ busy machine with two cores, torch's thread pool makes the tiny model 100x slowe
 
 from __future__ import annotations
 
+import argparse
 import io
 import itertools
 import json
@@ -25,7 +26,7 @@ import torch
 from PIL import Image
 
 from rpncodec import __version__, bitstream
-from rpncodec.cli import main
+from rpncodec.cli import EXIT_STATUSES, build_parser, main
 from rpncodec.utils.testing import smooth_image, tiny_model, with_header
 from rpncodec.zoo import REGISTRY, WEIGHTS_DIR, default_model
 
@@ -635,3 +636,78 @@ def test_console_script_runs_version_and_a_round_trip(tmp_path, image_file, tiny
     assert done.returncode == 1
     error_line(done.stderr)
     assert not (tmp_path / "y.png").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# decode --strict
+
+
+def test_strict_decode_of_a_damaged_file_fails_and_writes_nothing(capsys, coded,
+                                                                   damaged_layer_3, tmp_path):
+    output = tmp_path / "strict.png"
+    line = fails(capsys, "decode", damaged_layer_3, "-o", output, "--model", coded.model,
+                 "--strict", output=output)
+    assert "layer 3" in line and "damaged" in line and "--layers 2" in line
+
+
+def test_strict_decode_of_a_truncated_file_fails(capsys, coded, tmp_path):
+    start, _ = chunk_range(coded.data, 3)
+    cut = write_rpn(tmp_path, coded.data[: start + 20])
+    output = tmp_path / "strict.png"
+    line = fails(capsys, "decode", cut, "-o", output, "--model", coded.model, "--strict",
+                 output=output)
+    assert "truncated" in line and "2 of 4" in line
+
+
+def test_strict_decode_of_an_intact_file_or_of_intact_layers_succeeds(capsys, coded,
+                                                                       damaged_layer_3,
+                                                                       tmp_path):
+    png = tmp_path / "all.png"
+    code, _, err = cli(capsys, "decode", coded.rpn, "-o", png, "--model", coded.model,
+                       "--strict")
+    assert code == 0 and err == ""
+    np.testing.assert_array_equal(read_png(png), coded.layers[LAYERS])
+    code, _, err = cli(capsys, "decode", damaged_layer_3, "-o", png, "--model", coded.model,
+                       "--strict", "--layers", 2)
+    assert code == 0 and err == ""  # the layers asked for are intact
+    np.testing.assert_array_equal(read_png(png), coded.layers[2])
+
+
+# ---------------------------------------------------------------------------------------------
+# help texts
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_option_of_every_subcommand_has_help_text():
+    missing = [f"{name} {'/'.join(a.option_strings) or a.dest}"
+               for name, sub in _subparsers(build_parser()).items() for a in sub._actions
+               if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()]
+    assert missing == []
+
+
+def test_every_subcommand_says_what_it_does_and_cites_no_readme_section():
+    parser = build_parser()
+    summaries = {a.dest: a.help for a in next(
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction))._choices_actions}
+    for name, sub in _subparsers(parser).items():
+        assert (summaries.get(name) or "").strip(), name
+        assert (sub.description or "").strip(), name  # the top of `rpncodec NAME --help`
+        text = sub.format_help()
+        assert "README" not in text, name  # the docs pages are the reference now
+    assert "docs/training.md" in _subparsers(parser)["train"].format_help()
+
+
+def test_info_help_mentions_no_layers_it_cannot_take():
+    text = _subparsers(build_parser())["info"].format_help()
+    assert "--layers" not in text and "layers asked for" not in text
+
+
+def test_help_lists_every_exit_status():
+    text = build_parser().format_help()
+    for code, _ in EXIT_STATUSES:
+        assert re.search(rf"^\s+{code}\s+\S", text, re.MULTILINE), code
+    assert {code for code, _ in EXIT_STATUSES} >= {0, 1, 2, 130}

@@ -219,14 +219,28 @@ def card_results(name: str) -> str:
             out += [f"**{title}**, `{source}`:", "", LAYER_HEAD, *rows, ""]
     if name in SINGLE_MODELS:
         sweep = _results(RESULTS / "kodak" / "rpn-single-cpu.json")
-        i = sweep["setting"].index(name) if sweep and name in sweep.get("setting", []) else None
-        if i is not None:
-            out += ["**Kodak (24 images)**, one point of the sweep `results/kodak/"
-                    "rpn-single-cpu.json`:", "", "| bytes | bpp | PSNR-RGB (dB) | MS-SSIM |",
-                    "|---|---|---|---|",
-                    f"| {sweep['bytes'][i]:.0f} | {sweep['bpp'][i]:.4f} | "
-                    f"{sweep['psnr-rgb'][i]:.2f} | {sweep['ms-ssim-rgb'][i]:.4f} |", ""]
+        i = SINGLE_MODELS.index(name)  # the sweep's setting k is its k-th model, in this order
+        bpp, psnr = sweep["bpp"][i], sweep["psnr-rgb"][i]
+        gap = _gap_on_curve(bpp, psnr, RESULTS / "kodak" / "jpeg2000.json")
+        out += [f"**Kodak (24 images)**, point {i + 1} of the sweep `results/kodak/"
+                "rpn-single-cpu.json`; the gap is read off the JPEG 2000 sweep's curve at the "
+                "same bpp:", "",
+                "| bytes | bpp | PSNR-RGB (dB) | MS-SSIM | gap to JPEG 2000 at the same bpp |",
+                "|---|---|---|---|---|",
+                f"| {sweep['bytes'][i]:.0f} | {bpp:.4f} | {psnr:.2f} | "
+                f"{sweep['ms-ssim-rgb'][i]:.4f} | {gap} |", ""]
     return "\n".join(out) if out else "Not evaluated on its own."
+
+
+def _gap_on_curve(bpp: float, psnr: float, anchor: Path) -> str:
+    """PSNR minus the anchor sweep's PSNR at ``bpp`` (pchip on log-rate, as ``bdrate``)."""
+    import math
+
+    from rpncodec.utils.bdrate import _interp, load_results, monotone
+
+    points = monotone(load_results(str(anchor)).all_points())
+    at = _interp([math.log(b) for b, _ in points], [q for _, q in points], math.log(bpp))
+    return "-" if at is None else f"{psnr - at:+.2f} dB"
 
 
 def card_agreement(name: str) -> str:

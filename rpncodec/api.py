@@ -215,7 +215,7 @@ def partial_note(decoded: Decoded) -> str | None:
 
 def decode_rpn(source: RpnInput, *, layers: int | None = None, width: int | None = None,
                model: ModelInput = None, backend: str | None = None, device: str | None = None,
-               strict: bool = False) -> Decoded:
+               strict: bool = False, max_pixels: int | None = None) -> Decoded:
     """:func:`decode`, returning the codec's :class:`~rpncodec.codec.Decoded` (the pixels as
     a numpy array, the layers used and declared, the parsed container) and never warning:
     :func:`partial_note` says what :func:`decode` would warn about. Arguments and errors are
@@ -232,13 +232,13 @@ def decode_rpn(source: RpnInput, *, layers: int | None = None, width: int | None
         layers = header.layers
     weights = os.fspath(model) if isinstance(model, os.PathLike) else model
     if isinstance(data, bytes):
-        return codec.decode(data, layers, weights, device, backend)
-    return data.decode(layers, weights, device, backend)
+        return codec.decode(data, layers, weights, device, backend, max_pixels)
+    return data.decode(layers, weights, device, backend, max_pixels)
 
 
 def decode(source: RpnInput, *, layers: int | None = None, width: int | None = None,
            backend: str | None = None, model: ModelInput = None, device: str | None = None,
-           strict: bool = False) -> Image.Image:
+           strict: bool = False, max_pixels: int | None = None) -> Image.Image:
     """Decode the first layers of an ``.rpn`` file to an RGB PIL image (what
     ``rpncodec decode`` writes).
 
@@ -261,6 +261,11 @@ def decode(source: RpnInput, *, layers: int | None = None, width: int | None = N
         device: where the torch backend runs: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"``.
         strict: when neither ``layers`` nor ``width`` is given, refuse a damaged or
             truncated file (raise) instead of decoding its intact layers.
+        max_pixels: decompression limit on the size the header declares, checked before
+            anything else is read or decoded: above it a
+            :class:`~rpncodec.limits.DecompressionBombWarning`, above twice it a
+            :class:`~rpncodec.limits.DecompressionBombError`. None (default):
+            :data:`rpncodec.limits.MAX_IMAGE_PIXELS` (Pillow's value); 0: no limit.
 
     Returns:
         The decoded image, mode ``"RGB"``.
@@ -270,6 +275,7 @@ def decode(source: RpnInput, *, layers: int | None = None, width: int | None = N
             those asked for (or any damaged layer with ``strict``).
         TruncatedError: the file ends before the layers asked for (or before its last
             declared layer with ``strict``).
+        DecompressionBombError: the header declares more than twice ``max_pixels``.
         InputImageError: the path or URL cannot be read.
         ModelError: the file's model is not shipped and ``model`` is not given, the weights
             do not match the file, or an unknown backend or device.
@@ -284,7 +290,7 @@ def decode(source: RpnInput, *, layers: int | None = None, width: int | None = N
     from .errors import PartialDecodeWarning
 
     decoded = decode_rpn(source, layers=layers, width=width, model=model, backend=backend,
-                         device=device, strict=strict)
+                         device=device, strict=strict, max_pixels=max_pixels)
     note = partial_note(decoded) if layers is None and width is None else None
     if note:
         warnings.warn(note, PartialDecodeWarning, stacklevel=2)

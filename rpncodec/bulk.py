@@ -42,6 +42,7 @@ class Settings:
     device: str = "cpu"
     threads: int | None = None  # network threads per worker (None: the backend's default)
     refine: int = 0  # latent refinement steps (rpncodec.models.refine; torch backend)
+    max_pixels: int | None = None  # decompression limit of the images read (rpncodec.limits)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def encode_one(source: str, target: str, settings: Settings) -> Outcome:
     from .imageio import atomic_write_bytes, load_image
 
     try:
-        image = load_image(source)
+        image = load_image(source, settings.max_pixels)
         loaded = _model(settings.model, settings.mode, settings.device,
                         settings.threads or _worker_threads,
                         "torch" if settings.refine else None)

@@ -56,7 +56,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if Path(args.input).is_dir():
         return _encode_folder(Path(args.input), Path(args.output), args)
     check_not_same_file(args.input, args.output)
-    image = load_image(args.input)
+    image = load_image(args.input, args.max_pixels)
     loaded = load_encoder(args.model, args.mode, args.backend, args.device, args.refine)
     t0 = time.perf_counter()
     data = codec.encode(image, loaded, args.tile, args.refine)
@@ -73,7 +73,8 @@ def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
     ``--workers`` processes or on the Dask cluster at ``--scheduler``."""
     from .bulk import Settings, encode_folder
 
-    settings = Settings(args.model, args.mode, args.tile, args.device, refine=args.refine)
+    settings = Settings(args.model, args.mode, args.tile, args.device, refine=args.refine,
+                        max_pixels=args.max_pixels)
     encode_folder(folder, out, settings, args.workers, args.scheduler, args.force)
     return 0
 
@@ -103,7 +104,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
         check_not_same_file(args.input, args.output)
         source = None
     decoded = decode_rpn(source or args.input, layers=args.layers, model=args.model,
-                         backend=args.backend, device=args.device, strict=args.strict)
+                         backend=args.backend, device=args.device, strict=args.strict,
+                         max_pixels=args.max_pixels)
     note = partial_note(decoded) if args.layers is None else None
     if note:
         print(f"rpncodec: warning: {note}", file=sys.stderr)
@@ -361,6 +363,17 @@ def exit_statuses_text(width: int = 78) -> str:
     return "\n".join(lines)
 
 
+def _max_pixels_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--max-pixels``: the decompression limit (rpncodec.limits), checked from the size
+    ``what`` declares before anything is decoded."""
+    from .limits import MAX_IMAGE_PIXELS
+
+    parser.add_argument("--max-pixels", type=_non_negative, metavar="N", help=f"warn when "
+                        f"{what} declares more than N pixels and refuse it above 2N, before "
+                        f"decoding anything (default {MAX_IMAGE_PIXELS}, Pillow's "
+                        "MAX_IMAGE_PIXELS; 0: no limit)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rpncodec", description=(
         "Scalable learned image codec (reciprocal pyramid network). One file, several layers: "
@@ -401,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "default; 30 is a good choice): smaller, better files for the same decoder; "
                    "30 steps take about a minute for a 768x512 image; needs torch "
                    "(docs/results.md, encoder-side refinement)")
+    _max_pixels_option(s, "an input image")
     s.set_defaults(func=cmd_encode)
 
     url = "an .rpn file, or its URL (http(s)://, or any fsspec filesystem such as file:// or s3://)"
@@ -422,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strict", action="store_true", help="without --layers, fail (exit "
                    "status 1) on a damaged or truncated file instead of decoding its intact "
                    "layers with a warning")
+    _max_pixels_option(s, "a file")
     s.set_defaults(func=cmd_decode)
 
     s = _command(sub, "info", "show a .rpn file's model, size and layer byte ranges")

@@ -27,6 +27,7 @@ import numpy as np
 from . import bitstream
 from .backend import Coder, open_model
 from .errors import BitstreamError, ModelError
+from .limits import check_pixels
 from .registry import REGISTRY, safe_name
 
 DEFAULT_TILE = bitstream.DEFAULT_TILE
@@ -111,17 +112,21 @@ def _scaled(size: int, scale: Fraction) -> int:
 
 
 def decode(data: bytes, layers: int | None = None, model: str | Coder | None = None,
-           device: str | None = None, backend: str | None = None) -> Decoded:
+           device: str | None = None, backend: str | None = None,
+           max_pixels: int | None = None) -> Decoded:
     """Decode the first ``layers`` layers (default: every complete layer) of a .rpn file.
 
     Tiles are decoded one at a time into one preallocated uint8 image, allocated after the
     first tile decodes (so a damaged first tile costs no image-sized allocation). ``device``
     and ``backend`` are where a model named by ``model`` or the header runs
-    (:func:`rpncodec.backend.open_model`).
+    (:func:`rpncodec.backend.open_model`). The size the header declares is checked against
+    ``max_pixels`` first (:func:`rpncodec.limits.check_pixels`; None: the default
+    :data:`rpncodec.limits.MAX_IMAGE_PIXELS`, 0: no limit), before any model is loaded.
     """
     container = bitstream.parse(data)
-    chunks = bitstream.select(container, layers)
     header = container.header
+    check_pixels(header.width, header.height, max_pixels, what="file")
+    chunks = bitstream.select(container, layers)
     loaded = model_for(header, model, device, backend)
     multiple = loaded.pad_multiple
     grid = bitstream.tile_grid(header.height, header.width, header.tile)

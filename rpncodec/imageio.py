@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from rpncodec.bitstream import size_problem
 from rpncodec.errors import InputImageError, OutputError
 from rpncodec.files import atomic_output, atomic_write_bytes, check_not_same_file, one_line
+from rpncodec.limits import check_pixels
 
 __all__ = ["atomic_output", "atomic_write_bytes", "check_not_same_file", "list_images",
            "load_image", "save_image"]
@@ -59,8 +60,9 @@ def _open(path: Path) -> Image.Image:
             raise InputImageError(f"{path} is empty (0 bytes)")
     except OSError as error:
         raise InputImageError(f"cannot read {path}: {one_line(error)}") from None
-    # Pillow's own decompression-bomb limit differs from ours (and raises inside open), so it
-    # is switched off while opening; load_image checks the size before any pixel is decoded.
+    # Pillow's own decompression-bomb check raises inside open, with its own message and
+    # setting, so it is switched off while opening; load_image applies rpncodec.limits (the
+    # same convention) before any pixel is decoded.
     previous = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
@@ -119,18 +121,22 @@ def to_rgb(image: Image.Image, name: str | Path) -> np.ndarray:
     return np.array(rgb, dtype=np.uint8).reshape(rgb.height, rgb.width, 3)
 
 
-def load_image(path: str | Path) -> np.ndarray:
+def load_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """Read an image file as 8-bit RGB: a ``uint8`` array of shape (height, width, 3).
 
     EXIF orientation is applied. Alpha, 16-bit depth and extra animation frames are dropped
     with an :class:`ImageWarning`. Unreadable, corrupt, truncated or oversized files raise
     :class:`InputImageError` naming the file; oversized ones before their pixels are decoded.
+    Images above the decompression limit ``max_pixels`` warn or are refused as
+    :func:`rpncodec.limits.check_pixels` says (None: the default limit, 0: none), also before
+    their pixels are decoded.
     """
     path = Path(path)
     with _open(path) as image:
         problem = size_problem(image.height, image.width)
         if problem:
             raise InputImageError(f"{path} is {problem}")
+        check_pixels(image.width, image.height, max_pixels, what=str(path))
         try:
             frames = getattr(image, "n_frames", 1)
             deep = image.mode in _SIXTEEN_BIT_GRAY or _source_is_16_bit(path, image)

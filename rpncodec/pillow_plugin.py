@@ -148,8 +148,10 @@ class RpnImageFile(ImageFile.ImageFile):
 
         layers = self._layers_wanted()
         strict = not ImageFile.LOAD_TRUNCATED_IMAGES
+        # Pillow applied Image.MAX_IMAGE_PIXELS at open: rpncodec's own limit is not applied
+        # twice (a user who raised Pillow's gets what Pillow allows)
         decoded = decode_rpn(self.rpn, layers=layers, model=self.model, backend=self.backend,
-                             strict=strict)
+                             strict=strict, max_pixels=0)
         note = partial_note(decoded) if layers is None else None
         if note:
             warnings.warn(note, PartialDecodeWarning, stacklevel=3)

@@ -241,13 +241,17 @@ class RemoteRpn:
         return bitstream.parse(self.prefix(layers))
 
     def decode(self, layers: int | None = None, model=None, device: str | None = None,
-               backend: str | None = None):
-        """``codec.decode`` of the first ``layers`` layers, reading only their bytes."""
+               backend: str | None = None, max_pixels: int | None = None):
+        """``codec.decode`` of the first ``layers`` layers, reading only their bytes. The
+        declared size is checked against ``max_pixels`` (:func:`rpncodec.limits.check_pixels`)
+        before any layer is read."""
         from . import codec
+        from .limits import check_pixels
 
         if layers is not None:
             self._check_layers(layers)
-        return codec.decode(self.prefix(layers), layers, model, device, backend)
+        check_pixels(self.header.width, self.header.height, max_pixels, what=self.location)
+        return codec.decode(self.prefix(layers), layers, model, device, backend, max_pixels=0)
 
     def truncated(self, layers: int) -> bytes:
         """A valid file holding the first ``layers`` layers (see :func:`bitstream.truncate`)."""

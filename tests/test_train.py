@@ -6,14 +6,17 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from rpncodec import codec
 from rpncodec.cli import main
+from rpncodec.errors import RpncodecError
 from rpncodec.training.config import stage_at
 from rpncodec.training.export import export
 from rpncodec.training.losses import guidance_weights, uncertainty_nll
@@ -314,3 +317,26 @@ def test_spatial_levels_warm_started_from_single_layer_models(image_folder, tmp_
     assert train(image_folder, tmp_path / "s", 2, "--mode", "spatial",
                  "--init-levels", str(path), str(path), str(path)) == 0
     assert train(image_folder, tmp_path / "q", 2, "--init-levels", str(path)) == 1
+
+
+def test_extra_data_fills_its_share_of_each_batch_and_is_validated_apart(image_folder,
+                                                                         tmp_path) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    flat = np.zeros((80, 96, 3), np.uint8)
+    flat[:, :48] = (250, 40, 180)  # flat colour: nothing like the smooth training images
+    for i in range(21):  # every 20th is held out: files 0 and 20
+        Image.fromarray(flat).save(extra / f"{i:02d}.png")
+    cfg = TrainConfig(preset="tiny", steps=2, batch=4, crop=64, data=str(image_folder),
+                      extra_data=str(extra), extra_share=0.5, val_every=1)
+    trainer = Trainer(cfg, tmp_path / "run")
+    x = trainer.batch()
+    assert x.shape == (4, 3, 64, 64)
+    is_flat = [bool(((b * 255).round() == 250).any() and ((b * 255).round() == 0).any())
+               for b in x]
+    assert is_flat == [False, False, True, True]
+    record = trainer.validate()
+    assert trainer.val_extra.shape[0] == 2
+    assert set(record["extra"]) >= {"bpp", "psnr"} and record["extra"]["psnr"] != record["psnr"]
+    with pytest.raises(RpncodecError, match="--extra-share"):
+        Trainer(replace(cfg, extra_share=1.5), tmp_path / "bad")

@@ -91,6 +91,11 @@ class TrainConfig:
                             "(0: off)")
     seed: int = _opt(0, "random seed")
     data: str = _opt(str(DEFAULT_DATA), "folder of training images (never Kodak)")
+    extra_data: str | None = _opt(
+        None, "a second folder of training images (e.g. the train part of "
+        "scripts/nonphoto/build.py's data set), mixed into every batch", metavar="DIR")
+    extra_share: float = _opt(0.5, "--extra-data: the share of each batch's crops drawn from "
+                              "it (0-1)")
     val_every: int = _opt(500, "validate every N steps")
     checkpoint_every: int = _opt(200, "checkpoint every N steps")
     threads: int = _opt(0, "torch threads (0: torch's default)")

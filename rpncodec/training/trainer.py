@@ -93,6 +93,13 @@ class Trainer:
         self.data = CropDataset(train_files, cfg.crop)
         self.val = (center_crops(val_files, 256, self.model.pad_multiple).to(self.device)
                     if val_files and self.rank == 0 else None)
+        self.extra = self.val_extra = None
+        if cfg.extra_data:  # a second source, validated apart so neither hides the other
+            extra_train, extra_val = split_holdout(list_images(cfg.extra_data), every=20)
+            self.extra = CropDataset(extra_train, cfg.crop)
+            if extra_val and self.rank == 0:
+                self.val_extra = center_crops(extra_val, 256, self.model.pad_multiple)
+                self.val_extra = self.val_extra.to(self.device)
         self.fitted = False  # --minutes: has the schedule been fitted to the budget yet?
 
     def _check(self, cfg: TrainConfig) -> None:
@@ -107,6 +114,8 @@ class Trainer:
                                 or len(cfg.progressive) != layers):
             raise RpncodecError("--progressive needs quality mode, one process and one step "
                                 f"count per level ({layers})")
+        if not 0 <= cfg.extra_share <= 1:
+            raise RpncodecError(f"--extra-share must be between 0 and 1, got {cfg.extra_share}")
         if cfg.minutes and self.world > 1:
             raise RpncodecError("--minutes needs one process (ranks would fit different "
                                 "schedules)")
@@ -147,7 +156,7 @@ class Trainer:
         self.model.train()
         for group in self.opt.param_groups + (self.unc_opt.param_groups if self.unc_opt else []):
             group["lr"] = cfg.lr_at(self.step)
-        x = self.data.batch(cfg.batch, self.gen).to(self.device)
+        x = self.batch().to(self.device)
         record: dict = {"stage": stage}
         if cfg.progressive:
             phase = cfg.phase_at(self.step)
@@ -194,8 +203,22 @@ class Trainer:
         self.unc_opt.step()
         return float(nll.detach())
 
+    def batch(self) -> torch.Tensor:
+        """A training batch; with --extra-data, its share of the crops come from there."""
+        cfg = self.cfg
+        n_extra = round(cfg.batch * cfg.extra_share) if self.extra is not None else 0
+        parts = [self.data.batch(cfg.batch - n_extra, self.gen)]
+        if n_extra:
+            parts.append(self.extra.batch(n_extra, self.gen))
+        return torch.cat(parts)
+
     def validate(self) -> dict:
-        return validate(self.model, self.uncertainty, self.val, self.lambdas, self.cumulative)
+        """Validation on the held-out photos, and apart on the held-out --extra-data crops."""
+        record = validate(self.model, self.uncertainty, self.val, self.lambdas, self.cumulative)
+        if self.val_extra is not None:
+            record["extra"] = validate(self.model, self.uncertainty, self.val_extra,
+                                       self.lambdas, self.cumulative)
+        return record
 
     def log(self, record: dict) -> None:
         if self.rank == 0:

@@ -369,6 +369,19 @@ def _defaults(folder: Path) -> str:
     return "\n".join(out)
 
 
+# --- the format page ---------------------------------------------------------------------------
+
+def scale_table() -> str:
+    """The 64 scales of the Gaussian tables as exact float64 values (shortest round-trip
+    decimals), four per row: what a decoder compares each predicted scale with."""
+    from rpncodec.entropy.coding import SCALES
+
+    head = "| i | scale | i | scale | i | scale | i | scale |\n|---|---|---|---|---|---|---|---|"
+    rows = [" | ".join(f"{i} | `{float(SCALES[i])!r}`" for i in range(r, 64, 16))
+            for r in range(16)]
+    return head + "\n" + "\n".join(f"| {row} |" for row in rows)
+
+
 # --- entry points -----------------------------------------------------------------------------
 
 def generate(marker: str) -> str:
@@ -376,6 +389,8 @@ def generate(marker: str) -> str:
     kind, _, arg = marker.strip().partition(" ")
     if kind == "cli":
         return cli_reference()
+    if kind == "scales":
+        return scale_table()
     if kind == "status":
         return status_table()
     if kind == "card":

@@ -6,14 +6,16 @@
                                  (the smallest layer at least W wide), ?format=png|webp
     GET /images/NAME/info        JSON: mode, model, size, layers, byte ranges per layer
     GET /view/NAME               the progressive viewer
+    GET /iiif/3/NAME/...         IIIF Image API 3.0, level 2 (:mod:`.iiif_routes`)
 
 Every error is JSON ``{"error": "..."}`` with a 4xx status (503 when the service is saturated
-or a decode overruns its time budget); a request can only ever reach ``DIR/NAME.rpn``.
+or a decode overruns its time budget); a request can only ever reach ``DIR/NAME.rpn``. A
+client that does not send a whole request within ``request_timeout_s`` is disconnected
+(:mod:`.protocol`), and an idle kept-alive connection after ``keep_alive_s``.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -31,38 +33,19 @@ from ..errors import RpncodecError
 from . import names
 from .catalog import Catalog, FileInfo, etag_of
 from .config import ServeConfig
+from .iiif_routes import IIIFRoutes
 from .pool import Busy, DecodePool, RenderError
+from .protocol import timed_protocol
 from .render import FORMATS
+from .responses import SECURITY, Refused, error, etag_matches, not_modified
 from .viewer import SCRIPT, page
 
-_NUMBER = re.compile(r"[0-9]{1,9}")
-_SECURITY = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 _VIEWER_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; "
                "style-src 'unsafe-inline'")
 
 
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The one shape of every error response."""
-    return JSONResponse({"error": message}, status_code=status, headers={**_SECURITY,
-                                                                         **(headers or {})})
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _etag_matches(request: Request, etag: str) -> bool:
-    wanted = request.headers.get("if-none-match")
-    if not wanted:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
-    return "*" in tags or etag in tags
-
-
 def _not_modified(etag: str, cache_control: str) -> Response:
-    return Response(status_code=304, headers={"etag": etag, "cache-control": cache_control})
+    return not_modified({"etag": etag, "cache-control": cache_control})
 
 
 def _select_message(info: FileInfo, layers: int) -> str | None:
@@ -92,11 +75,11 @@ class Service:
             path = names.resolve(self.folder, name)
             return self.catalog.info(name, path)
         except names.BadName as exc:
-            raise _Refused(exc.status, str(exc)) from None
+            raise Refused(exc.status, str(exc)) from None
         except RpncodecError as exc:
-            raise _Refused(422, f"{name}: {exc}") from None
+            raise Refused(422, f"{name}: {exc}") from None
         except OSError:
-            raise _Refused(404, f"no file named {name}") from None
+            raise Refused(404, f"no file named {name}") from None
 
     async def lookup(self, name: str) -> FileInfo:
         return await to_thread.run_sync(self.lookup_sync, name)
@@ -106,7 +89,7 @@ class Service:
         items = "".join(f'<li><a href="/view/{n}">{n}</a> (<a href="/images/{n}/info">info'
                         f'</a>, <a href="/files/{n}.rpn">file</a>)</li>' for n in listed)
         return HTMLResponse(f"<!doctype html><title>rpncodec serve</title><h1>{len(listed)} "
-                            f"files</h1><ul>{items}</ul>", headers=_SECURITY)
+                            f"files</h1><ul>{items}</ul>", headers=SECURITY)
 
     async def files(self, request: Request) -> Response:
         file = request.path_params["file"]
@@ -121,41 +104,48 @@ class Service:
         except OSError:
             return error(404, f"no file named {name}")
         etag = etag_of(stat)
-        if _etag_matches(request, etag):
+        if etag_matches(request, etag):
             return _not_modified(etag, self.cache_control)
         return FileResponse(path, stat_result=stat, media_type="application/octet-stream",
                             headers={"etag": etag, "cache-control": self.cache_control,
-                                     **_SECURITY})
+                                     **SECURITY})
 
     async def info(self, request: Request) -> Response:
         try:
             found = await self.lookup(request.path_params["name"])
-        except _Refused as exc:
+        except Refused as exc:
             return error(exc.status, str(exc))
         return JSONResponse(found.to_json(), headers={"etag": found.etag,
                                                       "cache-control": "no-cache",
-                                                      **_SECURITY})
+                                                      **SECURITY})
 
     def choose_layer(self, found: FileInfo, query) -> int:
         """The layer a query asks for (400 for a malformed or impossible one)."""
         declared = found.header.layers
         layers, width = query.get("layers"), query.get("width")
         if layers is not None and width is not None:
-            raise _Refused(400, "give layers= or width=, not both")
+            raise Refused(400, "give layers= or width=, not both")
         if width is not None:
             if found.header.mode != "spatial":
-                raise _Refused(400, f"width= applies to spatial files; {found.name} is a "
+                raise Refused(400, f"width= applies to spatial files; {found.name} is a "
                                f"{found.header.mode} file (use layers=1 to {declared})")
-            if not _NUMBER.fullmatch(width) or int(width) < 1:
-                raise _Refused(400, "width must be a whole number of pixels, at least 1")
+            if not width.isascii() or not width.isdigit():
+                raise Refused(400, f"width must be a whole number of pixels, not {width[:20]!r}")
+            if len(width) > 9:
+                raise Refused(400, f"width={width[:20]} is above the largest width this "
+                              "server accepts (999999999; any width above the largest layer's "
+                              "gives that layer)")
+            if int(width) < 1:
+                raise Refused(400, "width must be at least 1 pixel, not 0")
             for k in range(1, declared + 1):
                 if found.layer_size(k)[0] >= int(width):
                     return k
             return declared
         if layers is None:
             return found.available or declared  # every layer that decodes
-        if not _NUMBER.fullmatch(layers) or not 1 <= int(layers) <= declared:
-            raise _Refused(400, f"layers must be a whole number from 1 to {declared} "
+        if not (layers.isascii() and layers.isdigit() and len(layers) <= 9) or \
+                not 1 <= int(layers) <= declared:
+            raise Refused(400, f"layers must be a whole number from 1 to {declared} "
                            f"({found.name} has {declared} layers), not {layers[:20]!r}")
         return int(layers)
 
@@ -167,7 +157,7 @@ class Service:
         try:
             found = await self.lookup(request.path_params["name"])
             k = self.choose_layer(found, query)
-        except _Refused as exc:
+        except Refused as exc:
             return error(exc.status, str(exc))
         problem = _select_message(found, k)
         if problem:
@@ -178,7 +168,7 @@ class Service:
                          f"above this server's limit of {self.config.max_pixels} "
                          "(rpncodec serve --max-pixels)")
         etag = f'{found.etag[:-1]}-{k}-{fmt}"'
-        if _etag_matches(request, etag):
+        if etag_matches(request, etag):
             return _not_modified(etag, self.cache_control)
         pool = self.pool
         try:
@@ -192,20 +182,20 @@ class Service:
             "etag": etag, "cache-control": self.cache_control, "x-rpn-layer": str(k),
             "server-timing": f"decode;dur={1000 * seconds:.1f}",
             "x-rpn-layers": str(found.header.layers), "x-rpn-bytes": str(found.layers[k - 1].end),
-            **_SECURITY})
+            **SECURITY})
 
     async def view(self, request: Request) -> Response:
         try:
             found = await self.lookup(request.path_params["name"])
-        except _Refused as exc:
+        except Refused as exc:
             return error(exc.status, str(exc))
         return HTMLResponse(page(found.to_json()), headers={"content-security-policy": _VIEWER_CSP,
                                                        "cache-control": "no-cache",
-                                                       **_SECURITY})
+                                                       **SECURITY})
 
     async def script(self, request: Request) -> Response:
         return Response(SCRIPT, media_type="text/javascript",
-                        headers={"cache-control": "no-cache", **_SECURITY})
+                        headers={"cache-control": "no-cache", **SECURITY})
 
     @staticmethod
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -236,6 +226,7 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/images/{name}", service.image),
         Route("/view/{name}", service.view),
         Route("/static/viewer.js", service.script),
+        *IIIFRoutes(service).routes(),
     ]
     app = Starlette(routes=routes, lifespan=service.lifespan,
                     exception_handlers={HTTPException: Service.http_error,
@@ -255,4 +246,6 @@ def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> Non
     print(f"rpncodec serve: {count} files from {config.folder} on http://{host}:{port}/ "
           f"({config.workers} decoding processes)", file=sys.stderr)
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning",
-                limit_concurrency=2048, timeout_graceful_shutdown=5)
+                limit_concurrency=2048, timeout_graceful_shutdown=5,
+                timeout_keep_alive=config.keep_alive_s,
+                http=timed_protocol(config.request_timeout_s))

@@ -1,8 +1,9 @@
 """A least-recently-used cache whose bound is the total size of its values in bytes.
 
-Decoded layers are cached as the encoded PNG/WebP bytes the client receives (with how long
-the decode took), so the bound is the memory they take. A value larger than a quarter of the
-bound is not kept (it would evict everything else for one entry).
+Decoded layers and IIIF images are cached as the encoded bytes the client receives, decoded
+tiles as their uint8 pixel arrays; either way the bound is the memory the buffers take
+(``memoryview(...).nbytes``). A value larger than a quarter of the bound is not kept (it would
+evict everything else for one entry).
 """
 
 from __future__ import annotations
@@ -12,19 +13,19 @@ from collections.abc import Hashable
 
 
 class ByteLRU:
-    """``get``/``put`` of ``(bytes, extra)`` values; evicts the least recently used past
-    ``max_bytes`` (the total length of the bytes)."""
+    """``get``/``put`` of ``(buffer, *extra)`` tuples (the buffer: bytes or a contiguous
+    array); evicts the least recently used past ``max_bytes`` (the buffers' total size)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
         self.hits = self.misses = 0
-        self._items: OrderedDict[Hashable, tuple[bytes, object]] = OrderedDict()
+        self._items: OrderedDict[Hashable, tuple] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, key: Hashable) -> tuple[bytes, object] | None:
+    def get(self, key: Hashable) -> tuple | None:
         value = self._items.get(key)
         if value is None:
             self.misses += 1
@@ -33,14 +34,19 @@ class ByteLRU:
         self._items.move_to_end(key)
         return value
 
-    def put(self, key: Hashable, value: tuple[bytes, object]) -> None:
-        if len(value[0]) > self.max_bytes // 4:
+    def put(self, key: Hashable, value: tuple) -> None:
+        size = _nbytes(value)
+        if size > self.max_bytes // 4:
             return
         old = self._items.pop(key, None)
         if old is not None:
-            self.size -= len(old[0])
+            self.size -= _nbytes(old)
         self._items[key] = value
-        self.size += len(value[0])
+        self.size += size
         while self.size > self.max_bytes:
             _, evicted = self._items.popitem(last=False)
-            self.size -= len(evicted[0])
+            self.size -= _nbytes(evicted)
+
+
+def _nbytes(value: tuple) -> int:
+    return memoryview(value[0]).nbytes

@@ -13,6 +13,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 from .. import bitstream
@@ -31,6 +32,8 @@ class LayerInfo:
     end: int
     width: int
     height: int
+    # file offsets of the tile strings: tile i is bytes [tile_offsets[i], tile_offsets[i + 1])
+    tile_offsets: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,12 @@ class FileInfo:
     def layer_size(self, k: int) -> tuple[int, int]:
         """``(width, height)`` layer ``k`` decodes to (spatial layers are smaller)."""
         return layer_size(self.header, k)
+
+    def tile_ranges(self, layers: int, index: int) -> list[tuple[int, int]]:
+        """File byte ranges of tile ``index``'s strings in layers 1..``layers``: all a
+        decode of that tile reads."""
+        return [(li.tile_offsets[index], li.tile_offsets[index + 1])
+                for li in self.layers[:layers]]
 
     def to_json(self) -> dict:
         h = self.header
@@ -86,12 +95,22 @@ def etag_of(stat) -> str:
     return '"' + hashlib.blake2b(key, digest_size=12).hexdigest() + '"'
 
 
+def _tile_offsets(payload: bytes, start: int, tiles: int) -> tuple[int, ...]:
+    """File offsets where each tile string of a layer payload (whose chunk starts at
+    ``start``) begins, and where the last one ends."""
+    strings = bitstream.split_tiles(payload, tiles)
+    first = start + bitstream.CHUNK_OVERHEAD + 4 * (tiles - 1)
+    return tuple(accumulate((len(s) for s in strings), initial=first))
+
+
 def summarize(name: str, path: Path, data: bytes, etag: str) -> FileInfo:
     """Parse ``data`` (the file's bytes) into a :class:`FileInfo`; raises RpncodecError when
     even the header is unusable."""
     c = bitstream.parse(data)
-    layers = tuple(LayerInfo(k, start, end, *layer_size(c.header, k))
-                   for k, (start, end) in enumerate(c.byte_ranges, 1))
+    layers = tuple(LayerInfo(k, start, end, *layer_size(c.header, k),
+                             _tile_offsets(chunk, start, c.header.tiles))
+                   for k, ((start, end), chunk) in enumerate(zip(c.byte_ranges, c.chunks,
+                                                                 strict=True), 1))
     return FileInfo(name, path, len(data), etag, c.header, layers, c.damaged, c.damage,
                     c.truncated)
 

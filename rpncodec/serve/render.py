@@ -21,6 +21,8 @@ import time
 import traceback
 from contextlib import contextmanager
 
+import numpy as np
+
 _models: dict = {}  # name -> LoadedModel, loaded once per worker
 _threads = 1
 _extra: dict[str, str] = {}  # model name a file records -> weights file (``serve --model``)
@@ -83,6 +85,13 @@ def encode_image(image, fmt: str) -> bytes:
     return out.getvalue()
 
 
+def _unknown_model(model: str) -> tuple | None:
+    if model not in _extra and model not in _registry():
+        return ("error", 422, f"the file was encoded with model {model!r}, which this "
+                "server does not have (serve --model FILE adds one)")
+    return None
+
+
 def render(path: str, layers: int, fmt: str, budget_s: float, max_pixels: int) -> tuple:
     """Decode ``layers`` layers of the file at ``path`` to ``fmt`` bytes, or say why not."""
     from .. import bitstream, codec
@@ -92,9 +101,9 @@ def render(path: str, layers: int, fmt: str, budget_s: float, max_pixels: int) -
     try:
         source = RemoteRpn(FileSource(path))
         header = source.header
-        if header.model not in _extra and header.model not in _registry():
-            return ("error", 422, f"the file was encoded with model {header.model!r}, "
-                    "which this server does not have (serve --model FILE adds one)")
+        unknown = _unknown_model(header.model)
+        if unknown:
+            return unknown
         model = _model(header.model)  # loaded once per worker, outside the request's budget
         t0 = time.perf_counter()
         with _budget(budget_s):
@@ -115,6 +124,66 @@ def render(path: str, layers: int, fmt: str, budget_s: float, max_pixels: int) -
     except Exception as exc:  # a file that breaks the decoder is still a bad file, not a 500
         traceback.print_exc(file=sys.stderr)
         return ("error", 422, f"layer {layers} does not decode ({type(exc).__name__})")
+
+
+def render_tile(path: str, header, ranges: list[tuple[int, int]], height: int, width: int,
+                extent: tuple[int, int], budget_s: float) -> tuple:
+    """Decode one tile (coded ``height`` x ``width``) from its strings at file byte
+    ``ranges`` (one per layer), reading nothing else of the file.
+
+    Returns ``("ok", uint8 array of extent rows x cols, seconds, bytes read)`` or
+    ``("error", status, message)``. The pixels are those of the same tile in
+    ``codec.decode`` (tiles are coded independently)."""
+    from .. import codec
+    from ..errors import RpncodecError
+
+    layers = len(ranges)
+    try:
+        unknown = _unknown_model(header.model)
+        if unknown:
+            return unknown
+        model = codec.model_for(header, _model(header.model))  # checks the weights digest
+        t0 = time.perf_counter()
+        with _budget(budget_s):
+            with open(path, "rb") as f:
+                strings = []
+                for start, end in ranges:
+                    f.seek(start)
+                    strings.append(f.read(end - start))
+            if any(len(s) != end - start for s, (start, end) in zip(strings, ranges,
+                                                                     strict=True)):
+                return ("error", 422, "the file changed while it was read; retry")
+            tile = model.decode_tile(strings, height, width)
+            rows, cols = extent
+            if tile.shape[0] < rows or tile.shape[1] < cols:
+                return ("error", 422, f"a tile decoded to {tile.shape[1]}x{tile.shape[0]}, "
+                        f"smaller than its {cols}x{rows} place in layer {layers}")
+            pixels = np.ascontiguousarray(tile[:rows, :cols])
+            return ("ok", pixels, time.perf_counter() - t0, sum(len(s) for s in strings))
+    except BudgetExceeded:
+        return ("error", 503, f"decoding a tile at layer {layers} took longer than this "
+                f"server's time budget of {budget_s:g} s")
+    except RpncodecError as exc:
+        return ("error", 422, str(exc))
+    except Exception as exc:  # a file that breaks the decoder is still a bad file, not a 500
+        traceback.print_exc(file=sys.stderr)
+        return ("error", 422, f"a tile at layer {layers} does not decode "
+                f"({type(exc).__name__})")
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process now (Linux ``/proc``; 0 where it cannot be read)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def measured(fn, *args) -> tuple[tuple, int]:
+    """``fn(*args)`` in a worker, with the worker's resident memory after it (the pool
+    recycles a worker that grew past its limit)."""
+    return fn(*args), rss_bytes()
 
 
 def _registry():

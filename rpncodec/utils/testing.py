@@ -22,6 +22,22 @@ def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def zoom_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A large uint8 RGB test image with detail at every scale, for deep-zoom viewers: smooth
+    colour ramps, a grid of rings whose spacing halves twice across the image, a little
+    texture."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([xx / w * 200 + 30, yy / h * 180 + 40, 160 - xx / w * 80 - yy / h * 60], -1)
+    for band, period in enumerate((256.0, 64.0, 16.0)):
+        inside = (xx >= band * w / 3) & (xx < (band + 1) * w / 3)
+        r = np.hypot((xx % period) - period / 2, (yy % period) - period / 2)
+        ring = (np.abs(r - period / 4) < max(1.0, period / 32)) & inside
+        img[ring] = (20, 20, 60)
+    img += rng.normal(0, 3, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
 def golden_source() -> np.ndarray:
     """The golden files' input (``tests/test_golden.py``): rows 200-263 and columns 300-395 of
     the bundled sample, 96x64, coded in 64-pixel tiles so the tile table is pinned too."""

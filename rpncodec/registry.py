@@ -27,6 +27,7 @@ class ModelEntry:
     description: str
     default: bool = False
     onnx_manifest: str = ""  # sha256 of its shipped ONNX export's manifest.json ("": none)
+    auto: bool = False  # a candidate of ``--model auto`` in its mode (rpncodec.auto)
 
 
 REGISTRY: dict[str, ModelEntry] = {
@@ -36,7 +37,7 @@ REGISTRY: dict[str, ModelEntry] = {
                    "quality mode: rpn-quality-cpu with a hyperprior at level 1 and conditional "
                    "Gaussian codecs at levels 2-4, then a joint CPU fine-tune (docs/models/"
                    "rpn-quality-cond.md)",
-                   default=True,
+                   default=True, auto=True,
                    onnx_manifest="44fa78f682bd39ec28ad79665bfa34a09cd0dbe9aadc46c0fd86f00d08930718"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
                    "f3e202c5a2b68725ef84bfa2c508d30490eaccfa2c44407ca33f64e2779b3387", "spatial", 3,

@@ -1,0 +1,46 @@
+"""``--model auto``: curves compared over whole layers, and the file that codes best kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from rpncodec import auto, codec
+from rpncodec.errors import ModelError
+from rpncodec.registry import REGISTRY
+from rpncodec.utils.testing import smooth_image, tiny_model
+
+CURVE = [(0.2, 30.0), (0.4, 32.0), (0.8, 34.0), (1.6, 36.0)]
+
+
+def test_bd_psnr_is_the_mean_gap_over_the_shared_rates() -> None:
+    assert auto.bd_psnr(CURVE, CURVE) == 0
+    assert auto.bd_psnr([(r, q + 1.5) for r, q in CURVE], CURVE) == pytest.approx(1.5)
+    # the same qualities for half the bits: one doubling = 2 dB on this curve
+    assert auto.bd_psnr([(r / 2, q) for r, q in CURVE], CURVE) == pytest.approx(2.0)
+    # no shared rates: the top points at DB_PER_DOUBLING
+    far = [(r * 100, q) for r, q in CURVE]
+    assert auto.bd_psnr(CURVE, far) == pytest.approx(auto.DB_PER_DOUBLING * 6.643856, rel=1e-5)
+
+
+def test_candidates_are_the_marked_models_of_the_mode_default_first() -> None:
+    names = auto.candidates("quality")
+    assert names[0] == "rpn-quality-cond" and all(REGISTRY[n].auto for n in names)
+    with pytest.raises(ModelError, match="no candidate"):
+        auto.candidates("single")
+
+
+def test_choose_keeps_the_file_whose_measured_curve_is_better(tiny, tmp_path) -> None:
+    image = smooth_image(48, 64)
+    other = tiny_model(tmp_path, seed=1)
+    files = {id(c): codec.encode(image, c) for c in (tiny, other)}
+    curves = {i: auto.measure(image, c, files[i]) for i, c in
+              ((id(tiny), tiny), (id(other), other))}
+    assert len(curves[id(tiny)]) == tiny.config.layers
+    delta = auto.bd_psnr(curves[id(other)], curves[id(tiny)])
+    assert delta != 0  # two random models never code alike
+    chosen = auto.choose(image, [tiny, other], codec.encode)
+    assert chosen.coder is (other if delta > 0 else tiny)
+    assert chosen.data == files[id(chosen.coder)]
+    assert chosen.points == curves[id(chosen.coder)]
+    # the same model twice: a tie keeps the first
+    assert auto.choose(image, [tiny, tiny], codec.encode).coder is tiny

@@ -1,5 +1,6 @@
-"""The generated command-line reference (docs/cli.md, built by scripts/docs_gen.py) stays
-complete: every option of every subcommand has help text, and every subcommand appears."""
+"""The generated documentation stays complete and current: the command-line reference
+(docs/cli.md, built by scripts/docs_gen.py) has help for every option and lists every
+subcommand, and the README's status table is what the results files give today."""
 
 from __future__ import annotations
 
@@ -42,3 +43,10 @@ def test_reference_fails_on_missing_help() -> None:
     sub = parser.add_subparsers().add_parser("cmd", help="a command")
     sub.add_argument("--bare")
     assert gen.options_without_help(parser) == ["cmd --bare"]
+
+
+def test_readme_status_table_is_current() -> None:
+    """README.md's table of the default models is ``scripts/docs_gen.py status`` verbatim."""
+    table = _docs_gen().status_table()
+    assert table in (ROOT / "README.md").read_text(), \
+        "README status table is stale: paste `python scripts/docs_gen.py status`"

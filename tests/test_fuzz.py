@@ -233,6 +233,28 @@ def test_too_large_is_reported_not_decoded(tiny, encoded, monkeypatch):
     assert_clean(result)
 
 
+def test_mutants_the_decompression_limit_refuses_are_decoded(tiny, encoded, monkeypatch):
+    data = with_header(encoded[1], height=16384, width=16384)
+    monkeypatch.setattr(fuzz, "_mutate", lambda d, rng: (bytes(data), ["16384x16384"]))
+    result = fuzz.run_campaign(encoded, tiny, cases=2, seed=0, time_limit_s=10)
+    assert result["clean error"] == 4 and not result.too_large
+
+
+def test_decodes_are_compared_with_their_source(tiny, encoded, monkeypatch):
+    """Extra bytes after the last chunk change nothing; a width changed within the padding
+    (80 to 75, with the header CRC fixed) decodes other pixels with nothing reported."""
+    source = encoded[0]
+    assert parse(source).header.width == 80
+    mutants = iter([(source + b"junk", ["trailing"]), (with_header(source, width=75), ["w"])])
+    monkeypatch.setattr(fuzz, "_mutate", lambda d, rng: next(mutants))
+    result = fuzz.run_campaign([source], tiny, cases=2, seed=0, time_limit_s=60)
+    assert result["decoded"] == 4
+    assert result.decoded_kinds == {"same pixels": 2, "silent": 2}
+    assert [s["mutations"] for s in result.silent] == [["w"], ["w"]]
+    summary = result.as_dict()
+    assert summary["decoded"] == {"same pixels": 2, "flagged": 0, "silent": 2}
+
+
 def test_crashes_and_slow_cases_are_recorded(tiny, encoded, monkeypatch, tmp_path):
     real = codec.decode
 

@@ -72,7 +72,9 @@ def _split(out: Array, offset: Array, means: bool) -> tuple[Array, Array]:
     split_head`."""
     c = offset.size
     shift = offset.reshape(1, -1, 1, 1)
-    return (shift + out[:, c:] if means else shift), np.exp(out[:, :c])
+    with np.errstate(over="ignore"):  # damaged data: an infinite scale is the last table's
+        scale = np.exp(out[:, :c])
+    return (shift + out[:, c:] if means else shift), scale
 
 
 class FactorizedResidual:

@@ -5,7 +5,12 @@ with :func:`rpncodec.codec.decode` twice (all layers, and a random count 1..mode
 classify every decode:
 
 - ``decoded``: a uint8 image of the size the mutant's header declares (the original size, or
-  a declared size after a header mutation), with the layer count asked for;
+  a declared size after a header mutation), with the layer count asked for. Each is compared
+  with a decode of the unmutated source at the same layer count (:data:`DECODED_KINDS`):
+  ``same pixels`` (the mutation did not matter, e.g. bytes after the last chunk), ``flagged``
+  (other pixels, but the decoder reported a truncated or damaged file and decoded fewer
+  layers, as the command line warns), or ``silent`` (other pixels or another size, with
+  nothing reported: damage that got past every check);
 - ``clean error``: an :class:`~rpncodec.errors.RpncodecError` subclass (the contract);
 - ``crash``: any other exception;
 - ``wrong output``: decode returned, but not such an image;
@@ -27,21 +32,24 @@ mutation), and layer payloads changed with the chunk length and CRC recomputed, 
 entropy decoder and the network see damaged data. Generic mutations are followed, in a share of
 cases, by recomputing the header CRC and/or every chunk CRC.
 
-Declared size: a header can declare up to ``bitstream.MAX_PIXELS`` (16384 x 16384) pixels,
-and decode then runs the network over every tile of that size (memory is bounded by the tile
-and the output image, but it takes minutes). So the CRC-fixed size mutations
-generated here declare at most ``MAX_MUTANT_SIDE`` (1024) per side, keeping a case within
-seconds, except a small share that deliberately declares the largest accepted sizes; any mutant
-whose (valid) header declares more than ``max_pixels`` (default 1024 x 1024) is not decoded but
-counted as ``too large`` and listed in the result's ``too_large`` (it is not a failure: it
-documents what the decoder would accept).
+Declared size: a header can declare up to ``bitstream.MAX_PIXELS`` (16384 x 16384) pixels;
+the decoder refuses more than twice :data:`rpncodec.limits.MAX_IMAGE_PIXELS` at once and
+decodes the rest, running the network over every tile of that size (memory is bounded by the
+tile and the output image, but it takes minutes). So the CRC-fixed size mutations generated
+here declare at most ``MAX_MUTANT_SIDE`` (1024) per side, keeping a case within seconds, except
+a small share that deliberately declares the largest sizes. A mutant whose (valid) header
+declares more than ``max_pixels`` (default 1024 x 1024) but that the decompression limit would
+let through is not decoded but counted as ``too large`` and listed in the result's
+``too_large`` (it is not a failure: it documents what the decoder would accept); one above the
+limit is decoded, to check that it is refused.
 
 Tiles: the default files include one coded in 64 x 64 tiles (several tiles per layer), so the
 tile tables and the tile header field (mutated to valid and invalid sides) are exercised.
 
 Command line: ``python -m rpncodec.utils.fuzz --cases N --seed S`` fuzzes three small images encoded
-with a tiny random model (or ``--model``/``--rpn`` files), prints the counts and exits 1 on any
-failure.
+with a tiny random model (or ``--model``, a shipped name or a weights file, and ``--rpn``
+files) on ``--backend`` torch or onnx, prints the counts (``--json FILE`` also writes them) and
+exits 1 on any failure.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import random
 import shutil
 import signal
@@ -65,9 +74,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import bitstream, codec
+from ..backend import BACKENDS, Coder, open_model
 from ..bitstream import level_size
 from ..errors import RpncodecError
-from ..zoo import LoadedModel
+from ..limits import pixel_limit
 from .testing import smooth_image, tiny_model
 
 EXTREMES = (0, 1, 2**31 - 1, 2**32 - 1)
@@ -76,6 +86,7 @@ MAX_DECODE_PIXELS = 1024 * 1024  # guard: a valid header declaring more is not d
 CASE_LIMIT_S = 5.0
 OUTCOMES = ("decoded", "clean error", "crash", "wrong output", "slow", "too large")
 FAILURES = ("crash", "wrong output", "slow")
+DECODED_KINDS = ("same pixels", "flagged", "silent")  # what a "decoded" outcome gave
 
 # Header layout: bitstream.HEADER_FIXED (magic, version, mode, name length) | name |
 # bitstream.HEADER_TAIL (digest, height, width, tile, layers) | CRC32 (bitstream.U32). Offsets
@@ -404,6 +415,16 @@ class Campaign(Counter):
         self.failures: list[dict] = []
         self.too_large: list[tuple[int, int]] = []  # (width, height) declared and not decoded
         self.record_dir: Path | None = None
+        self.decoded_kinds: Counter = Counter()  # DECODED_KINDS of the "decoded" outcomes
+        self.silent: list[dict] = []  # the mutations of each silent decode
+
+    def as_dict(self) -> dict:
+        """The counts and findings, for a results file."""
+        return {"cases": self.cases, "decodes": self.total(), "seconds": round(self.seconds, 1),
+                "outcomes": {o: self[o] for o in OUTCOMES},
+                "decoded": {k: self.decoded_kinds[k] for k in DECODED_KINDS},
+                "silent": self.silent, "failures": self.failures,
+                "too_large": sorted({f"{w}x{h}" for w, h in self.too_large})}
 
 
 class _Hang(BaseException):
@@ -443,6 +464,13 @@ def _declared(data: bytes) -> tuple[int, int] | None:
     return header.width, header.height
 
 
+def _refused_above() -> float:
+    """The pixel count above which the decoder refuses a file at once (twice the default
+    decompression limit; infinite when it is switched off)."""
+    limit = pixel_limit()
+    return math.inf if limit is None else 2 * limit
+
+
 def _output_problem(decoded: codec.Decoded, layers: int | None) -> str | None:
     header = decoded.container.header
     image = decoded.image
@@ -458,10 +486,17 @@ def _output_problem(decoded: codec.Decoded, layers: int | None) -> str | None:
     return None
 
 
-def decode_outcome(data: bytes, layers: int | None, model: LoadedModel,
+def decode_outcome(data: bytes, layers: int | None, model: Coder,
                    case_limit_s: float = CASE_LIMIT_S) -> tuple[str, str, float]:
     """Decode once; return (outcome, detail, seconds). Detail is empty for a clean decode."""
+    return _decode(data, layers, model, case_limit_s)[:3]
+
+
+def _decode(data: bytes, layers: int | None, model: Coder,
+            case_limit_s: float) -> tuple[str, str, float, codec.Decoded | None]:
+    """:func:`decode_outcome` and the decoded result (None unless the outcome is decoded)."""
     t0 = time.perf_counter()
+    decoded = None
     try:
         with _alarm(4 * case_limit_s):
             decoded = codec.decode(data, layers, model)
@@ -480,10 +515,21 @@ def decode_outcome(data: bytes, layers: int | None, model: LoadedModel,
     seconds = time.perf_counter() - t0
     if outcome in ("decoded", "clean error") and seconds > case_limit_s:
         outcome, detail = "slow", f"{seconds:.1f} s ({outcome})"
-    return outcome, detail, seconds
+    return outcome, detail, seconds, decoded if outcome == "decoded" else None
 
 
-def run_campaign(files: list[bytes], model: LoadedModel, cases: int, seed: int,
+def _decoded_kind(decoded: codec.Decoded, reference: np.ndarray) -> str:
+    """Which of :data:`DECODED_KINDS` a mutant's decode is, given the source's decode at the
+    same layer count."""
+    if decoded.image.shape == reference.shape and np.array_equal(decoded.image, reference):
+        return "same pixels"
+    container = decoded.container
+    if container.truncated or container.damaged is not None:
+        return "flagged"
+    return "silent"
+
+
+def run_campaign(files: list[bytes], model: Coder, cases: int, seed: int,
                  time_limit_s: float, *, case_limit_s: float = CASE_LIMIT_S,
                  max_pixels: int = MAX_DECODE_PIXELS,
                  record_dir: str | Path | None = None) -> Campaign:
@@ -492,13 +538,16 @@ def run_campaign(files: list[bytes], model: LoadedModel, cases: int, seed: int,
 
     Failures (crash, wrong output, slow) are written to ``record_dir`` (default: a new
     temporary folder, made only if needed) and kept in ``.failures``. Mutants whose valid header
-    declares more than ``max_pixels`` are counted ``too large`` and not decoded.
+    declares more than ``max_pixels``, but not so many that the decoder refuses them at once,
+    are counted ``too large`` and not decoded. Decoded mutants are compared with their source
+    (``.decoded_kinds``, :data:`DECODED_KINDS`).
     """
     if not files:
         raise ValueError("run_campaign needs at least one encoded file")
     rng = random.Random(seed)
     result = Campaign()
     top = model.config.layers
+    references: dict[tuple[int, int], np.ndarray] = {}  # (source, layers) -> its decode
     start = time.perf_counter()
     for case in range(cases):
         if time.perf_counter() - start > time_limit_s:
@@ -508,18 +557,26 @@ def run_campaign(files: list[bytes], model: LoadedModel, cases: int, seed: int,
         choices = (None, rng.randint(1, top))
         result.cases += 1
         size = _declared(mutant)
-        if size is not None and size[0] * size[1] > max_pixels:
+        if size is not None and max_pixels < size[0] * size[1] <= _refused_above():
             result["too large"] += len(choices)
             result.too_large.append(size)
             continue
         for layers in choices:
-            outcome, detail, seconds = decode_outcome(mutant, layers, model, case_limit_s)
+            outcome, detail, seconds, decoded = _decode(mutant, layers, model, case_limit_s)
             result[outcome] += 1
+            if decoded is not None:
+                key = (source, decoded.layers)
+                if key not in references:
+                    references[key] = codec.decode(files[source], decoded.layers, model).image
+                kind = _decoded_kind(decoded, references[key])
+                result.decoded_kinds[kind] += 1
+                if kind == "silent":
+                    result.silent.append({"case": case, "layers": layers, "mutations": done})
             if outcome in FAILURES:
                 record = {"case": case, "seed": seed, "source": source, "layers": layers,
                           "outcome": outcome, "detail": detail, "seconds": round(seconds, 3),
                           "mutations": done, "model": model.name,
-                          "digest": model.digest.hex()}
+                          "digest": model.digest.hex(), "backend": model.backend}
                 result.failures.append(record)
                 result.record_dir = _record(result.record_dir or record_dir, record, mutant)
     result.seconds = time.perf_counter() - start
@@ -548,11 +605,16 @@ def print_table(result: Campaign, file=None) -> None:
     for outcome in OUTCOMES:
         n = result[outcome]
         print(f"{outcome:<13}  {n:>7}  {100 * n / total:5.1f}%", file=file)
+        if outcome == "decoded":
+            for kind in DECODED_KINDS:
+                k = result.decoded_kinds[kind]
+                print(f"  {kind:<11}  {k:>7}  {100 * k / total:5.1f}%", file=file)
     if result.too_large:
         sizes = ", ".join(sorted({f"{w}x{h}" for w, h in result.too_large}))
         print(f"note: {len(result.too_large)} cases declare more than the guard's pixels and "
               f"were not decoded ({sizes}); codec.decode accepts them (tile by tile, in bounded "
-              "memory, but for minutes)", file=file)
+              "memory, but for minutes; above rpncodec.limits.MAX_IMAGE_PIXELS with a "
+              "warning)", file=file)
     for record in result.failures[:20]:
         first = record["detail"].splitlines()[0] if record["detail"] else ""
         print(f"{record['outcome']}: case {record['case']} layers={record['layers']}: {first}",
@@ -571,8 +633,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--case-limit", type=float, default=CASE_LIMIT_S, help="seconds per decode")
     p.add_argument("--max-pixels", type=int, default=MAX_DECODE_PIXELS,
                    help="do not decode mutants declaring more pixels (reported as too large)")
-    p.add_argument("--model", help="weights .pt to encode/decode with (default: a tiny random "
-                   "model, as the tests use)")
+    p.add_argument("--model", help="shipped model name or weights .pt to encode/decode with "
+                   "(default: a tiny random model, as the tests use)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="which backend decodes (and encodes the default sources)")
+    p.add_argument("--json", help="also write the counts and findings to this JSON file")
     p.add_argument("--rpn", nargs="+", help=".rpn files to mutate (made with --model; default: "
                    "three small images encoded here, one of them tiled)")
     p.add_argument("--out", default="fuzz-out", help="folder for failures and the weights used "
@@ -582,15 +647,19 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from ..zoo import load_model
+    from ..registry import REGISTRY, WEIGHTS_DIR
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.model:
-            model, weights = load_model(args.model), Path(args.model)
+        if args.model in REGISTRY:
+            weights = WEIGHTS_DIR / REGISTRY[args.model].file
+        elif args.model:
+            weights = Path(args.model)
         else:
-            model, weights = tiny_model(tmp), Path(tmp) / "tiny-q.pt"
+            tiny_model(tmp)
+            weights = Path(tmp) / "tiny-q.pt"
+        model = open_model(args.model or str(weights), args.backend, threads=args.threads)
         if args.rpn:
             files = [Path(f).read_bytes() for f in args.rpn]
         else:
@@ -602,6 +671,10 @@ def main(argv: list[str] | None = None) -> int:
         if result.record_dir:
             shutil.copy(weights, out / "WEIGHTS.pt")
     print_table(result)
+    if args.json:
+        summary = {"model": model.name, "backend": model.backend, "seed": args.seed,
+                   "sources": len(files), **result.as_dict()}
+        Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
     return 1 if any(result[o] for o in FAILURES) else 0
 
 

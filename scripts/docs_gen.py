@@ -254,21 +254,27 @@ def card_agreement(name: str) -> str:
     return "\n".join(lines)
 
 
-SPEED_FILE = RESULTS / "speed" / "codec_speed-2026-12-06.json"
+# bench/codec_speed.py runs, newest first, with the date each was measured
+SPEED_FILES = [(RESULTS / "speed" / "codec_speed-2026-12-06.json", "2026-12-06"),
+               (RESULTS / "speed" / "codec_speed.json", "2026-11-29")]
 
 
 def card_speed(name: str) -> str:
-    """In-process encode/decode seconds per layer from the latest ``bench/codec_speed.py``."""
-    data = json.loads(SPEED_FILE.read_text())
+    """In-process encode/decode seconds per layer from the newest ``bench/codec_speed.py`` run
+    that measured the model."""
+    runs = [(path, date, json.loads(path.read_text())) for path, date in SPEED_FILES]
+    found = [run for run in runs if any(r["model"] == name for r in run[2]["summary"])]
+    if not found:
+        return ("Not measured on its own: it has the architecture of one level of the models "
+                "measured in [Backends and performance](../performance.md).")
+    path, date, data = found[0]
     rows = [r for r in data["summary"] if r["model"] == name]
-    if not rows:
-        return ("Not in the latest `bench/codec_speed.py` run; it has the architecture of "
-                "the models measured there (see [Backends and performance](../performance.md)).")
     m = data["machine"]
-    head = (f"`{SPEED_FILE.relative_to(ROOT)}` (2026-12-06; {m['cpu']}, {m['cores']} cores, "
+    head = (f"`{path.relative_to(ROOT)}` ({date}; {m['cpu']}, {m['cores']} cores, "
             f"torch {m['torch']}, {m['threads']} threads, {len(data['images'])} Kodak images, "
-            "torch backend, in process):\n\n| layer | encode s (layers 1..k) | decode s "
-            "(layer k) | entropy coding share of decode |\n|---|---|---|---|")
+            "torch backend, in process; `python bench/codec_speed.py`):\n\n| layer | encode s "
+            "(layers 1..k) | decode s (layer k) | entropy coding share of decode |\n"
+            "|---|---|---|---|")
     return head + "\n" + "\n".join(
         f"| {r['layer']} | {r['encode']['seconds']:.3f} | {r['decode']['seconds']:.3f} | "
         f"{100 * r['decode']['entropy_share']:.1f}% |" for r in rows)

@@ -353,13 +353,19 @@ def _command(sub, name: str, summary: str) -> argparse.ArgumentParser:
 
 
 def exit_statuses_text(width: int = 78) -> str:
-    """:data:`EXIT_STATUSES` as the plain-text list ``rpncodec --help`` ends with."""
-    import textwrap
-
+    """:data:`EXIT_STATUSES` as the plain-text list ``rpncodec --help`` ends with, wrapped at
+    ``width`` (by hand: importing textwrap would cost every command's start)."""
     lines = ["exit statuses:"]
     for code, meaning in EXIT_STATUSES:
-        lines += textwrap.wrap(meaning, width, initial_indent=f"  {code:<5}",
-                               subsequent_indent=" " * 7)
+        first, *words = meaning.split()
+        line = f"  {code:<5}{first}"
+        for word in words:
+            if len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = " " * 7 + word
+            else:
+                line += " " + word
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -376,8 +382,9 @@ def _max_pixels_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rpncodec", description=(
-        "Scalable learned image codec (reciprocal pyramid network). One file, several layers: "
-        "any prefix of whole layers decodes."), epilog=exit_statuses_text(),
+        "Scalable learned image codec (reciprocal pyramid network).\n"
+        "One file, several layers: any prefix of whole layers decodes."),
+        epilog=exit_statuses_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"rpncodec {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -6,15 +6,15 @@ line start, including ``rpncodec info`` and ``truncate``, which need no image li
 :func:`install` registers the plugin at once when Pillow's ``PIL.Image`` is already imported,
 and otherwise puts a finder on ``sys.meta_path`` that waits for ``PIL.Image`` to be imported
 and registers the plugin right after that module has run (a post-import hook). The finder
-handles only that one import, once, and then removes itself.
+handles only that one import, once, and then removes itself. It uses no ``importlib.abc`` or
+``importlib.util`` (finders and loaders are duck-typed): importing those costs more than
+Pillow itself.
 """
 
 from __future__ import annotations
 
 import sys
 import warnings
-from importlib.abc import Loader, MetaPathFinder
-from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,10 +42,10 @@ def _register_quietly() -> None:
                       stacklevel=2)
 
 
-class _RegisteringLoader(Loader):
+class _RegisteringLoader:
     """Runs ``PIL.Image`` with its own loader, then registers the plugin."""
 
-    def __init__(self, inner: Loader) -> None:
+    def __init__(self, inner) -> None:
         self._inner = inner
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
@@ -59,18 +59,23 @@ class _RegisteringLoader(Loader):
         return getattr(self._inner, name)
 
 
-class _PillowFinder(MetaPathFinder):
-    """Finds ``PIL.Image`` with the other finders and wraps its loader."""
+class _PillowFinder:
+    """Finds ``PIL.Image`` with the other finders, as the import system would, and wraps its
+    loader."""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
         if fullname != TARGET:
             return None
-        uninstall()  # one use; and the finders below find the real module
-        spec = find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _RegisteringLoader(spec.loader)
-        return spec
+        uninstall()  # one use
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find else None
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _RegisteringLoader(spec.loader)
+                return spec
+        return None
 
 
 def install() -> None:

@@ -7,7 +7,7 @@ They are thin layers over :mod:`rpncodec.codec` (tiling and layer coding),
 images as 8-bit RGB) and :mod:`rpncodec.remote` (reading only the layers asked for).
 
 Importing this module is cheap: numpy, Pillow and the networks are imported by the functions
-that use them, so ``import rpncodec`` costs a command-line start a few milliseconds. Decoding
+that use them, so ``import rpncodec`` adds about 2 ms to a command-line start. Decoding
 needs no torch: the default backend is ONNX Runtime.
 
 Every failure caused by the input raises a subclass of :class:`rpncodec.errors.RpncodecError`
@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from .codec import Decoded
     from .remote import RemoteRpn
 
-__all__ = ["ImageInput", "LayerInfo", "RpnInfo", "RpnInput", "decode", "encode", "info",
-           "layers_for_width", "open"]
+__all__ = ["ImageInput", "LayerInfo", "ModelInput", "RpnInfo", "RpnInput", "decode",
+           "decode_rpn", "encode", "info", "layers_for_width", "load_encoder", "open",
+           "partial_note", "read_rpn"]
 
 ImageInput = Union[str, os.PathLike, "Image.Image", "np.ndarray"]
 """What :func:`encode` accepts: an image file's path, a PIL image, or a uint8 ``(H, W, 3)``
@@ -50,6 +51,9 @@ RpnInput = Union[bytes, bytearray, memoryview, str, os.PathLike, "RemoteRpn"]
 URL (``http(s)://`` or any fsspec URL such as ``s3://``), or a file opened with :func:`open`."""
 
 ModelInput = Union[str, os.PathLike, "Coder", None]
+"""A model: a shipped model's name, a weights file or ONNX export folder, or a model opened
+with :func:`rpncodec.backend.open_model`; None for the default."""
+
 MAX_RPN_BYTES = 2**31  # no .rpn file rpncodec writes is larger
 
 
@@ -108,7 +112,8 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
 
     Args:
         image: an image file's path (anything Pillow reads; EXIF orientation applied), a PIL
-            image (any mode: converted to RGB), or a uint8 RGB array of shape ``(H, W, 3)``.
+            image (any mode, converted to RGB; its pixels as they are, without EXIF rotation),
+            or a uint8 RGB array of shape ``(H, W, 3)``.
             Alpha, 16-bit samples and extra frames are dropped with an
             :class:`~rpncodec.imageio.ImageWarning`.
         model: a shipped model's name (``rpncodec models`` lists them), an exported ``.pt``

@@ -33,7 +33,7 @@ $(DOCS_STAMP): pyproject.toml | $(STAMP)
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-# The codec alone, as `pip install rpncodec` gives it: no torch. Encodes, decodes (every
+# The codec alone, as `pip install .` gives it: no torch. Encodes, decodes (every
 # layer), reads info and truncates the bundled sample in a venv where `import torch` fails.
 codec-only:
 	rm -rf .venv-codec

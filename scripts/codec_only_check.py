@@ -1,4 +1,4 @@
-"""Run by ``make codec-only`` in a venv holding only ``pip install rpncodec``: the codec must
+"""Run by ``make codec-only`` in a venv holding only ``pip install .``: the codec must
 encode, decode every layer, show info and truncate without torch, through the installed
 command line, and the decoded sample must be as good as the shipped model promises."""
 

@@ -1,7 +1,7 @@
 """Where a model's ONNX export lives, and loading it (torch-free).
 
 Shipped defaults carry their export in the package (``rpncodec/weights/onnx/NAME``, checked
-by sha256 like the ``.pt`` files), so ``pip install rpncodec`` encodes and decodes without
+by sha256 like the ``.pt`` files), so the codec alone (``pip install .``) codes without
 torch. Every other model (the other shipped ones, a trained ``.pt``) is exported once, with
 torch, into the user cache (``$RPNCODEC_CACHE`` or ``~/.cache/rpncodec``) and loaded from
 there afterwards: shipping every model's export would double the repository's weights

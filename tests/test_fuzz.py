@@ -8,6 +8,7 @@ import time
 from contextlib import redirect_stdout
 from dataclasses import replace
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -253,6 +254,16 @@ def test_decodes_are_compared_with_their_source(tiny, encoded, monkeypatch):
     assert [s["mutations"] for s in result.silent] == [["w"], ["w"]]
     summary = result.as_dict()
     assert summary["decoded"] == {"same pixels": 2, "flagged": 0, "silent": 2}
+
+
+def test_a_truncated_spatial_file_decodes_at_its_lower_resolution(monkeypatch):
+    """A spatial file cut to 2 of 3 layers (``rpncodec truncate``) decodes at half size."""
+    golden = (Path(__file__).parent / "golden" / "rpn-spatial-cond.rpn").read_bytes()
+    cut = truncate(golden, 2)
+    monkeypatch.setattr(fuzz, "_mutate", lambda d, rng: (cut, ["truncate 2"]))
+    result = fuzz.run_campaign([golden], open_model("rpn-spatial-cond", "onnx"), cases=1,
+                               seed=0, time_limit_s=60)
+    assert result["decoded"] >= 1 and not result.failures, result.failures
 
 
 def test_crashes_and_slow_cases_are_recorded(tiny, encoded, monkeypatch, tmp_path):

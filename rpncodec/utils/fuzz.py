@@ -471,10 +471,13 @@ def _refused_above() -> float:
     return math.inf if limit is None else 2 * limit
 
 
-def _output_problem(decoded: codec.Decoded, layers: int | None) -> str | None:
+def _output_problem(decoded: codec.Decoded, layers: int | None, top: int) -> str | None:
+    """What is wrong with a decode of ``layers`` by a model of ``top`` layers, or None. A
+    spatial layer k decodes at 1/2**(top - k) of the declared size, also from a file that
+    declares fewer layers than the model has (a truncated one)."""
     header = decoded.container.header
     image = decoded.image
-    shift = header.layers - decoded.layers if header.mode == "spatial" else 0
+    shift = top - decoded.layers if header.mode == "spatial" else 0
     want = (*level_size(header.height, header.width, shift), 3)  # spatial: lower layers smaller
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.shape != want:
         shape = getattr(image, "shape", None)
@@ -510,7 +513,7 @@ def _decode(data: bytes, layers: int | None, model: Coder,
         outcome = "crash"
         detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
     else:
-        problem = _output_problem(decoded, layers)
+        problem = _output_problem(decoded, layers, model.config.layers)
         outcome, detail = ("wrong output", problem) if problem else ("decoded", "")
     seconds = time.perf_counter() - t0
     if outcome in ("decoded", "clean error") and seconds > case_limit_s:

@@ -108,18 +108,16 @@ def _gaps(model: Path, anchor: Path) -> dict[int, float]:
             if str(r["layer"]).isdigit() and r["bd_quality"] is not None}
 
 
+DEFAULTS = ("rpn-quality-cond", "rpn-spatial-cond")
+
+
 def _anchor(folder: Path, name: str) -> Path:
-    """The JPEG 2000 run matched to ``name``'s per-image bytes in ``folder``."""
-    mode = REGISTRY[name].mode
-    for candidate in ([f"jpeg2000-layered-{name}.json", "jpeg2000-layered.json"]
-                      if mode == "quality" else
-                      [f"jpeg2000-resolutions-matched-{name}.json",
-                       "jpeg2000-resolutions-matched.json"]):
-        path = folder / candidate
-        if path.exists() and (mode == "spatial" or candidate.endswith(f"{name}.json")
-                              or name == "rpn-quality-cond"):
-            return path
-    return folder / "missing.json"
+    """The JPEG 2000 run matched to ``name``'s per-image bytes in ``folder``: its own
+    ``<anchor>-<name>.json``, or for a default model the unsuffixed ``<anchor>.json``."""
+    stem = {"quality": "jpeg2000-layered", "spatial": "jpeg2000-resolutions-matched"}.get(
+        REGISTRY[name].mode, "none")
+    own = folder / f"{stem}-{name}.json"
+    return own if own.exists() or name not in DEFAULTS else folder / f"{stem}.json"
 
 
 def layer_rows(name: str, folder: Path) -> list[str]:
@@ -148,7 +146,7 @@ def status_table() -> str:
     lines = ["| model | layer (resolution) | Kodak: bytes / bpp / PSNR | Kodak: gap to JPEG 2000 "
              "| held-out: bytes / bpp / PSNR | held-out: gap to JPEG 2000 |",
              "|---|---|---|---|---|---|"]
-    for name in ("rpn-quality-cond", "rpn-spatial-cond"):
+    for name in DEFAULTS:
         cells = {}
         for key, folder in (("kodak", RESULTS / "kodak"), ("heldout", RESULTS / "heldout")):
             r = _results(folder / f"{name}.json")
@@ -370,7 +368,7 @@ def results_part(part: str) -> str:
 
 def _defaults(folder: Path) -> str:
     out = []
-    for name in ("rpn-quality-cond", "rpn-spatial-cond"):
+    for name in DEFAULTS:
         out += [f"`{name}`:", "", LAYER_HEAD, *layer_rows(name, folder), ""]
     return "\n".join(out)
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 find_python312() {
     for candidate in python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python; do
         if command -v "$candidate" >/dev/null 2>&1 \
-            && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then
             echo "$candidate"
             return 0
         fi

@@ -29,6 +29,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 
 from .. import bitstream
+from ..api import layers_for_width
 from ..errors import RpncodecError
 from . import names
 from .catalog import Catalog, FileInfo, etag_of
@@ -137,10 +138,7 @@ class Service:
                               "gives that layer)")
             if int(width) < 1:
                 raise Refused(400, "width must be at least 1 pixel, not 0")
-            for k in range(1, declared + 1):
-                if found.layer_size(k)[0] >= int(width):
-                    return k
-            return declared
+            return layers_for_width(found.header, int(width))
         if layers is None:
             return found.available or declared  # every layer that decodes
         if not (layers.isascii() and layers.isdigit() and len(layers) <= 9) or \

@@ -17,7 +17,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from .. import bitstream
-from ..bitstream import level_size
+from ..bitstream import layer_size
 from ..errors import RpncodecError
 
 MAX_FILE_BYTES = 2**31  # no .rpn file rpncodec writes is larger
@@ -79,14 +79,6 @@ class FileInfo:
                  "url": f"/images/{self.name}?layers={li.layer}"}
                 for li in self.layers],
         }
-
-
-def layer_size(h: bitstream.Header, k: int) -> tuple[int, int]:
-    """``(width, height)`` of layer ``k`` of a file with header ``h``: a spatial layer k is
-    the image halved ``layers - k`` times (rounding up), a quality layer the full size."""
-    shift = h.layers - k if h.mode == "spatial" else 0
-    lh, lw = level_size(h.height, h.width, shift)
-    return lw, lh
 
 
 def etag_of(stat) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -45,3 +47,43 @@ def image_file(tmp_path: Path) -> Path:
     path = tmp_path / "img.png"
     Image.fromarray(smooth_image(48, 80)).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def cli_coded(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: str) -> SimpleNamespace:
+    """An image encoded by ``rpncodec encode`` with the tiny model, and each of its layers as
+    ``rpncodec decode --layers K`` writes it: what the Python API and the Pillow plugin must
+    reproduce (``image``, ``png``, ``rpn``, ``data``, ``layers[k]``, ``model``)."""
+    from rpncodec.cli import main
+
+    folder = tmp_path_factory.mktemp("cli-coded")
+    image = smooth_image(40, 72, seed=3)
+    png, rpn = folder / "img.png", folder / "img.rpn"
+    Image.fromarray(image).save(png)
+    assert main(["encode", str(png), "-o", str(rpn), "--model", tiny_model_path]) == 0
+    layers = {}
+    for k in range(1, 5):
+        out = folder / f"layer{k}.png"
+        assert main(["decode", str(rpn), "-o", str(out), "--layers", str(k),
+                     "--model", tiny_model_path]) == 0
+        layers[k] = np.asarray(Image.open(out))
+    return SimpleNamespace(image=image, png=png, rpn=rpn, data=rpn.read_bytes(), layers=layers,
+                           model=tiny_model_path)
+
+
+@pytest.fixture(scope="session")
+def spatial_coded(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A spatial file of a 101x69 image (4n+1 sides: every halving rounds up) coded by a tiny
+    spatial model, with each layer as the codec decodes it (``path``, ``data``, ``model``,
+    ``layers[k]``)."""
+    from rpncodec import codec
+    from rpncodec.api import encode
+
+    folder = tmp_path_factory.mktemp("spatial-coded")
+    tiny_model(folder, mode="spatial")
+    model = str(folder / "tiny-spatial.pt")
+    path = folder / "sp.rpn"
+    path.write_bytes(encode(smooth_image(69, 101, seed=4), model=model))
+    data = path.read_bytes()
+    layers = {k: codec.decode(data, k, model).image for k in (1, 2, 3)}
+    return SimpleNamespace(path=path, data=data, model=model, layers=layers)

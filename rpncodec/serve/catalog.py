@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
-from .. import bitstream
+from .. import api, bitstream
 from ..bitstream import layer_size
 from ..errors import RpncodecError
 
@@ -24,14 +24,10 @@ MAX_FILE_BYTES = 2**31  # no .rpn file rpncodec writes is larger
 
 
 @dataclass(frozen=True)
-class LayerInfo:
-    """Layer k of a file: its chunk's byte range and the size it decodes to."""
+class LayerInfo(api.LayerInfo):
+    """Layer k of a served file (its chunk's byte range and the size it decodes to, as
+    :func:`rpncodec.info` gives them) and where its tile strings are."""
 
-    layer: int
-    start: int
-    end: int
-    width: int
-    height: int
     # file offsets of the tile strings: tile i is bytes [tile_offsets[i], tile_offsets[i + 1])
     tile_offsets: tuple[int, ...] = ()
 
@@ -74,7 +70,7 @@ class FileInfo:
             "damage": self.damage, "truncated": self.truncated,
             "per_layer": [
                 {"layer": li.layer, "start": li.start, "end": li.end,
-                 "bytes": li.end - li.start, "cumulative_bytes": li.end,
+                 "bytes": li.bytes, "cumulative_bytes": li.end,
                  "width": li.width, "height": li.height,
                  "url": f"/images/{self.name}?layers={li.layer}"}
                 for li in self.layers],

@@ -85,3 +85,11 @@ def with_header(data: bytes, *, version: int | None = None, crc: bool = True,
         end = at + bitstream.HEADER_TAIL.size
         bitstream.U32.pack_into(buf, end, zlib.crc32(buf[:end]))
     return bytes(buf)
+
+
+def damage_layer(data: bytes, layer: int) -> bytes:
+    """``data`` (an intact .rpn file) with one payload byte of ``layer`` (1-based) flipped, so
+    that layer's CRC fails."""
+    start, _ = bitstream.parse(data).byte_ranges[layer - 1]
+    at = start + bitstream.CHUNK_OVERHEAD + 3
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]

@@ -9,16 +9,9 @@ factor, counts them, and checks the viewer's canvas (sent back by the page) show
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-import os
 import re
-import signal
-import subprocess
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +25,9 @@ from test_iiif_serve import encode_zoom, serving
 
 from rpncodec.utils.report import find_chromium
 
-BROWSER = Path(__file__).resolve().parent / "browser"
-OSD = BROWSER / "node_modules" / "openseadragon" / "build" / "openseadragon" / \
-    "openseadragon.min.js"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from osd_session import OSD, view
+
 TILE = re.compile(r"/iiif/3/zoom/(full|\d+,\d+,(\d+),\d+)/(\d+),(\d*)/0/default\.jpg$")
 
 pytestmark = [
@@ -44,35 +35,6 @@ pytestmark = [
     pytest.mark.skipif(not OSD.is_file(), reason="OpenSeadragon is not installed: run "
                        "scripts/iiif_setup.sh (npm ci --prefix tests/browser)"),
 ]
-
-
-class _Page(BaseHTTPRequestHandler):
-    """The viewer's origin: the page, OpenSeadragon, and /report for its results."""
-
-    reports: list[dict]
-
-    def do_GET(self) -> None:
-        path = self.path.split("?")[0]
-        files = {"/": (BROWSER / "osd.html", "text/html"),
-                 "/openseadragon.min.js": (OSD, "text/javascript")}
-        if path not in files:
-            self.send_error(404)
-            return
-        body = files[path][0].read_bytes()
-        self.send_response(200)
-        self.send_header("content-type", files[path][1])
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length", "0"))
-        self.reports.append(json.loads(self.rfile.read(length)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -84,26 +46,8 @@ def iiif_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_openseadragon_renders_the_image_at_several_scale_factors(iiif_server, tmp_path):
-    reports: list[dict] = []
-    handler = type("Page", (_Page,), {"reports": reports})
-    page_server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=page_server.serve_forever, daemon=True).start()
-    page = f"http://127.0.0.1:{page_server.server_address[1]}/?info={iiif_server}" \
-           "/iiif/3/zoom/info.json"
-    browser = subprocess.Popen([find_chromium(), *FLAGS, "--window-size=800,600",
-                                f"--user-data-dir={tmp_path / 'profile'}", page],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while not reports and browser.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.5)
-    finally:
-        os.killpg(browser.pid, signal.SIGKILL)
-        browser.wait()
-        page_server.shutdown()
-    assert reports and "error" not in reports[-1], reports
-    tiles = reports[-1]["tiles"]
+    tiles, canvas = view(find_chromium(), f"{iiif_server}/iiif/3/zoom/info.json",
+                         tmp_path / "profile")
     factors = []
     for url in tiles:
         assert url.startswith(iiif_server), url  # the other origin: CORS let it through
@@ -113,7 +57,6 @@ def test_openseadragon_renders_the_image_at_several_scale_factors(iiif_server, t
         factors.append(round(region_w / int(match[3])))
     assert len(set(factors)) >= 2 and set(factors) <= {1, 2, 4}, (factors, tiles)
     assert factors.count(1) >= 2, tiles  # the zoomed view needs several full-resolution tiles
-    canvas = base64.b64decode(reports[-1]["canvas"].split(",", 1)[1])
     (tmp_path / "osd.png").write_bytes(canvas)
     seen = np.asarray(Image.open(io.BytesIO(canvas)).convert("RGB")).astype(int)
     assert seen.shape[0] >= 600 and seen.shape[1] >= 800  # device pixels

@@ -7,7 +7,9 @@ MIME type ``image/x-rpn``: the format has no IANA registration, and ``image/x-NA
 Pillow names its other unregistered formats (``image/x-tga``, ``image/x-pcx``).
 
 Opening reads only the header: the image reports mode ``RGB`` and the full size, and Pillow
-applies ``Image.MAX_IMAGE_PIXELS`` to that size as for any format. Before ``load()`` (which
+applies ``Image.MAX_IMAGE_PIXELS`` to that size as for any format. ``im.header`` is the parsed
+header; ``im.info`` holds ``model`` (the encoder's name), ``rpn_mode`` (``quality`` or
+``spatial``) and ``rpn_layers`` (the declared layer count). Before ``load()`` (which
 any pixel access triggers) the decode can be narrowed, as with Pillow's JPEG 2000 plugin:
 
 - ``im.layers = k`` decodes only the first k layers (0, the default, means all). Only their
@@ -171,7 +173,8 @@ class RpnImageFile(ImageFile.ImageFile):
         """Check the whole file without decoding: every declared layer present and intact.
 
         Raises:
-            BitstreamError: a damaged layer. TruncatedError: the file ends early.
+            BitstreamError: a layer is damaged.
+            TruncatedError: the file ends before its last declared layer.
         """
         container = self.rpn.container()
         bitstream.select(container, self.header.layers)

@@ -1,6 +1,6 @@
 """rpncodec: a scalable learned image codec (reciprocal pyramid network, arXiv 2306.08941).
 
-The Python interface (:mod:`rpncodec.api`)::
+The Python interface (``rpncodec.api``)::
 
     import rpncodec
     data = rpncodec.encode("photo.png")           # bytes of one .rpn file, every layer
@@ -9,7 +9,7 @@ The Python interface (:mod:`rpncodec.api`)::
     remote = rpncodec.open("https://host/a.rpn")  # header now, layers when decoded
 
 Importing rpncodec also registers the ``.rpn`` format with Pillow
-(:mod:`rpncodec.pillow_plugin`), so ``PIL.Image.open("a.rpn")`` works; Pillow itself is
+(``rpncodec.pillow_plugin``), so ``PIL.Image.open("a.rpn")`` works; Pillow itself is
 imported only when something imports it.
 """
 

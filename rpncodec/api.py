@@ -1,16 +1,16 @@
-"""The Python interface: :func:`encode`, :func:`decode`, :func:`info` and :func:`open`.
+"""The Python interface: ``encode``, ``decode``, ``info`` and ``open``.
 
-These are what ``import rpncodec`` offers (``rpncodec.encode`` is :func:`encode`), and what the
+These are what ``import rpncodec`` offers (``rpncodec.encode`` is ``encode``), and what the
 command line runs: ``rpncodec encode``, ``decode`` and ``info`` give the same bytes and pixels.
-They are thin layers over :mod:`rpncodec.codec` (tiling and layer coding),
-:mod:`rpncodec.backend` (which runtime runs the networks), :mod:`rpncodec.imageio` (reading
-images as 8-bit RGB) and :mod:`rpncodec.remote` (reading only the layers asked for).
+They are thin layers over ``rpncodec.codec`` (tiling and layer coding),
+``rpncodec.backend`` (which runtime runs the networks), ``rpncodec.imageio`` (reading
+images as 8-bit RGB) and ``rpncodec.remote`` (reading only the layers asked for).
 
 Importing this module is cheap: numpy, Pillow and the networks are imported by the functions
 that use them, so ``import rpncodec`` adds about 2 ms to a command-line start. Decoding
 needs no torch: the default backend is ONNX Runtime.
 
-Every failure caused by the input raises a subclass of :class:`rpncodec.errors.RpncodecError`
+Every failure caused by the input raises a subclass of ``rpncodec.errors.RpncodecError``
 (catch that to handle them all); the docstrings name the subclasses.
 
 Example:
@@ -43,16 +43,16 @@ __all__ = ["ImageInput", "LayerInfo", "ModelInput", "RpnInfo", "RpnInput", "deco
            "partial_note", "read_rpn"]
 
 ImageInput = Union[str, os.PathLike, "Image.Image", "np.ndarray"]
-"""What :func:`encode` accepts: an image file's path, a PIL image, or a uint8 ``(H, W, 3)``
+"""What ``encode`` accepts: an image file's path, a PIL image, or a uint8 ``(H, W, 3)``
 RGB array."""
 
 RpnInput = Union[bytes, bytearray, memoryview, str, os.PathLike, "RemoteRpn"]
-"""What :func:`decode` and :func:`info` accept: the bytes of an ``.rpn`` file, its path, its
-URL (``http(s)://`` or any fsspec URL such as ``s3://``), or a file opened with :func:`open`."""
+"""What ``decode`` and ``info`` accept: the bytes of an ``.rpn`` file, its path, its
+URL (``http(s)://`` or any fsspec URL such as ``s3://``), or a file opened with ``open``."""
 
 ModelInput = Union[str, os.PathLike, "Coder", None]
 """A model: a shipped model's name, a weights file or ONNX export folder, or a model opened
-with :func:`rpncodec.backend.open_model`; None for the default."""
+with ``rpncodec.backend.open_model``; None for the default."""
 
 MAX_RPN_BYTES = 2**31  # no .rpn file rpncodec writes is larger
 
@@ -63,7 +63,7 @@ MAX_RPN_BYTES = 2**31  # no .rpn file rpncodec writes is larger
 
 def load_encoder(model: ModelInput = None, mode: str | None = None, backend: str | None = None,
                  device: str | None = None, refine: int = 0) -> Coder:
-    """The model :func:`encode` uses: ``model``, else the shipped default of ``mode``.
+    """The model ``encode`` uses: ``model``, else the shipped default of ``mode``.
 
     ``refine`` > 0 needs the torch backend, which is then the default. A model of another
     mode than ``mode`` is refused.
@@ -86,7 +86,7 @@ def load_encoder(model: ModelInput = None, mode: str | None = None, backend: str
 
 
 def _rgb_array(image: ImageInput) -> np.ndarray:
-    """``image`` as a uint8 ``(H, W, 3)`` array (see :func:`encode`)."""
+    """``image`` as a uint8 ``(H, W, 3)`` array (see ``encode``)."""
     import numpy as np
     from PIL import Image
 
@@ -115,10 +115,10 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
             image (any mode, converted to RGB; its pixels as they are, without EXIF rotation),
             or a uint8 RGB array of shape ``(H, W, 3)``.
             Alpha, 16-bit samples and extra frames are dropped with an
-            :class:`~rpncodec.imageio.ImageWarning`.
+            ``rpncodec.imageio.ImageWarning``.
         model: a shipped model's name (``rpncodec models`` lists them), an exported ``.pt``
             weights file, an ONNX export folder, or a model already opened with
-            :func:`rpncodec.backend.open_model` (fastest when encoding many images).
+            ``rpncodec.backend.open_model`` (fastest when encoding many images).
             Default: the shipped default model of ``mode``.
         mode: ``"quality"`` (layers add quality; the default) or ``"spatial"`` (layers decode
             at 1/4, 1/2 and full resolution). Picks that mode's shipped model when ``model``
@@ -179,7 +179,7 @@ def read_rpn(path: str | os.PathLike) -> bytes:
 
 
 def _source(source: RpnInput) -> bytes | RemoteRpn:
-    """Bytes for a byte string or a local path; a :class:`RemoteRpn` for a URL or one."""
+    """Bytes for a byte string or a local path; a ``RemoteRpn`` for a URL or one."""
     from .remote import RemoteRpn, is_url
 
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -221,10 +221,10 @@ def partial_note(decoded: Decoded) -> str | None:
 def decode_rpn(source: RpnInput, *, layers: int | None = None, width: int | None = None,
                model: ModelInput = None, backend: str | None = None, device: str | None = None,
                strict: bool = False, max_pixels: int | None = None) -> Decoded:
-    """:func:`decode`, returning the codec's :class:`~rpncodec.codec.Decoded` (the pixels as
+    """``decode``, returning the codec's ``rpncodec.codec.Decoded`` (the pixels as
     a numpy array, the layers used and declared, the parsed container) and never warning:
-    :func:`partial_note` says what :func:`decode` would warn about. Arguments and errors are
-    :func:`decode`'s."""
+    ``partial_note`` says what ``decode`` would warn about. Arguments and errors are
+    ``decode``'s."""
     from . import codec
 
     if layers is not None and width is not None:
@@ -253,10 +253,10 @@ def decode(source: RpnInput, *, layers: int | None = None, width: int | None = N
 
     Args:
         source: the file's bytes, its path, its URL (``http(s)://``, ``s3://``, ...) or a
-            file opened with :func:`open`.
+            file opened with ``open``.
         layers: how many layers to decode, 1 to the declared count. Default: every layer,
             or with a damaged or truncated file every intact layer, with a
-            :class:`~rpncodec.errors.PartialDecodeWarning` (unless ``strict``).
+            ``rpncodec.errors.PartialDecodeWarning`` (unless ``strict``).
         width: spatial files: decode the fewest layers that are at least this many pixels
             wide (all of them if none is). Give ``layers`` or ``width``, not both.
         backend: ``"onnx"`` (ONNX Runtime, the default where installed; no torch) or
@@ -268,9 +268,9 @@ def decode(source: RpnInput, *, layers: int | None = None, width: int | None = N
             truncated file (raise) instead of decoding its intact layers.
         max_pixels: decompression limit on the size the header declares, checked before
             anything else is read or decoded: above it a
-            :class:`~rpncodec.limits.DecompressionBombWarning`, above twice it a
-            :class:`~rpncodec.limits.DecompressionBombError`. None (default):
-            :data:`rpncodec.limits.MAX_IMAGE_PIXELS` (Pillow's value); 0: no limit.
+            ``rpncodec.limits.DecompressionBombWarning``, above twice it a
+            ``rpncodec.limits.DecompressionBombError``. None (default):
+            ``rpncodec.limits.MAX_IMAGE_PIXELS`` (Pillow's value); 0: no limit.
 
     Returns:
         The decoded image, mode ``"RGB"``.
@@ -334,7 +334,7 @@ class LayerInfo:
 
 @dataclass(frozen=True)
 class RpnInfo:
-    """What an ``.rpn`` file holds, from its header and layer chunks (:func:`info`)."""
+    """What an ``.rpn`` file holds, from its header and layer chunks (``info``)."""
 
     model: str
     """Name of the model that encoded it."""
@@ -376,15 +376,15 @@ def info(source: RpnInput) -> RpnInfo:
 
     For bytes and local paths the whole file is parsed and every layer's CRC checked; for a
     URL only the header and the 8-byte length field of each layer are read, so no payload is
-    downloaded and none is checked (:attr:`RpnInfo.verified` is False).
+    downloaded and none is checked (``RpnInfo.verified`` is False).
 
     Args:
-        source: the file's bytes, its path, its URL, or a file opened with :func:`open`.
+        source: the file's bytes, its path, its URL, or a file opened with ``open``.
 
     Returns:
         The header's fields and each present layer's byte range and decoded size. A damaged
-        or truncated file is described, not refused: see :attr:`RpnInfo.damaged` and
-        :attr:`RpnInfo.truncated`.
+        or truncated file is described, not refused: see ``RpnInfo.damaged`` and
+        ``RpnInfo.truncated``.
 
     Raises:
         BitstreamError: not an ``.rpn`` file, or its header is damaged.
@@ -408,7 +408,7 @@ def info(source: RpnInput) -> RpnInfo:
 
 def open(location: str | os.PathLike) -> RemoteRpn:
     """Open an ``.rpn`` file at a URL or path: its header is read at once, its layers when
-    asked for (:class:`rpncodec.remote.RemoteRpn`).
+    asked for (``rpncodec.remote.RemoteRpn``).
 
     Decoding layer k of the result reads only the first k layers' bytes, in one ranged read
     per layer: ``rpncodec.decode(rpncodec.open(url), layers=1)``.
@@ -418,7 +418,7 @@ def open(location: str | os.PathLike) -> RemoteRpn:
             (``s3://``, ``file://``, ``memory://``, ...; needs fsspec), or a local path.
 
     Returns:
-        The opened file; its ``header`` is the parsed :class:`rpncodec.bitstream.Header`.
+        The opened file; its ``header`` is the parsed ``rpncodec.bitstream.Header``.
 
     Raises:
         InputImageError: the location cannot be read.

@@ -53,4 +53,4 @@ def in_layer(layer: int) -> Iterator[None]:
 
 class PartialDecodeWarning(UserWarning):
     """A file decoded with fewer layers than it declares, because it is truncated or a layer
-    is damaged (:func:`rpncodec.decode` without ``layers``; ``strict=True`` raises instead)."""
+    is damaged (``rpncodec.decode`` without ``layers``; ``strict=True`` raises instead)."""

@@ -1,9 +1,9 @@
-"""Register the ``.rpn`` Pillow plugin (:mod:`rpncodec.pillow_plugin`) without importing Pillow.
+"""Register the ``.rpn`` Pillow plugin (``rpncodec.pillow_plugin``) without importing Pillow.
 
 ``import rpncodec`` must make ``PIL.Image.open("a.rpn")`` work, in whichever order the two
 are imported, yet must not import Pillow itself: that would add about 15 ms to every command
 line start, including ``rpncodec info`` and ``truncate``, which need no image library. So
-:func:`install` registers the plugin at once when Pillow's ``PIL.Image`` is already imported,
+``install`` registers the plugin at once when Pillow's ``PIL.Image`` is already imported,
 and otherwise puts a finder on ``sys.meta_path`` that waits for ``PIL.Image`` to be imported
 and registers the plugin right after that module has run (a post-import hook). The finder
 handles only that one import, once, and then removes itself. It uses no ``importlib.abc`` or
@@ -33,7 +33,7 @@ def register() -> None:
 
 
 def _register_quietly() -> None:
-    """:func:`register` from inside someone else's ``import PIL.Image``: a failure is a
+    """``register`` from inside someone else's ``import PIL.Image``: a failure is a
     warning, never a broken import of Pillow."""
     try:
         register()

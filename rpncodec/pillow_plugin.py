@@ -1,7 +1,7 @@
 """Pillow support for ``.rpn`` files: ``Image.open``, ``load`` of some layers, ``save``.
 
-Registered by ``import rpncodec`` (:mod:`rpncodec.pillow_hook`), following Pillow's plugin
-conventions: an :class:`~PIL.ImageFile.ImageFile` subclass found by the file's magic bytes
+Registered by ``import rpncodec`` (``rpncodec.pillow_hook``), following Pillow's plugin
+conventions: an ``PIL.ImageFile.ImageFile`` subclass found by the file's magic bytes
 (``\\x89RPN``, whatever the file is called), a save handler, the extension ``.rpn`` and the
 MIME type ``image/x-rpn``: the format has no IANA registration, and ``image/x-NAME`` is how
 Pillow names its other unregistered formats (``image/x-tga``, ``image/x-pcx``).
@@ -21,17 +21,17 @@ any pixel access triggers) the decode can be narrowed, as with Pillow's JPEG 200
   sets ``size`` at once (``Image.thumbnail`` calls it, so thumbnails of spatial files decode
   only the layers they need).
 - ``im.backend`` (``"onnx"`` or ``"torch"``) and ``im.model`` (a weights file, for files of
-  a model rpncodec does not ship) choose the decoder, as for :func:`rpncodec.decode`.
+  a model rpncodec does not ship) choose the decoder, as for ``rpncodec.decode``.
 
-A damaged or truncated file raises on ``load()`` (:class:`~rpncodec.errors.BitstreamError`,
-:class:`~rpncodec.errors.TruncatedError`) unless ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set,
+A damaged or truncated file raises on ``load()`` (``rpncodec.errors.BitstreamError``,
+``rpncodec.errors.TruncatedError``) unless ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set,
 in which case its intact layers are decoded with a
-:class:`~rpncodec.errors.PartialDecodeWarning`: Pillow's rule for truncated images. A damaged
+``rpncodec.errors.PartialDecodeWarning``: Pillow's rule for truncated images. A damaged
 header raises at ``Image.open``.
 
 ``im.save("a.rpn", model=..., mode=..., layers=..., tile=..., refine=..., backend=...)``
-encodes with :func:`rpncodec.encode`'s arguments (other keywords are ignored, as Pillow's
-plugins do). The decoded pixels are exactly :func:`rpncodec.decode`'s and ``rpncodec
+encodes with ``rpncodec.encode``'s arguments (other keywords are ignored, as Pillow's
+plugins do). The decoded pixels are exactly ``rpncodec.decode``'s and ``rpncodec
 decode``'s.
 """
 
@@ -60,7 +60,7 @@ def _accept(prefix: bytes) -> bool:
 
 
 class _FileObjectSource:
-    """A :class:`rpncodec.remote.Source` over an open binary file: the plugin reads the
+    """A ``rpncodec.remote.Source`` over an open binary file: the plugin reads the
     header, then only the layers it decodes."""
 
     def __init__(self, fp: IO[bytes], location: str) -> None:
@@ -182,7 +182,7 @@ class RpnImageFile(ImageFile.ImageFile):
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    """Encode ``im`` with :func:`rpncodec.encode` and the save keywords it takes; the whole
+    """Encode ``im`` with ``rpncodec.encode`` and the save keywords it takes; the whole
     file is encoded before anything is written."""
     from .api import encode
 

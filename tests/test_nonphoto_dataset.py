@@ -1,5 +1,5 @@
 """The non-photographic data set's builder: deterministic pixels, a manifest with a source and
-licence per image, and a test part that is every 5th image of each category."""
+licence per image, and a test part that is every 10th image of each category."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_the_builder_is_deterministic_and_records_every_image(tmp_path) -> None:
     assert cats == {"flat", "slides", "maps", "charts"}
     for cat in cats:
         rows = sorted((r for r in a["images"] if r["category"] == cat), key=lambda r: r["file"])
-        assert [r["split"] for r in rows].count("test") == -(-len(rows) // 5)
+        assert [r["split"] for r in rows].count("test") == -(-len(rows) // 10)
         for r in rows:
             assert r["source"] and r["license"]
             assert (tmp_path / "a" / r["file"]).is_file()

@@ -4,7 +4,7 @@ grids, slides, maps and scanned-looking pages, from what Debian's and PyPI's pac
     python scripts/nonphoto/build.py --out .data/nonphoto      # ~10 minutes on 2 cores
 
 Writes OUT/{train,test}/CATEGORY/NAME.png and OUT/manifest.json (per image: category, split,
-size, sha256, source, licence; plus the versions of the packages that drew them). Every 5th
+size, sha256, source, licence; plus the versions of the packages that drew them). Every 10th
 image of each category is in the test part: evaluate on it, never train or tune on it. The
 same package versions give the same pixels; other versions (fonts, Chromium, matplotlib) give
 a data set of the same make-up, which is why the manifest records them.
@@ -30,10 +30,10 @@ import text
 import ui
 from common import DEBIAN_PACKAGES, Sample
 
-# images per category; every TEST_EVERY-th is a test image (24 text -> 5 test, ...)
-COUNTS = {"text": 120, "ui": 80, "charts": 100, "lineart": 120, "flat": 30, "slides": 40,
+# images per category; every TEST_EVERY-th is a test image (120 text -> 12 test, ...)
+COUNTS = {"text": 120, "ui": 80, "charts": 100, "lineart": 120, "flat": 60, "slides": 40,
           "maps": 40, "scans": 40}
-TEST_EVERY = 5
+TEST_EVERY = 10
 
 
 def samples(category: str, count: int) -> Iterator[Sample]:

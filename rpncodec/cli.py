@@ -430,8 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input", help=url_help)
     s.add_argument("-o", "--output", required=True, help="image file to write, atomically; "
                    "the format follows the suffix (.png, .ppm, .bmp, .tif, ...; PNG if none)")
-    s.add_argument("--layers", type=int, help="how many layers to use (default: all; of a "
-                   "damaged or truncated file, every intact layer, with a warning)")
+    s.add_argument("--layers", type=int, metavar="K", help="how many layers to use (default: "
+                   "all; of a damaged or truncated file, every intact layer, with a warning)")
     s.add_argument("--model", help="weights to decode with (default: the model the file names)")
     s.add_argument("--device", default="cpu", help="where the network runs: cpu (default), "
                    "cuda or cuda:N (bit-exact only on the kind of device that encoded)")

@@ -125,6 +125,17 @@ def test_decode_of_a_url_reads_only_the_layers_asked_for(cli_coded):
     np.testing.assert_array_equal(np.asarray(image), cli_coded.layers[LAYERS])
 
 
+def test_strict_decode_of_a_cut_url_raises_and_without_strict_warns(cli_coded):
+    fsspec = pytest.importorskip("fsspec")
+    with fsspec.open("memory://api/cut.rpn", "wb") as f:
+        f.write(cli_coded.data[:-5])
+    with pytest.raises(TruncatedError, match="only 3 of 4"):
+        rpncodec.decode("memory://api/cut.rpn", model=cli_coded.model, strict=True)
+    with pytest.warns(PartialDecodeWarning, match="truncated"):
+        image = rpncodec.decode("memory://api/cut.rpn", model=cli_coded.model)
+    np.testing.assert_array_equal(np.asarray(image), cli_coded.layers[3])
+
+
 def test_decode_on_the_torch_backend_gives_the_same_pixels(cli_coded):
     image = rpncodec.decode(cli_coded.data, layers=2, model=cli_coded.model, backend="torch")
     np.testing.assert_array_equal(np.asarray(image), cli_coded.layers[2])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -118,3 +119,18 @@ def test_gdn_matches_its_formula_and_igdn_multiplies() -> None:
     norm = torch.sqrt(1 + 0.1 * x**2)  # initial beta = 1, gamma = 0.1 I
     assert torch.allclose(gdn(x), x / norm, atol=1e-5)
     assert torch.allclose(igdn(x), x * norm, atol=1e-5)
+
+
+def test_the_table_scales_are_fixed_constants_on_the_documented_log_grid() -> None:
+    import math
+
+    from rpncodec.entropy.coding import _SCALES_HEX, LEVELS, SCALE_MAX, SCALE_MIN, SCALES
+
+    assert len(_SCALES_HEX) == LEVELS and SCALES.dtype == np.float64
+    assert SCALES[0] == pytest.approx(SCALE_MIN, rel=1e-15)
+    assert SCALES[-1] == pytest.approx(SCALE_MAX, rel=1e-15)
+    formula = np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), LEVELS))
+    ulps = np.abs(SCALES - formula) / np.spacing(formula)
+    assert ulps.max() <= 2
+    assert all(float(v).hex() == h for v, h in zip(SCALES, _SCALES_HEX, strict=True))
+    assert (np.diff(SCALES) > 0).all()

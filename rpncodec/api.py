@@ -55,6 +55,7 @@ ModelInput = Union[str, os.PathLike, "Coder", None]
 with ``rpncodec.backend.open_model``; None for the default."""
 
 MAX_RPN_BYTES = 2**31  # no .rpn file rpncodec writes is larger
+AUTO = "auto"  # the model name that picks, per image, the candidate that codes it best
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +119,10 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
             ``rpncodec.imageio.ImageWarning``.
         model: a shipped model's name (``rpncodec models`` lists them), an exported ``.pt``
             weights file, an ONNX export folder, or a model already opened with
-            ``rpncodec.backend.open_model`` (fastest when encoding many images).
+            ``rpncodec.backend.open_model`` (fastest when encoding many images), or
+            ``"auto"``: code the image with every candidate model of ``mode`` (a photograph
+            and a screen-content model) and keep the file whose layers code it best,
+            for one encode and one decode per candidate (``rpncodec.auto``).
             Default: the shipped default model of ``mode``.
         mode: ``"quality"`` (layers add quality; the default) or ``"spatial"`` (layers decode
             at 1/4, 1/2 and full resolution). Picks that mode's shipped model when ``model``
@@ -146,12 +150,30 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
             model's layer count.
         TypeError: ``image`` is not a path, PIL image or array.
     """
+    pixels = _rgb_array(image)
+    data, _ = encode_pixels(pixels, model, mode, tile, refine, backend, device)
+    return data if layers is None else bitstream.truncate(data, layers)
+
+
+def encode_pixels(pixels: np.ndarray, model: ModelInput = None, mode: str | None = None,
+                  tile: int = bitstream.DEFAULT_TILE, refine: int = 0,
+                  backend: str | None = None, device: str | None = None) -> tuple[bytes, Coder]:
+    """A uint8 RGB array's ``.rpn`` bytes and the model that wrote them (see ``encode``).
+
+    ``model="auto"`` codes the image with every candidate model of ``mode`` (default
+    quality) and keeps the file whose layers code it best (``rpncodec.auto``).
+    """
     from . import codec
 
-    pixels = _rgb_array(image)
+    if model == AUTO:
+        from .auto import candidates, choose
+
+        coders = [load_encoder(name, mode, backend, device, refine)
+                  for name in candidates(mode or "quality")]
+        chosen = choose(pixels, coders, lambda img, c: codec.encode(img, c, tile, refine))
+        return chosen.data, chosen.coder
     loaded = load_encoder(model, mode, backend, device, refine)
-    data = codec.encode(pixels, loaded, tile, refine)
-    return data if layers is None else bitstream.truncate(data, layers)
+    return codec.encode(pixels, loaded, tile, refine), loaded
 
 
 # ---------------------------------------------------------------------------------------------

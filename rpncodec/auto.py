@@ -71,9 +71,11 @@ def bd_psnr(test: list[tuple[float, float]], anchor: list[tuple[float, float]]) 
 
 def choose(image: np.ndarray, coders: list[Coder], encode_one) -> Candidate:
     """The candidate whose file codes ``image`` best; ``encode_one(image, coder)`` writes a
-    file. Ties keep the first (the default model)."""
+    file. Ties keep the first (the default model); a single coder is not measured."""
     if image.shape[0] * image.shape[1] == 0 or not coders:
         raise ModelError("--model auto needs an image and at least one model")
+    if len(coders) == 1:
+        return Candidate(coders[0], encode_one(image, coders[0]), [])
     best: Candidate | None = None
     for coder in coders:
         data = encode_one(image, coder)

@@ -72,8 +72,9 @@ def plan(folder: Path, out: Path) -> dict[Path, Path]:
     return targets
 
 
-def is_finished(target: Path, digest: bytes, tile: int) -> bool:
-    """Whether ``target`` is a complete file made with weights ``digest`` and side ``tile``."""
+def is_finished(target: Path, digests: set[bytes], tile: int) -> bool:
+    """Whether ``target`` is a complete file made with weights of ``digests`` (one model, or
+    each candidate of ``--model auto``) and side ``tile``."""
     try:
         data = target.read_bytes()
         c = bitstream.parse(data)
@@ -81,7 +82,7 @@ def is_finished(target: Path, digest: bytes, tile: int) -> bool:
         return False
     h = c.header
     return (c.available == h.layers and c.damaged is None and not c.trailing
-            and h.digest == digest and h.tile == tile)
+            and h.digest in digests and h.tile == tile)
 
 
 @functools.lru_cache(maxsize=4)
@@ -97,18 +98,31 @@ def _model(model: str | None, mode: str | None, device: str, threads: int | None
     return loaded
 
 
+def _encoders(settings: Settings, threads: int | None = None) -> list:
+    """The model that encodes, or for ``--model auto`` every candidate of the mode."""
+    from .api import AUTO
+
+    backend = "torch" if settings.refine else None
+    if settings.model != AUTO:
+        return [_model(settings.model, settings.mode, settings.device, threads, backend)]
+    from .auto import candidates
+
+    return [_model(name, settings.mode, settings.device, threads, backend)
+            for name in candidates(settings.mode or "quality")]
+
+
 def encode_one(source: str, target: str, settings: Settings) -> Outcome:
     """Encode the image ``source`` to ``target`` (atomically). Runs in any worker."""
     from . import codec
+    from .auto import choose
     from .imageio import atomic_write_bytes, load_image
 
     try:
         image = load_image(source, settings.max_pixels)
-        loaded = _model(settings.model, settings.mode, settings.device,
-                        settings.threads or _worker_threads,
-                        "torch" if settings.refine else None)
+        coders = _encoders(settings, settings.threads or _worker_threads)
         t0 = time.perf_counter()
-        data = codec.encode(image, loaded, settings.tile, settings.refine)
+        data = choose(image, coders,
+                      lambda img, c: codec.encode(img, c, settings.tile, settings.refine)).data
         seconds = time.perf_counter() - t0
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, data)
@@ -185,10 +199,10 @@ def encode_folder(folder: Path, out: Path, settings: Settings, workers: int = 1,
         raise OutputError(f"output {out} is not a folder (a folder is encoded into a folder)")
     if not out.parent.is_dir():
         raise OutputError(f"output folder {out.parent} does not exist")
-    loaded = _model(settings.model, settings.mode, settings.device)  # fail early, here
+    digests = {c.digest for c in _encoders(settings)}  # fail early, here
     out.mkdir(exist_ok=True)
     todo = {t: s for t, s in targets.items()
-            if force or not is_finished(t, loaded.digest, settings.tile)}
+            if force or not is_finished(t, digests, settings.tile)}
     if len(todo) < len(targets):
         log(f"rpncodec: {len(targets) - len(todo)} of {len(targets)} files already finished "
             f"in {out}; encoding the other {len(todo)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, bitstream
-from .api import RpnInfo, load_encoder, partial_note, read_rpn
+from .api import RpnInfo, encode_pixels, load_encoder, partial_note, read_rpn
 from .backend import BACKENDS, open_model
 from .errors import InputImageError, RpncodecError
 from .files import atomic_write_bytes, check_not_same_file
@@ -50,16 +50,15 @@ def _non_negative(text: str) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from . import codec
     from .imageio import load_image
 
     if Path(args.input).is_dir():
         return _encode_folder(Path(args.input), Path(args.output), args)
     check_not_same_file(args.input, args.output)
     image = load_image(args.input, args.max_pixels)
-    loaded = load_encoder(args.model, args.mode, args.backend, args.device, args.refine)
     t0 = time.perf_counter()
-    data = codec.encode(image, loaded, args.tile, args.refine)
+    data, loaded = encode_pixels(image, args.model, args.mode, args.tile, args.refine,
+                                 args.backend, args.device)
     seconds = time.perf_counter() - t0
     atomic_write_bytes(args.output, data)
     h, w = image.shape[:2]
@@ -395,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True,
                    help=".rpn file, or a folder for a folder (one .rpn per image)")
     s.add_argument("--model", help="shipped model name or exported .pt file (default: "
-                   "the default model)")
+                   "the default model), or auto: every candidate model of the mode codes the "
+                   "image and the best file is kept")
     s.add_argument("--mode", choices=ENCODE_MODES, help="quality: layers add "
                    "quality (default); spatial: layers decode at 1/4, 1/2 and full resolution "
                    "(picks that mode's shipped model)")

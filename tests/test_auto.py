@@ -44,3 +44,27 @@ def test_choose_keeps_the_file_whose_measured_curve_is_better(tiny, tmp_path) ->
     assert chosen.points == curves[id(chosen.coder)]
     # the same model twice: a tie keeps the first
     assert auto.choose(image, [tiny, tiny], codec.encode).coder is tiny
+
+
+def test_auto_writes_one_candidates_file_from_the_cli_the_api_and_bulk(tmp_path) -> None:
+    import rpncodec
+    from rpncodec.cli import main
+
+    image = smooth_image(64, 96, seed=3)
+    src = tmp_path / "in" / "a.png"
+    src.parent.mkdir()
+    from PIL import Image
+
+    Image.fromarray(image).save(src)
+    files = {name: rpncodec.encode(image, model=name) for name in auto.candidates("quality")}
+    data = rpncodec.encode(image, model="auto")
+    assert data in files.values()
+    assert main(["encode", str(src), "-o", str(tmp_path / "a.rpn"), "--model", "auto"]) == 0
+    assert (tmp_path / "a.rpn").read_bytes() == data
+    assert main(["encode", str(src.parent), "-o", str(tmp_path / "out"), "--model", "auto"]) == 0
+    assert (tmp_path / "out" / "a.rpn").read_bytes() == data
+    # a finished file of any candidate is not redone
+    stamp = (tmp_path / "out" / "a.rpn").stat().st_mtime_ns
+    assert main(["encode", str(src.parent), "-o", str(tmp_path / "out"), "--model", "auto"]) == 0
+    assert (tmp_path / "out" / "a.rpn").stat().st_mtime_ns == stamp
+    assert rpncodec.decode(data).size == (96, 64)

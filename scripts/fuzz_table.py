@@ -5,13 +5,15 @@
 One row per (model, backend): cases, decodes, then the outcomes of the decodes, with the decoded
 ones split into same pixels / flagged / silent (rpncodec.utils.fuzz.DECODED_KINDS), and the
 mutated files (cases) with at least one silent decode; with ``--before``, each count of that
-folder's run of the same seeds is shown as ``before -> now``.
+folder's run of the same seeds is shown as ``before -> now``. Then the silent files by what
+their mutation changed of what a decoder reads (``rpncodec.utils.fuzz._changed``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 COLUMNS = (("decoded", "same pixels"), ("decoded", "flagged"), ("decoded", "silent"),
@@ -41,12 +43,26 @@ def table(now: dict[str, dict], before: dict[str, dict] | None = None) -> str:
     return "\n".join(rows)
 
 
+def silent_kinds(runs: dict[str, dict]) -> str:
+    """Silent files of every run, counted by what they changed."""
+    kinds: Counter = Counter()
+    for run in runs.values():
+        cases = {s["case"]: s.get("changed", ["?"]) for s in run["silent"]}
+        kinds.update(", ".join(c) or "nothing" for c in cases.values())
+    rows = ["| silent files: what changed | files |", "|---|---|"]
+    rows += [f"| {kind} | {n} |" for kind, n in kinds.most_common()]
+    return "\n".join(rows)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path)
     p.add_argument("--before", type=Path, help="a run of the same seeds on other code")
     args = p.parse_args()
-    print(table(load(args.folder), load(args.before) if args.before else None))
+    now = load(args.folder)
+    print(table(now, load(args.before) if args.before else None))
+    print()
+    print(silent_kinds(now))
 
 
 if __name__ == "__main__":

@@ -251,7 +251,7 @@ def test_decodes_are_compared_with_their_source(tiny, encoded, monkeypatch):
     result = fuzz.run_campaign([source], tiny, cases=2, seed=0, time_limit_s=60)
     assert result["decoded"] == 4
     assert result.decoded_kinds == {"same pixels": 2, "silent": 2}
-    assert [s["mutations"] for s in result.silent] == [["w"], ["w"]]
+    assert [(s["mutations"], s["changed"]) for s in result.silent] == [(["w"], ["size"])] * 2
     summary = result.as_dict()
     assert summary["decoded"] == {"same pixels": 2, "flagged": 0, "silent": 2}
 

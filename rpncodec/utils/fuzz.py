@@ -69,6 +69,7 @@ import traceback
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -532,6 +533,25 @@ def _decoded_kind(decoded: codec.Decoded, reference: np.ndarray) -> str:
     return "silent"
 
 
+def _changed(mutant: bytes, source: bytes, multiple: int) -> list[str]:
+    """What a decodable mutant changed of what a decoder reads: ``"size"`` (the declared
+    width or height), ``"padded size"`` (the tiles' sizes once padded to ``multiple``, hence
+    the latents' shapes), ``"layer k"`` (that layer's payload)."""
+    m, s = bitstream.parse(mutant), bitstream.parse(source)
+
+    def padded(h: bitstream.Header) -> list[tuple[int, int]]:
+        return [(-(-th // multiple), -(-tw // multiple))
+                for _, _, th, tw in bitstream.tile_grid(h.height, h.width, h.tile)]
+
+    changed = []
+    if (m.header.height, m.header.width) != (s.header.height, s.header.width):
+        changed.append("size")
+    if padded(m.header) != padded(s.header):
+        changed.append("padded size")
+    layers = enumerate(zip_longest(m.chunks, s.chunks), 1)  # a layer one lacks: changed
+    return changed + [f"layer {k}" for k, (a, b) in layers if a != b]
+
+
 def run_campaign(files: list[bytes], model: Coder, cases: int, seed: int,
                  time_limit_s: float, *, case_limit_s: float = CASE_LIMIT_S,
                  max_pixels: int = MAX_DECODE_PIXELS,
@@ -574,7 +594,9 @@ def run_campaign(files: list[bytes], model: Coder, cases: int, seed: int,
                 kind = _decoded_kind(decoded, references[key])
                 result.decoded_kinds[kind] += 1
                 if kind == "silent":
-                    result.silent.append({"case": case, "layers": layers, "mutations": done})
+                    result.silent.append({"case": case, "layers": layers, "mutations": done,
+                                          "changed": _changed(mutant, files[source],
+                                                              model.pad_multiple)})
             if outcome in FAILURES:
                 record = {"case": case, "seed": seed, "source": source, "layers": layers,
                           "outcome": outcome, "detail": detail, "seconds": round(seconds, 3),

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test codec-only docs lint clean
+.PHONY: demo test codec-only docs lint web clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,5 +42,13 @@ codec-only:
 	.venv-codec/bin/pip install --quiet .
 	cd /tmp && $(CURDIR)/.venv-codec/bin/python $(CURDIR)/scripts/codec_only_check.py
 
+# The TypeScript decoder (web/): its locked npm tools, then a type check and the bundle
+# web/dist/rpncodec.mjs. tests/test_web.py runs its Node tests against Python.
+web/node_modules/.package-lock.json: web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --silent
+
+web: web/node_modules/.package-lock.json
+	npm run --prefix web --silent build
+
 clean:
-	rm -rf $(VENV) .venv-codec demo-out site
+	rm -rf $(VENV) .venv-codec demo-out site web/node_modules web/dist

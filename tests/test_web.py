@@ -1,0 +1,301 @@
+"""The TypeScript decoder (web/) against the Python one: Python writes payloads and files and
+records what it decodes of them (symbols, or the error message), then ``node --test`` runs
+web/test/ on the built bundle, which must decode the same symbols and fail with the same
+messages. Skips, saying why, without node or without web/node_modules (``make web``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rpncodec import bitstream, codec
+from rpncodec.entropy.ans import decode_groups, encode_groups, quantize_pmf, table_models
+from rpncodec.entropy.coding import SCALES, decode_by_scale, encode_by_scale, scale_indices
+from rpncodec.errors import BitstreamError, RpncodecError
+from rpncodec.utils.testing import with_header
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB = ROOT / "web"
+GOLDEN = Path(__file__).parent / "golden"
+sys.path.insert(0, str(ROOT / "scripts"))
+import web_export  # noqa: E402
+
+NODE = shutil.which("node")
+pytestmark = [
+    pytest.mark.skipif(NODE is None, reason="node is not installed"),
+    pytest.mark.skipif(not (WEB / "node_modules").is_dir(),
+                       reason="web/node_modules is missing: run `make web` (npm ci)"),
+]
+
+
+def b64(data: bytes | np.ndarray) -> str:
+    raw = data.astype("<i4").tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    return base64.b64encode(raw).decode("ascii")
+
+
+# The TypeScript decoder holds symbols as int32 and refuses an escaped value beyond (only a
+# damaged string holds one); Python accepts any int64.
+BEYOND_32_BITS = "damaged layer payload (an escaped value beyond 32 bits)"
+
+
+def _outcome(decode) -> dict:
+    """``{"symbols": base64 int32}`` or ``{"error": message}`` of a decode."""
+    try:
+        symbols = decode()
+    except BitstreamError as exc:
+        return {"error": str(exc)}
+    if np.any(np.abs(symbols + 0.5) > 2**31):
+        return {"error": BEYOND_32_BITS}
+    return {"symbols": b64(symbols)}
+
+
+# -- the ANS coder -------------------------------------------------------------------------------
+def _random_rows(rng: np.random.Generator) -> list[np.ndarray]:
+    rows = []
+    for n in (2, 3, 17, 160, 1200, 4096):
+        probs = rng.gamma(0.3, size=n) + 1e-12
+        rows.append(quantize_pmf(probs))
+    skewed = np.ones(40, dtype=np.int64)
+    skewed[7] = 2**16 - 39  # one entry takes almost everything
+    rows.append(skewed)
+    rows.append(np.full(2**8, 2**8, dtype=np.int64))  # flat
+    return rows
+
+
+def ans_cases(rng: np.random.Generator) -> dict:
+    """Random tables and payloads, escapes, empty and one-symbol strings, and damaged ones."""
+    rows = _random_rows(rng)
+    length = max(len(r) for r in rows) + 3  # padding zeros after each escape
+    freqs = np.zeros((len(rows), length), dtype=np.int64)
+    for i, r in enumerate(rows):
+        freqs[i, : len(r)] = r
+    offsets = np.array([int(rng.integers(0, len(r) - 1)) for r in rows], dtype=np.int64)
+    models = table_models(freqs)
+    cases = []
+
+    def add(name: str, groups: list[np.ndarray], tables: list[int],
+            damage=lambda d: d) -> None:
+        data = damage(encode_groups(groups, tables, models, offsets)) if groups else damage(b"")
+        counts = [len(g) for g in groups]
+        cases.append({"name": name, "data": b64(data), "counts": counts, "tables": tables,
+                      **_outcome(lambda: decode_groups(data, counts, tables, models,
+                                                       offsets))})
+
+    def draw(t: int, n: int, escapes: float = 0.0) -> np.ndarray:
+        r = rows[t]
+        idx = rng.choice(len(r) - 1, size=n, p=r[:-1] / r[:-1].sum())
+        sym = idx - offsets[t]
+        out = rng.random(n) < escapes
+        big = rng.choice([-(2**31), 2**31 - 1, -70000, 123456, len(r) + 3, -len(r) - 5],
+                         size=n)
+        return np.where(out, big, sym).astype(np.int64)
+
+    tables = list(range(len(rows)))
+    for seed in range(6):
+        groups = [draw(t, int(rng.integers(0, 400))) for t in tables]
+        add(f"random groups {seed}", groups, tables)
+    add("escapes", [draw(t, 300, escapes=0.1) for t in tables], tables)
+    add("only escapes", [np.array([2**31 - 1, -(2**31), 10**6, -1 - offsets[0]])], [0])
+    add("empty groups", [np.zeros(0, np.int64)] * 3, [0, 1, 2])
+    add("one symbol", [np.array([1 - offsets[3]])], [3])
+    add("one escaped symbol", [np.array([-offsets[2] - 1])], [2])
+    for t in tables:
+        add(f"one symbol of table {t}", [draw(t, 1)], [t])
+    add("first entries only (an empty string)", [np.full(5, -offsets[4])], [4])
+    plain = [draw(t, 200) for t in tables]
+    escaping = [draw(t, 200, escapes=0.05) for t in tables]
+    for (kind, groups), (how, damage) in product(
+            {"": plain, ", with escapes": escaping}.items(), {
+        "a word appended": lambda d: d + b"\x01\x00\x00\x00",
+        "a zero word appended": lambda d: d + bytes(4),
+        "a word prepended": lambda d: b"\x07\x00\x00\x00" + d,
+        "its last word dropped": lambda d: d[:-4],
+        "its first word dropped": lambda d: d[4:],
+        "a byte dropped": lambda d: d[:-1],
+        "empty": lambda d: b"",
+        "a bit flipped": lambda d: d[:9] + bytes([d[9] ^ 0x10]) + d[10:],
+    }.items()):
+        add(f"damaged: {how}{kind}", groups, tables, damage)
+    return {"tables": {"offsets": offsets.tolist(), "freqs": freqs.reshape(-1).tolist(),
+                       "length": length}, "cases": cases}
+
+
+# -- the table-index rule ----------------------------------------------------------------------
+def scale_cases(rng: np.random.Generator, model: dict) -> dict:
+    """The scales, indices of hard values (every boundary and its neighbours), and payloads
+    coded by scale with a shipped model's Gaussian tables."""
+    near = np.concatenate([SCALES, np.nextafter(SCALES, 0), np.nextafter(SCALES, np.inf)])
+    sigmas = np.concatenate([near, np.exp(rng.uniform(-3, 5, 2000)),
+                             [0.0, -1.0, 1e-300, 64.0, 64.000001, 1e300, np.inf, -np.inf, np.nan]])
+    indices = scale_indices(sigmas)
+    tables = model["levels"][1]["gaussian"]
+    freqs = np.asarray(tables["freqs"]).reshape(len(tables["offsets"]), tables["length"])
+    models, offsets = table_models(freqs), np.asarray(tables["offsets"])
+    payloads = []
+    for shape in ((1, 1, 1), (3, 5, 7), (16, 12, 9)):
+        scales = np.exp(rng.uniform(-2.5, 4.5, shape))
+        on = SCALES[[0, 31, 63]][: scales.size]
+        scales.reshape(-1)[: len(on)] = on  # exactly on a boundary
+        symbols = np.round(rng.normal(0, scales)).astype(np.int64)
+        symbols.reshape(-1)[-1] = 5000  # beyond every table: an escape
+        data = encode_by_scale(symbols, scales, models, offsets)
+        payloads.append({"name": f"by scale {shape}", "data": b64(data),
+                         "scales": scales.reshape(-1).tolist(), **_outcome(
+                             lambda d=data, s=scales: decode_by_scale(d, s, models, offsets))})
+        moved = scales.copy()
+        moved.reshape(-1)[0] = np.nextafter(SCALES[0], np.inf)  # one ulp: table 1, not 0
+        payloads.append({"name": f"other indices {shape}", "data": b64(data),
+                         "scales": moved.reshape(-1).tolist(), **_outcome(
+                             lambda d=data, s=moved: decode_by_scale(d, s, models, offsets))})
+    payloads.append({"name": "too short", "data": b64(b"\x00\x01"), "scales": [1.0],
+                     **_outcome(lambda: decode_by_scale(b"\x00\x01", np.ones(1), models,
+                                                        offsets))})
+    return {"scales_hex": [float(s).hex() for s in SCALES], "scales": SCALES.tolist(),
+            "sigmas": [repr(float(s)) for s in sigmas], "indices": indices.tolist(),
+            "tables": tables, "payloads": payloads}
+
+
+# -- the container ---------------------------------------------------------------------------------
+def _mutations(data: bytes, multi: bytes) -> dict[str, bytes]:
+    """Cut, damaged and hostile variants of the file ``data`` (``multi``: a tiled file)."""
+    ranges = bitstream.parse(data).byte_ranges
+    hsize, chunk2 = ranges[0][0], ranges[1][0]
+
+    def flip(d: bytes, i: int) -> bytes:
+        return d[:i] + bytes([d[i] ^ 0x40]) + d[i + 1:]
+
+    def fix_crc(d: bytes) -> bytes:
+        return d[: hsize - 4] + struct.pack(">I", zlib.crc32(d[: hsize - 4])) + d[hsize:]
+
+    out = {f"cut at {n}": data[:n] for n in (0, 1, 3, 4, 6, 7, 20, hsize - 1, hsize,
+                                               hsize + 7, hsize + 8, chunk2 + 3,
+                                               len(data) - 1)}
+    out.update({
+        "whole": data,
+        "trailing bytes": data + b"xyz",
+        "wrong magic": b"\x89PNG" + data[4:],
+        "wrong magic, short": b"RPN",
+        "version 1": data[:4] + b"\x01" + data[5:],
+        "version 3, short": data[:4] + b"\x03",
+        "name length 0": data[:6] + b"\x00" + data[7:],
+        "name length 65": data[:6] + b"\x41" + data[7:],
+        "header CRC": flip(data, hsize - 1),
+        "mode byte 3": fix_crc(data[:5] + b"\x03" + data[6:]),
+        "name character": fix_crc(data[:8] + b"/" + data[9:]),
+        "empty image": with_header(data, height=0),
+        "too wide": with_header(data, width=70000),
+        "too many pixels": with_header(data, height=40000, width=40000),
+        "0 layers": with_header(data, layers=0),
+        "17 layers": with_header(data, layers=17),
+        "tile 100": with_header(data, tile=100),
+        "tile 4096": with_header(data, tile=4096),
+        "chunk 3 CRC": flip(data, ranges[2][0] + 10),
+        "chunk 1 CRC": flip(data, hsize + 9),
+        "chunk 2 impossible length": data[:chunk2] + b"\xff\xff\xff\xff" + data[chunk2 + 4:],
+        "truncated to 2": bitstream.truncate(data, 2),
+    })
+    m = bitstream.parse(multi)
+    assert m.header.tiles == 2  # one tile length, then the two strings
+    first, second, rest = m.chunks[0], m.chunks[1], list(m.chunks[2:])
+    bad_table = bitstream.pack(m.header, [first, second[:2], *rest])
+    long_tiles = bitstream.pack(m.header, [first, b"\x00\x01\x00\x00" + second[4:], *rest])
+    out.update({"tiled": multi, "tiled, tile table too big": bad_table,
+                "tiled, tile lengths too long": long_tiles})
+    return out
+
+
+def container_cases(data: bytes, multi: bytes) -> list[dict]:
+    cases = []
+    for name, mutated in _mutations(data, multi).items():
+        case: dict = {"name": name, "data": b64(mutated)}
+        try:
+            c = bitstream.parse(mutated)
+        except RpncodecError as exc:
+            cases.append({**case, "error": str(exc), "type": type(exc).__name__})
+            continue
+        h = c.header
+        case["header"] = {"mode": h.mode, "model": h.model, "digest": h.digest.hex(),
+                          "height": h.height, "width": h.width, "tile": h.tile,
+                          "layers": h.layers}
+        case["container"] = {"available": c.available, "damaged": c.damaged,
+                             "damage": c.damage, "truncated": c.truncated,
+                             "byteRanges": [list(r) for r in c.byte_ranges],
+                             "trailing": c.trailing,
+                             "tileSizes": [[len(s) for s in bitstream.split_tiles(p, h.tiles)]
+                                           for p in c.chunks]}
+        selections = {}
+        for layers in (None, 0, 1, 2, h.layers, h.layers + 1):
+            try:
+                selections[str(layers)] = {"chunks": len(bitstream.select(c, layers))}
+            except RpncodecError as exc:
+                selections[str(layers)] = {"error": str(exc), "type": type(exc).__name__}
+        cases.append({**case, "select": selections})
+    return cases
+
+
+# -- whole files ---------------------------------------------------------------------------------
+def decode_error_cases(names: list[str]) -> list[dict]:
+    """Files whose factorized strings are damaged behind a valid CRC, and the command line's
+    error for each (``codec.decode`` with the torch model)."""
+    from rpncodec.zoo import load_model
+
+    damage = {"a word appended": lambda s: s + bytes(4), "empty": lambda s: b"",
+              "its last word dropped": lambda s: s[:-4], "not whole words": lambda s: s + b"!"}
+    cases = []
+    for name in names:
+        golden = (GOLDEN / f"{name}.rpn").read_bytes()
+        loaded = load_model(name)
+        container = bitstream.parse(golden)
+        for k in range(1, container.header.layers + 1):
+            for how, change in damage.items():
+                payloads = list(container.chunks)
+                tiles = bitstream.split_tiles(payloads[k - 1], container.header.tiles)
+                payloads[k - 1] = bitstream.join_tiles([change(s) for s in tiles])
+                bad = bitstream.pack(container.header, payloads)
+                with pytest.raises(BitstreamError) as info:
+                    codec.decode(bad, k, loaded)
+                cases.append({"name": f"{name} layer {k} {how}", "model_json":
+                              f"{name}.model.json", "data": b64(bad), "layers": k,
+                              "error": str(info.value)})
+    return cases
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded) -> Path:
+    out = tmp_path_factory.mktemp("web-fixtures")
+    files = out / "files"
+    web_export.export(files, sorted(GOLDEN.glob("*.rpn")))
+    web_export.export(files, [cli_coded.rpn], model=cli_coded.model)  # a tiny model's file
+    rng = np.random.default_rng(7)
+    cond = json.loads((files / "rpn-quality-cond.model.json").read_text())
+    (out / "ans.json").write_text(json.dumps(ans_cases(rng)))
+    (out / "scales.json").write_text(json.dumps(scale_cases(rng, cond)))
+    (out / "container.json").write_text(json.dumps(container_cases(
+        (GOLDEN / "rpn-quality-cpu.rpn").read_bytes(),
+        (GOLDEN / "rpn-quality-cond.rpn").read_bytes())))
+    (out / "decode_errors.json").write_text(json.dumps(decode_error_cases(
+        ["rpn-quality-cpu", "rpn-spatial-cpu", "rpn-quality-cond"])))
+    return out
+
+
+def test_the_typescript_decoder_matches_python(fixtures: Path) -> None:
+    build = subprocess.run(["npm", "run", "--silent", "build"], cwd=WEB, capture_output=True,
+                           text=True, timeout=120)
+    assert build.returncode == 0, build.stdout + build.stderr
+    env = {**os.environ, "RPNCODEC_WEB_FIXTURES": str(fixtures)}
+    tests = sorted(str(p.relative_to(WEB)) for p in (WEB / "tests").glob("*.test.mjs"))
+    run = subprocess.run([NODE, "--test", "--test-reporter=spec", *tests], cwd=WEB, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-4000:]
+    assert "# skipped 0" in run.stdout or "skipped 0" in run.stdout, run.stdout[-3000:]

@@ -1,0 +1,311 @@
+/**
+ * The `.rpn` container (format version 2; docs/format.md): the header, the layer chunks
+ * with their CRCs, the tile grid, and the rules for a cut or damaged file.
+ *
+ * `parseContainer` is tolerant, like `rpncodec.bitstream.parse`: header problems throw, but a
+ * chunk that is cut short or damaged only ends the usable prefix, and the result says why.
+ * `selectLayers` applies the policy of what a request for k layers may use, with the
+ * command line's messages.
+ */
+
+import { crc32 } from "./crc32";
+import { BitstreamError, RpncodecError, TruncatedError } from "./errors";
+
+export const MAGIC = [0x89, 0x52, 0x50, 0x4e];
+export const FORMAT_VERSION = 2;
+/** Mode byte -> mode (the format's numbering; never renumbered). */
+export const MODES = ["quality", "spatial", "single"] as const;
+export type Mode = (typeof MODES)[number];
+export const MAX_SIDE = 65536;
+export const MAX_PIXELS = 2 ** 28;
+export const TILE_MULTIPLE = 64;
+export const MAX_TILE = 2048;
+export const MAX_LAYERS = 16;
+export const MAX_PAYLOAD = 2 ** 31;
+export const CHUNK_OVERHEAD = 8;
+const FIXED = 7; // magic, version, mode, name length
+const TAIL = 21; // digest, height, width, tile side, layers
+
+/** What a decoder needs to know before reading any layer. */
+export interface Header {
+  mode: Mode;
+  model: string;
+  /** The first 8 bytes of the weights file's sha256. */
+  digest: Uint8Array;
+  height: number;
+  width: number;
+  tile: number;
+  layers: number;
+  /** Bytes of the header, CRC included. */
+  size: number;
+}
+
+/** The header and the intact prefix of the layer chunks. */
+export interface Container {
+  header: Header;
+  /** Payloads of the intact chunks, lowest layer first (views into the file's bytes). */
+  chunks: Uint8Array[];
+  /** `chunks.length`: how many layers can be decoded. */
+  available: number;
+  /** The 1-based layer whose chunk is damaged, or null. */
+  damaged: number | null;
+  /** Why chunk `damaged` is bad: "CRC mismatch" or a bad length. */
+  damage: string | null;
+  /** The file ends inside a declared chunk (or its 8-byte chunk header). */
+  truncated: boolean;
+  /** `[start, end)` byte offsets of each intact chunk, its 8-byte chunk header included. */
+  byteRanges: Array<[number, number]>;
+  /** Bytes after the last declared chunk (ignored). */
+  trailing: number;
+}
+
+function u32(data: Uint8Array, pos: number): number {
+  return ((data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]) >>> 0;
+}
+
+/** Why a `height x width` image is refused, or null (the text follows "declares"). */
+export function sizeProblem(height: number, width: number): string | null {
+  if (height < 1 || width < 1) return `an empty ${width}x${height} image`;
+  if (height > MAX_SIDE || width > MAX_SIDE || height * width > MAX_PIXELS) {
+    return (`a ${width}x${height} image, above the limit of ${MAX_SIDE} pixels per side ` +
+      `and ${MAX_PIXELS} pixels in total`);
+  }
+  return null;
+}
+
+/** Why `tile` is not an acceptable tile side, or null. */
+export function tileProblem(tile: number): string | null {
+  if (tile < TILE_MULTIPLE || tile > MAX_TILE || tile % TILE_MULTIPLE) {
+    return `a tile side of ${tile} (must be a multiple of ${TILE_MULTIPLE} from ` +
+      `${TILE_MULTIPLE} to ${MAX_TILE})`;
+  }
+  return null;
+}
+
+/**
+ * Read and check the header at the start of `data`, in the order the format page gives:
+ * magic, version, completeness, CRC, mode byte, name characters, limits.
+ */
+export function parseHeader(data: Uint8Array): Header {
+  if (data.length === 0) {
+    throw new TruncatedError("file is empty (0 bytes), so it holds no .rpn header");
+  }
+  for (let i = 0; i < Math.min(data.length, MAGIC.length); i++) {
+    if (data[i] !== MAGIC[i]) throw new BitstreamError("not an .rpn file (wrong magic)");
+  }
+  if (data.length > 4 && data[4] !== FORMAT_VERSION) {
+    throw new BitstreamError(`unsupported .rpn format version ${data[4]} ` +
+      `(this rpncodec reads version ${FORMAT_VERSION})`);
+  }
+  if (data.length < FIXED) {
+    throw new TruncatedError(`file is truncated inside its header (only ${data.length} bytes)`);
+  }
+  const modeByte = data[5];
+  const nameLength = data[6];
+  if (nameLength < 1 || nameLength > 64) {
+    throw new BitstreamError(`damaged .rpn header (model name length ${nameLength})`);
+  }
+  const size = FIXED + nameLength + TAIL + 4;
+  if (data.length < size) {
+    throw new TruncatedError(
+      `file is truncated inside its header (only ${data.length} of ${size} bytes)`);
+  }
+  if (crc32(data.subarray(0, size - 4)) !== u32(data, size - 4)) {
+    throw new BitstreamError("damaged .rpn header (CRC mismatch)");
+  }
+  if (modeByte >= MODES.length) {
+    throw new BitstreamError(
+      `unknown .rpn mode byte ${modeByte} (expected 0 to ${MODES.length - 1})`);
+  }
+  const nameBytes = data.subarray(FIXED, FIXED + nameLength);
+  if (!nameBytes.every((b) => /[A-Za-z0-9._-]/.test(String.fromCharCode(b)))) {
+    throw new BitstreamError(
+      "invalid model name in .rpn header (must be ASCII letters, digits, . _ -)");
+  }
+  const tail = FIXED + nameLength;
+  const header: Header = {
+    mode: MODES[modeByte],
+    model: String.fromCharCode(...nameBytes),
+    digest: data.slice(tail, tail + 8),
+    height: u32(data, tail + 8),
+    width: u32(data, tail + 12),
+    tile: u32(data, tail + 16),
+    layers: data[tail + 20],
+    size,
+  };
+  const problem = sizeProblem(header.height, header.width);
+  if (problem) throw new BitstreamError(`.rpn header declares ${problem}`);
+  if (header.layers < 1 || header.layers > MAX_LAYERS) {
+    throw new BitstreamError(
+      `.rpn header declares ${header.layers} layers (must be 1 to ${MAX_LAYERS})`);
+  }
+  const tileBad = tileProblem(header.tile);
+  if (tileBad) throw new BitstreamError(`.rpn header declares ${tileBad}`);
+  return header;
+}
+
+/** A tile `[top, left, height, width]`. */
+export type Tile = [number, number, number, number];
+
+/** Every tile of a `height x width` image cut into `tile` squares, row-major. */
+export function tileGrid(height: number, width: number, tile: number): Tile[] {
+  const grid: Tile[] = [];
+  for (let top = 0; top < height; top += tile) {
+    for (let left = 0; left < width; left += tile) {
+      grid.push([top, left, Math.min(tile, height - top), Math.min(tile, width - left)]);
+    }
+  }
+  return grid;
+}
+
+/** Number of tiles of `tileGrid` (without building it). */
+export function tileCount(height: number, width: number, tile: number): number {
+  return Math.ceil(height / tile) * Math.ceil(width / tile);
+}
+
+/**
+ * The tile strings of a layer payload of `tiles` tiles: `tiles - 1` big-endian u32 lengths,
+ * then the strings; the last is what remains. Throws `BitstreamError` if they do not fit.
+ */
+export function splitTiles(payload: Uint8Array, tiles: number): Uint8Array[] {
+  const table = 4 * (tiles - 1);
+  if (table > payload.length) {
+    throw new BitstreamError(`tile table of ${tiles} tiles does not fit the layer payload ` +
+      `of ${payload.length} bytes`);
+  }
+  const strings: Uint8Array[] = [];
+  let start = table;
+  for (let i = 0; i < tiles - 1; i++) {
+    const end = start + u32(payload, 4 * i);
+    strings.push(payload.subarray(start, end));
+    start = end;
+  }
+  if (start > payload.length) {
+    throw new BitstreamError(`tile lengths add up to ${start - table} bytes, more than ` +
+      `the ${payload.length - table} the layer payload holds`);
+  }
+  strings.push(payload.subarray(start));
+  return strings;
+}
+
+/**
+ * Parse a (possibly cut or damaged) `.rpn` file. Header problems throw (`TruncatedError` if
+ * the file ends inside the header); chunk problems end the usable prefix, and the result
+ * says what happened.
+ */
+export function parseContainer(data: Uint8Array): Container {
+  const header = parseHeader(data);
+  const tiles = tileCount(header.height, header.width, header.tile);
+  const chunks: Uint8Array[] = [];
+  const byteRanges: Array<[number, number]> = [];
+  let damaged: number | null = null;
+  let damage: string | null = null;
+  let truncated = false;
+  let pos = header.size;
+  for (let index = 1; index <= header.layers; index++) {
+    if (pos + CHUNK_OVERHEAD > data.length) {
+      truncated = true;
+      break;
+    }
+    const length = u32(data, pos);
+    if (length > MAX_PAYLOAD) {
+      damaged = index;
+      damage = `impossible chunk length ${length}`;
+      break;
+    }
+    const end = pos + CHUNK_OVERHEAD + length;
+    if (end > data.length) {
+      truncated = true;
+      break;
+    }
+    const payload = data.subarray(pos + CHUNK_OVERHEAD, end);
+    if (crc32(payload) !== u32(data, pos + 4)) {
+      damaged = index;
+      damage = "CRC mismatch";
+      break;
+    }
+    try {
+      splitTiles(payload, tiles);
+    } catch (exc) {
+      if (!(exc instanceof BitstreamError)) throw exc;
+      damaged = index;
+      damage = exc.message;
+      break;
+    }
+    chunks.push(payload);
+    byteRanges.push([pos, end]);
+    pos = end;
+  }
+  const trailing = chunks.length === header.layers ? data.length - pos : 0;
+  return { header, chunks, available: chunks.length, damaged, damage, truncated, byteRanges,
+    trailing };
+}
+
+/** The one-line error for a damaged `layer` of `total`, naming the layers that still decode. */
+export function damagedMessage(layer: number, total: number, why: string): string {
+  const have = layer - 1;
+  let usable: string;
+  if (have === 0) usable = "no layer can be decoded";
+  else if (have === 1) usable = "layer 1 decodes (use --layers 1)";
+  else usable = `layers 1-${have} decode (use --layers ${have})`;
+  return `layer ${layer} of ${total} is damaged (${why}); ${usable}`;
+}
+
+/**
+ * The chunks needed to decode `layers` layers (null: every intact layer, which may be fewer
+ * than declared: see `partialNote`). An explicit count must be fully available; otherwise
+ * the error says which `--layers` would work.
+ */
+export function selectLayers(container: Container, layers: number | null): Uint8Array[] {
+  const total = container.header.layers;
+  if (layers !== null && !(Number.isInteger(layers) && layers >= 1 && layers <= total)) {
+    if (total === 1) {
+      throw new RpncodecError(`--layers must be 1 (this file has 1 layer, not ${layers})`);
+    }
+    throw new RpncodecError(`--layers must be between 1 and ${total} ` +
+      `(this file has ${total} layers, not ${layers})`);
+  }
+  const wanted = layers ?? total;
+  const have = container.available;
+  if (wanted <= have || (layers === null && have > 0)) return container.chunks.slice(0, wanted);
+  if (container.damaged !== null) {
+    throw new BitstreamError(
+      damagedMessage(container.damaged, total, container.damage ?? "CRC mismatch"));
+  }
+  if (have === 0) {
+    throw new TruncatedError(`file is truncated: none of its ${total} layers is complete`);
+  }
+  throw new TruncatedError(
+    `file is truncated: only ${have} of ${total} layers are complete (use --layers ${have})`);
+}
+
+/**
+ * Why a decode of every layer used `used` layers of a file that declares more (the warning
+ * the command line prints), or null when it used them all.
+ */
+export function partialNote(container: Container, used: number): string | null {
+  const declared = container.header.layers;
+  if (used === declared) return null;
+  const why = container.truncated ? "file is truncated"
+    : `layer ${container.damaged} is damaged (${container.damage})`;
+  return `${why}: decoded ${used} of ${declared} layers`;
+}
+
+/**
+ * Bytes a file needs to decode `layers` layers: the header and the first `layers` chunks
+ * (the rate of that layer). Throws like `selectLayers` if they are not available.
+ */
+export function prefixSize(container: Container, layers: number): number {
+  selectLayers(container, layers);
+  return container.byteRanges[layers - 1][1];
+}
+
+/**
+ * `[width, height]` layer `k` decodes to: a spatial layer k of n is the image halved
+ * `n - k` times (rounding up), a quality or single layer the full size.
+ */
+export function layerSize(header: Header, k: number): [number, number] {
+  const shift = header.mode === "spatial" ? header.layers - k : 0;
+  const f = 2 ** shift;
+  return [Math.ceil(header.width / f), Math.ceil(header.height / f)];
+}

@@ -1,0 +1,180 @@
+/**
+ * Decoding a file's latent symbols for a model: the container, the tiles, each level's
+ * latent size, and the entropy decoding of every part whose tables need no network: the
+ * `factorized` codec's latent (by channel, one table per channel) and the side latent `z`
+ * of the `hyperprior` codecs. Parts coded by scale need the scale networks first, and are
+ * left null here.
+ */
+
+import { type Tables, buildTables } from "./ans";
+import { decodeByChannel, splitParts } from "./coding";
+import {
+  type Container, type Header, type Mode, type Tile, damagedMessage, parseContainer,
+  selectLayers, splitTiles, tileGrid,
+} from "./container";
+import { BitstreamError, RpncodecError } from "./errors";
+
+/** A model is unknown, or its weights are not the ones a file was encoded with. */
+export class ModelError extends RpncodecError {}
+
+/** A level's latent codec and its coding tables. */
+export interface LevelCodec {
+  /** The codec's name (`latent_codecs` in the model's configuration). */
+  codec: string;
+  /** The per-channel tables: the latent's (`factorized`) or the side latent's
+   * (`hyperprior*`); null for the other codecs. */
+  factorized: Tables | null;
+  /** The 64 tables chosen by scale (the codecs coded by scale), or null. */
+  gaussian: Tables | null;
+}
+
+/** What the decoder needs to know of a model to decode the factorized parts of its files. */
+export interface ModelInfo {
+  name: string;
+  /** The weights file's sha256, hex (a file names its first 8 bytes). */
+  sha256: string;
+  mode: Mode;
+  /** Channels of each level's latent, lowest level first. */
+  widths: number[];
+  levels: LevelCodec[];
+}
+
+const LATENT_STRIDE = 16;
+const FACTORIZED = new Set(["factorized"]);
+const HYPERPRIOR = new Set(["hyperprior", "hyperprior-ms"]);
+
+/** Input sides are padded to a multiple of this (16; in spatial mode 16 * 2^(levels-1)). */
+export function padMultiple(model: ModelInfo): number {
+  return model.mode === "spatial" ? LATENT_STRIDE << (model.widths.length - 1) : LATENT_STRIDE;
+}
+
+/** Each level's latent `[height, width]` for a tile of `height x width` pixels. */
+export function levelSizes(model: ModelInfo, height: number, width: number): Array<[number,
+  number]> {
+  const m = padMultiple(model);
+  const f = m / LATENT_STRIDE;
+  const top: [number, number] = [Math.ceil(height / m) * f, Math.ceil(width / m) * f];
+  const n = model.widths.length;
+  return model.widths.map((_, k) => {
+    const shift = model.mode === "spatial" ? n - 1 - k : 0;
+    return [top[0] >> shift, top[1] >> shift];
+  });
+}
+
+/** The factorized parts of one level of one tile (null where a network is needed). */
+export interface LevelSymbols {
+  /** The latent's symbols `[C, h, w]` (factorized codec), or null. */
+  latent: Int32Array | null;
+  /** The side latent's symbols `[C, ceil(h/4), ceil(w/4)]` (hyperprior codecs), or null. */
+  side: Int32Array | null;
+}
+
+export interface DecodedSymbols {
+  container: Container;
+  /** Layers decoded. */
+  layers: number;
+  tiles: Tile[];
+  /** `symbols[tile][level]`. */
+  symbols: LevelSymbols[][];
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Refuse a model that cannot decode `header`'s file (the command line's messages). */
+export function checkModel(header: Header, model: ModelInfo): void {
+  const digest = hex(header.digest);
+  if (model.sha256.slice(0, 16).toLowerCase() !== digest) {
+    throw new ModelError(`file was encoded with ${header.model} weights ${digest}, but ` +
+      `${model.name} has ${model.sha256.slice(0, 16)}; decode with those weights`);
+  }
+  if (model.mode !== header.mode || header.layers > model.widths.length) {
+    throw new ModelError(`file declares a ${header.mode} stream of ${header.layers} layers, ` +
+      `which ${model.name} (${model.mode}, ${model.widths.length} layers) cannot decode`);
+  }
+}
+
+function decodeLevel(data: Uint8Array, level: LevelCodec, channels: number,
+  size: [number, number]): LevelSymbols {
+  const tables = level.factorized;
+  if (FACTORIZED.has(level.codec) && tables) {
+    return { latent: decodeByChannel(data, channels, size, tables), side: null };
+  }
+  if (HYPERPRIOR.has(level.codec) && tables) {
+    const [z] = splitParts(data, "side information");
+    const zSize: [number, number] = [Math.ceil(size[0] / 4), Math.ceil(size[1] / 4)];
+    return { latent: null, side: decodeByChannel(z, tables.offsets.length, zSize, tables) };
+  }
+  return { latent: null, side: null };
+}
+
+/** Stored tables as JSON: `offsets` (one per row) and `freqs` (`rows x length`, flat). */
+export interface TablesJson {
+  offsets: number[];
+  freqs: number[];
+  length: number;
+}
+
+/** A model's description as JSON (what `scripts/web_export.py` writes). */
+export interface ModelJson {
+  name: string;
+  sha256: string;
+  mode: Mode;
+  widths: number[];
+  levels: Array<{ codec: string; factorized: TablesJson | null; gaussian: TablesJson | null }>;
+}
+
+function tablesFromJson(t: TablesJson | null): Tables | null {
+  return t && buildTables(t.offsets, t.freqs, t.length);
+}
+
+/** A `ModelInfo` from its JSON description, with every table built. */
+export function modelFromJson(json: ModelJson): ModelInfo {
+  if (json.levels.length !== json.widths.length) {
+    throw new Error(`model ${json.name}: ${json.levels.length} levels for ` +
+      `${json.widths.length} widths`);
+  }
+  return {
+    name: json.name,
+    sha256: json.sha256,
+    mode: json.mode,
+    widths: json.widths,
+    levels: json.levels.map((level) => ({
+      codec: level.codec,
+      factorized: tablesFromJson(level.factorized),
+      gaussian: tablesFromJson(level.gaussian),
+    })),
+  };
+}
+
+/**
+ * The factorized symbols of the first `layers` layers (null: every intact layer) of the file
+ * `data`, tile by tile. Errors are those of `rpncodec decode` for the same file: a damaged
+ * string names its layer (and tile) and the `--layers` that still decodes.
+ */
+export function decodeSymbols(data: Uint8Array, model: ModelInfo,
+  layers: number | null = null): DecodedSymbols {
+  const container = parseContainer(data);
+  const header = container.header;
+  const chunks = selectLayers(container, layers);
+  checkModel(header, model);
+  const tiles = tileGrid(header.height, header.width, header.tile);
+  const strings = chunks.map((chunk) => splitTiles(chunk, tiles.length));
+  const symbols = tiles.map(([, , th, tw], i) => {
+    const sizes = levelSizes(model, th, tw);
+    return strings.map((layer, k) => {
+      try {
+        return decodeLevel(layer[i], model.levels[k], model.widths[k], sizes[k]);
+      } catch (exc) {
+        if (!(exc instanceof BitstreamError)) throw exc;
+        const where = tiles.length > 1 ? `tile ${i + 1} of ${tiles.length}: ` : "";
+        const error = new BitstreamError(
+          damagedMessage(k + 1, header.layers, `${where}${exc.message}`));
+        error.layer = k + 1;
+        throw error;
+      }
+    });
+  });
+  return { container, layers: chunks.length, tiles, symbols };
+}

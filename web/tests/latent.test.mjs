@@ -1,0 +1,75 @@
+// Whole files: the factorized latents of every golden file (and a tiny model's) decode to
+// Python's symbols, and damaged strings fail with the command line's messages.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { BitstreamError, ModelError, decodeSymbols, levelSizes, modelFromJson }
+  from "../dist/rpncodec.mjs";
+import { attempt, bytes, dir, int32, load, needsFixtures } from "./fixtures.mjs";
+
+function models() {
+  const cache = new Map();
+  return (file) => {
+    if (!cache.has(file)) cache.set(file, modelFromJson(load(join("files", file))));
+    return cache.get(file);
+  };
+}
+
+test("latent sizes follow the padding rule of each mode", () => {
+  const quality = { mode: "quality", widths: [8, 8, 8, 8] };
+  assert.deepEqual(levelSizes(quality, 40, 72), Array(4).fill([3, 5]));
+  const spatial = { mode: "spatial", widths: [8, 8, 8] };
+  assert.deepEqual(levelSizes(spatial, 69, 101), [[2, 2], [4, 4], [8, 8]]);
+});
+
+test("the factorized symbols of every file are Python's", { skip: needsFixtures }, () => {
+  const model = models();
+  const names = readdirSync(join(dir, "files")).filter((f) => f.endsWith(".expected.json"));
+  assert.ok(names.length >= 10);
+  let compared = 0;
+  for (const name of names) {
+    const want = load(join("files", name));
+    const data = new Uint8Array(readFileSync(join(dir, "files",
+      name.replace(".expected.json", ".rpn"))));
+    const got = decodeSymbols(data, model(want.model_json));
+    assert.equal(got.layers, want.layers, name);
+    assert.equal(got.tiles.length, want.tiles.length, name);
+    want.tiles.forEach((levels, i) => levels.forEach((level, k) => {
+      for (const part of ["latent", "side"]) {
+        const expected = level[part] === null ? null : int32(level[part]);
+        assert.deepEqual(got.symbols[i][k][part], expected, `${name} tile ${i} level ${k} ${part}`);
+        compared += expected !== null;
+      }
+    }));
+  }
+  assert.ok(compared >= 20, `only ${compared} parts compared`);
+});
+
+test("a damaged string names its layer and tile as the command line does", { skip: needsFixtures },
+  () => {
+    const model = models();
+    const cases = load("decode_errors.json");
+    let matched = 0;
+    for (const c of cases) {
+      const got = attempt(() => decodeSymbols(bytes(c.data), model(c.model_json), c.layers));
+      const m = model(c.model_json);
+      const codec = m.levels[c.layers - 1].codec;
+      if (codec === "factorized" || (codec.startsWith("hyperprior") && /side/.test(c.error))) {
+        assert.equal(got.error, c.error, c.name);
+        assert.ok(got.exc instanceof BitstreamError, c.name);
+        assert.equal(got.exc.layer, c.layers, c.name);
+        matched++;
+      }
+    }
+    assert.ok(matched >= 20, `only ${matched} cases compared`);
+  });
+
+test("a file for other weights is refused", { skip: needsFixtures }, () => {
+  const model = models()("rpn-quality-cpu.model.json");
+  const data = new Uint8Array(readFileSync(join(dir, "files", "rpn-spatial-cpu.rpn")));
+  assert.throws(() => decodeSymbols(data, model), (e) => e instanceof ModelError &&
+    /^file was encoded with rpn-spatial-cpu weights [0-9a-f]{16}, but rpn-quality-cpu has/
+      .test(e.message));
+});

@@ -6,15 +6,17 @@ A model's export is a folder:
   height and width (input ``x``, output ``y``, opset :data:`OPSET`). Weights are stored as
   float16 with a Cast (every shipped weight is float16-exact, so this loses nothing and
   halves the files); ONNX Runtime folds the casts when it loads a graph.
-- ``arrays.bin``: every other parameter and buffer (predictions, latent codecs, integer
-  entropy tables), float16 where exact, little-endian, concatenated; the manifest's
-  ``arrays`` maps each state-dict key to its dtype, shape and byte offset (one read and
-  zero-copy views: an ``.npz`` of the same 700 arrays took 0.14 s to open).
+- ``graphs.json``: the coding networks (predictions, scale heads, the hyperprior's
+  transforms) as float64 graphs (:mod:`.graph_export`, docs/graphs.md), which the runtime
+  interprets in numpy (:mod:`rpncodec.runtime.graph`): ONNX Runtime has no float64
+  convolution.
+- ``arrays.bin``: every other parameter and buffer (the graphs' parameters, latent codecs,
+  integer entropy tables), float16 where exact, little-endian, concatenated; the manifest's
+  ``arrays`` maps each key (a state-dict key, or a graph's constant) to its dtype, shape and
+  byte offset (one read and zero-copy views: an ``.npz`` of the same 700 arrays took 0.14 s
+  to open).
 - ``manifest.json``: format, model name, the weights file's sha256, the model configuration,
   the opset, the array index, and the sha256 of every file above (checked at load).
-
-The predictions and latent codecs are not graphs: the runtime computes them in float64 numpy
-(:mod:`rpncodec.runtime`), since ONNX Runtime has no float64 convolution.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
+from .graph_export import export_graphs
 from .layers.crcm import Up2
+from .runtime.store import EXPORT_FORMAT, GRAPHS
 from .zoo import LoadedModel
 
 OPSET = 17
-FORMAT = 1
 TRANSFORMS = ("analysis", "synthesis")
 
 
@@ -132,11 +135,14 @@ def export_onnx(loaded: LoadedModel, folder: str | Path) -> Path:
             cin = level.synthesis[0].weight.shape[0]
             files[f"analysis{k}.onnx"] = _graph(level.analysis, torch.rand(1, 3, 64, 64))
             files[f"synthesis{k}.onnx"] = _graph(level.synthesis, torch.rand(1, cin, 4, 4))
-        blob, index = _pack(_arrays(loaded))
+        arrays = _arrays(loaded)
+        graphs = export_graphs(loaded, arrays)
+        files[GRAPHS] = (json.dumps(graphs, separators=(",", ":")) + "\n").encode()
+        blob, index = _pack(arrays)
         files["arrays.bin"] = blob
         for name, data in files.items():
             (tmp / name).write_bytes(data)
-        manifest = {"format": FORMAT, "model": loaded.name, "weights_sha256": loaded.sha256,
+        manifest = {"format": EXPORT_FORMAT, "model": loaded.name, "weights_sha256": loaded.sha256,
                     "config": loaded.config.to_dict(), "opset": OPSET, "arrays": index,
                     "files": {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

@@ -38,12 +38,12 @@ REGISTRY: dict[str, ModelEntry] = {
                    "Gaussian codecs at levels 2-4, then a joint CPU fine-tune (docs/models/"
                    "rpn-quality-cond.md)",
                    default=True, auto=True,
-                   onnx_manifest="44fa78f682bd39ec28ad79665bfa34a09cd0dbe9aadc46c0fd86f00d08930718"),
+                   onnx_manifest="6999bd8058d89e51e7281c51c08873951019145d7e2961e86de1ae7f48e09d44"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
                    "f3e202c5a2b68725ef84bfa2c508d30490eaccfa2c44407ca33f64e2779b3387", "spatial", 3,
                    "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "
                    "then a joint CPU fine-tune (docs/models/rpn-spatial-cond.md)",
-                   onnx_manifest="cfd059ef7e942ad15902b27067d762e169c5c3c903132ed53f6fe9ce922a0911"),
+                   onnx_manifest="e06c6c45847e52dbc63c78e72f357e43b1f9a4c416a4a1e0b9cfdf33f039c369"),
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
                    "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "

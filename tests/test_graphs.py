@@ -1,6 +1,8 @@
-"""The torch-free float64 prediction networks (rpncodec/runtime) against torch's inference path
-in float64: random-initialised modules of several widths, mask axes and sizes, and the shipped
-level-2 predictions."""
+"""The coding networks' one definition: each torch module exported as a float64 graph
+(rpncodec.graph_export) and run by the numpy interpreter (rpncodec.runtime.graph) gives torch's
+float64 inference output within 1e-12, for every shipped model (the shipped graphs.json where
+the export ships), random predictions of both modes, mask axes and the plain predictor, and
+every registered latent codec; the interpreter's kernels against torch; its refusals."""
 
 from __future__ import annotations
 
@@ -13,74 +15,148 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from rpncodec.errors import ModelError
+from rpncodec.graph_export import coding_networks, export_graph, export_graphs, in_channels
+from rpncodec.latent_codecs import FAMILY_MODULES, build_latent_codec
+from rpncodec.latent_specs import FAMILIES, LATENT_CODECS
 from rpncodec.layers.crcm import QualityPrediction, SpatialPrediction
+from rpncodec.layers.plain import PlainPrediction
+from rpncodec.registry import REGISTRY
 from rpncodec.runtime import ops
-from rpncodec.runtime.prediction import Prediction
+from rpncodec.runtime.graph import Graph, Graphs
+from rpncodec.runtime.latent import FAMILY_CLASSES
+from rpncodec.runtime.store import load_runtime
 from rpncodec.zoo import load_model
 
-TOL = 1e-9
+TOL = 1e-12
 
 
-def _compare(pred: torch.nn.Module, kind: str, mask_axis: str, size: tuple[int, int],
-             label: str, scale: float = 1.0) -> None:
-    """Run ``pred`` in float64 under torch's inference path and the numpy Prediction on the
-    same input; assert and report their largest difference."""
-    ref_module = copy.deepcopy(pred).double().eval()
-    params = {k: v.double().numpy() for k, v in ref_module.state_dict().items()}
-    ff = params["rrb0.down.weight" if kind == "quality" else "ieb1.up.weight"].shape[
-        1 if kind == "quality" else 0]
-    z = torch.randn(1, ff, *size, dtype=torch.float64) * scale
+def _torch64(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
+    """``net``'s output in float64 under its inference path (as coding runs it)."""
     with torch.no_grad():
-        ref = ref_module(z).numpy()
-    out = Prediction(kind, mask_axis, params)(z.numpy())
-    assert out.shape == ref.shape
-    assert out.dtype == np.float64
+        return copy.deepcopy(net).double().eval()(torch.from_numpy(x)).numpy()
+
+
+def _input(net: torch.nn.Module, size: tuple[int, int], seed: int, scale: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((1, in_channels(net), *size)) * scale
+
+
+def _check(graph: Graph, net: torch.nn.Module, size: tuple[int, int], label: str,
+           scale: float = 2.0) -> float:
+    x = _input(net, size, seed=size[0] * 31 + size[1], scale=scale)
+    ref, out = _torch64(net, x), graph(x)
+    assert out.shape == ref.shape and out.dtype == np.float64, label
     diff = float(np.abs(out - ref).max())
-    rel = diff / float(np.abs(ref).max())
-    print(f"\n{label}: max |numpy - torch64| = {diff:.3e} (relative {rel:.3e})")
-    assert diff < TOL, f"{label}: max abs difference {diff:.3e}"
+    print(f"\n{label} {size}: max |graph - torch64| = {diff:.3e}")
+    assert diff <= TOL, f"{label}: max abs difference {diff:.3e}"
+    return diff
+
+
+def _graph_of(net: torch.nn.Module) -> Graph:
+    """``net`` exported and loaded as the runtime loads it (prefix ``net``)."""
+    state = {f"net.{k}": v.detach().numpy() for k, v in net.state_dict().items()}
+    arrays = dict(state)
+    return Graph("net", export_graph("net", net, state, arrays), arrays)
 
 
 @pytest.mark.parametrize("mask_axis", ["pair", "channel"])
-@pytest.mark.parametrize("size", [(5, 7), (6, 8)])
 @pytest.mark.parametrize(("kind", "ff", "fl"),
                          [("quality", 8, 16), ("quality", 16, 8),
                           ("spatial", 8, 16), ("spatial", 16, 8)])
-def test_random_prediction_matches_torch(kind: str, ff: int, fl: int, size: tuple[int, int],
-                                         mask_axis: str) -> None:
-    torch.manual_seed(ff * 100 + fl + size[0])
-    cls = QualityPrediction if kind == "quality" else SpatialPrediction
-    pred = cls(ff, fl, mask_axis)
-    _compare(pred, kind, mask_axis, size, f"{kind} ff={ff} fl={fl} {mask_axis} {size}")
+def test_random_prediction_graph_matches_torch(kind: str, ff: int, fl: int,
+                                               mask_axis: str) -> None:
+    torch.manual_seed(ff * 100 + fl)
+    net = (QualityPrediction if kind == "quality" else SpatialPrediction)(ff, fl, mask_axis)
+    graph = _graph_of(net)
+    for size in [(5, 7), (6, 8), (1, 1)]:  # one graph, any size (odd, even, one pixel)
+        _check(graph, net, size, f"{kind} ff={ff} fl={fl} {mask_axis}")
+
+
+@pytest.mark.parametrize("upsample", [False, True])
+def test_plain_prediction_graph_matches_torch(upsample: bool) -> None:
+    torch.manual_seed(3)
+    net = PlainPrediction(12, 8, upsample)
+    _check(_graph_of(net), net, (5, 7), f"plain upsample={upsample}")
+
+
+def test_every_latent_codec_has_both_backends_and_graphs_that_match_torch() -> None:
+    """Walks the one registry: each name builds on both backends, and each of its
+    networks' graphs gives torch's output."""
+    assert set(FAMILY_MODULES) == set(FAMILY_CLASSES) == set(FAMILIES)
+    for name, spec in LATENT_CODECS.items():
+        assert spec.family in FAMILIES, name
+        torch.manual_seed(len(name))
+        k = 1 if spec.needs_lower else 0
+        module = build_latent_codec(name, (8, 12), k)
+        assert type(module).__name__ == FAMILY_CLASSES[spec.family].__name__, name
+        for net_name in module.networks:
+            net = getattr(module, net_name)
+            with torch.no_grad():  # untrained output layers start at zero: move them
+                for p in net.parameters():
+                    p.add_(torch.randn_like(p) * 0.1)
+            _check(_graph_of(net), net, (6, 5), f"{name}.{net_name}")
 
 
 @pytest.fixture(scope="module")
-def shipped_predictions() -> dict[str, torch.nn.Module]:
-    return {name: load_model(name).model.levels[1].prediction
-            for name in ("rpn-quality-cond", "rpn-spatial-cond")}
+def shipped_graphs() -> dict:
+    """Each shipped model's graphs: the shipped graphs.json where its export ships (read by
+    the runtime), else exported now."""
+    out = {}
+    for name, entry in REGISTRY.items():
+        loaded = load_model(name)
+        if entry.onnx_manifest:
+            graphs = load_runtime(name)._graphs
+        else:
+            arrays = {k: v.numpy() for k, v in loaded.model.state_dict().items()}
+            graphs = Graphs(export_graphs(loaded, arrays)["graphs"], arrays)
+        out[name] = (loaded, graphs)
+    return out
 
 
-@pytest.mark.parametrize("size", [(5, 7), (8, 12)])
-@pytest.mark.parametrize("name", ["rpn-quality-cond", "rpn-spatial-cond"])
-def test_shipped_prediction_matches_torch(shipped_predictions: dict, name: str,
-                                          size: tuple[int, int]) -> None:
-    torch.manual_seed(7 + size[0])
-    pred = shipped_predictions[name]
-    kind = "quality" if isinstance(pred, QualityPrediction) else "spatial"
-    mask_axis = pred.rrb2.sparse.mask_axis
-    _compare(pred, kind, mask_axis, size, f"{name} level 2 {size}", scale=2.0)
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_shipped_graphs_match_torch(shipped_graphs: dict, name: str) -> None:
+    loaded, graphs = shipped_graphs[name]
+    networks = list(coding_networks(loaded))
+    diffs = {prefix: _check(graphs[prefix], net, (7, 10), f"{name} {prefix}", scale=4.0)
+             for prefix, net in networks}
+    print(f"\n{name}: {len(diffs)} graphs, max difference {max(diffs.values(), default=0):.3e}")
+    # a model has a graph for each prediction and each network its latent codecs name
+    expected = sum(1 for level in loaded.model.levels if level.prediction is not None)
+    expected += sum(len(level.latent_codec.networks) for level in loaded.model.levels)
+    assert len(diffs) == expected
 
 
-def test_prediction_rejects_bad_parameters() -> None:
-    torch.manual_seed(0)
-    params = {k: v.double().numpy() for k, v in QualityPrediction(8, 8).state_dict().items()}
-    with pytest.raises(ValueError, match="kind"):
-        Prediction("other", "pair", params)
-    with pytest.raises(KeyError, match=r"rrb0\.down\.weight"):
-        Prediction("quality", "pair", {k: v for k, v in params.items()
-                                       if k != "rrb0.down.weight"})
-    with pytest.raises(ValueError, match="unexpected"):
-        Prediction("quality", "pair", {**params, "extra.weight": np.zeros(1)})
+def test_interpreter_refuses_unknown_ops_and_malformed_graphs() -> None:
+    with pytest.raises(ModelError, match="unsupported op 'Gelu'"):
+        Graph("g", {"params": [], "nodes": [{"op": "Gelu", "in": ["x"], "out": ["y"],
+                                             "attrs": {}}]}, {})
+    with pytest.raises(ModelError, match="malformed"):
+        Graph("g", {"params": ["missing"], "nodes": []}, {})
+    with pytest.raises(ModelError, match="undefined value"):
+        Graph("g", {"params": [], "nodes": [{"op": "Add", "in": ["x", "t1"], "out": ["y"],
+                                             "attrs": {}}]}, {})
+    with pytest.raises(ModelError, match="no output y"):
+        Graph("g", {"params": [], "nodes": []}, {})
+    graph = Graph("g", {"params": ["w"], "nodes": [
+        {"op": "Conv", "in": ["x", "w"], "out": ["y"], "attrs": {"group": 2}}]},
+        {"w": np.zeros((2, 1, 3, 3))})
+    with pytest.raises(ModelError, match="groups"):
+        graph(np.zeros((1, 2, 3, 3)))
+    with pytest.raises(ModelError, match="no graph"):
+        Graphs({}, {})["levels.1.prediction"]
+
+
+def test_folded_constants_are_computed_once_at_load() -> None:
+    """Nodes over parameters only (spectral norm, channel masks) run when the graph loads:
+    what runs per call depends on the input."""
+    torch.manual_seed(5)
+    graph = _graph_of(QualityPrediction(8, 8))
+    ops_per_call = {kernel for kernel, *_ in graph.steps}
+    assert len(graph.steps) < 600
+    assert not any("params" in str(k) for k in ops_per_call)
+    assert all(not isinstance(v, np.ndarray) or v.dtype != np.float32
+               for v in graph.consts.values())
 
 
 @pytest.mark.parametrize(("cin", "cout", "k", "stride", "padding", "h", "w"),
@@ -129,6 +205,6 @@ def test_small_ops_match_torch(size: tuple[int, int]) -> None:
 
 
 def test_runtime_imports_without_torch() -> None:
-    code = ("import sys; sys.modules['torch'] = None; "
-            "import rpncodec.runtime, rpncodec.runtime.ops, rpncodec.runtime.prediction")
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None; "
+            "import rpncodec.runtime.graph, rpncodec.runtime.store, rpncodec.runtime.latent")
     subprocess.run([sys.executable, "-c", code], check=True)

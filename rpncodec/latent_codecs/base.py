@@ -9,7 +9,7 @@ of its own), as long as ``decompress`` can rebuild exactly the ``y_hat`` that ``
 returned from the same bytes and the same context.
 
 Swapping a level's entropy model is one new subclass plus its name in
-:data:`rpncodec.latent_codecs.LATENT_CODECS`.
+:data:`rpncodec.latent_specs.LATENT_CODECS` (both backends).
 
 Precision: training runs in float32. Coding (``compress``/``decompress``) holds decoded latents
 in :data:`CODING_DTYPE`, float64, and runs every network whose output the entropy decoder
@@ -46,6 +46,11 @@ class Context:
 
 class LatentCodec(nn.Module):
     """One level's entropy coding. Subclasses implement every method below."""
+
+    #: Names of the submodules that coding runs as networks (each maps one float64 map to
+    #: another); they are exported as graphs for the torch-free runtime
+    #: (:mod:`rpncodec.graph_export`).
+    networks: tuple[str, ...] = ()
 
     def forward(self, y: Tensor, context: Context) -> tuple[Tensor, Tensor]:
         """Training and estimation: ``(y_hat, likelihoods)``. ``y_hat`` is what the synthesis

@@ -56,6 +56,8 @@ class ConditionalResidual(LatentCodec):
     element too (the decoded latent then moves off the paper's grid).
     """
 
+    networks = ("head",)
+
     def __init__(self, channels: int, lower_channels: int | None = None,
                  use_prior: bool = True, means: bool = False) -> None:
         super().__init__()

@@ -30,6 +30,8 @@ def hyper_size(size: tuple[int, int]) -> tuple[int, int]:
 class HyperpriorLatent(LatentCodec):
     """A latent (level 1) coded under scales predicted from a side latent ``z``."""
 
+    networks = ("h_a", "h_s")
+
     def __init__(self, channels: int, hyper: int | None = None, means: bool = False) -> None:
         super().__init__()
         n = hyper or channels

@@ -25,7 +25,7 @@ class ModelConfig:
     mask_axis: softmax axis of the sparse-mask block's channel mask ("pair" = fixed,
     "channel" = the reference's behaviour).
     latent_codecs: each level's latent codec, by name in
-    :data:`rpncodec.latent_codecs.LATENT_CODECS` (default: the paper's factorized residual).
+    :data:`rpncodec.latent_specs.LATENT_CODECS` (default: the paper's factorized residual).
     prediction: what predicts level k from level k-1: "crcm" (the paper's cross-resolution
     context mining, default) or "plain" (three convolutions: the ablation baseline).
     """

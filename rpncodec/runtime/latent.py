@@ -3,16 +3,18 @@
 Each mirrors its torch twin in :mod:`rpncodec.latent_codecs` at inference: the same
 rounding, the same order of float operations, the same payload, and the entropy coding itself
 is the shared :mod:`rpncodec.entropy.coding`. The networks that choose entropy tables (scale
-heads, the hyperprior synthesis) run here in float64, as the torch backend runs them, so both
-backends pick the same tables (``rpncodec.latent_codecs.base``, "Precision").
+heads, the hyperprior's transforms) are the torch modules' exported float64 graphs, run by
+:mod:`.graph`, so both backends pick the same tables (``rpncodec.latent_codecs.base``,
+"Precision"). Which family a name stands for is the shared registry,
+:data:`rpncodec.latent_specs.LATENT_CODECS`.
 
 ``params`` are a codec's state-dict entries, keys relative to the codec (``"offset"``,
-``"head.0.weight"``, ``"bottleneck.freqs"``...).
+``"bottleneck.freqs"``...); ``nets`` gives its exported networks by name (``"head"``...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -25,7 +27,9 @@ from ..entropy.coding import (
     join_parts,
     split_parts,
 )
+from ..latent_specs import LatentCodecSpec, latent_codec_spec
 from . import ops
+from .graph import Graph
 
 Array = np.ndarray
 
@@ -80,7 +84,8 @@ def _split(out: Array, offset: Array, means: bool) -> tuple[Array, Array]:
 class FactorizedResidual:
     """The paper's codec: ``y - prior`` under a factorized density."""
 
-    def __init__(self, params: Mapping[str, Array], **_: bool) -> None:
+    def __init__(self, spec: LatentCodecSpec, params: Mapping[str, Array],
+                 nets: Callable[[str], Graph]) -> None:
         self.bottleneck = Factorized(params, "bottleneck.")
 
     def compress(self, y: Array, lower: Array | None, prior: Array | None) -> tuple[bytes, Array]:
@@ -96,23 +101,18 @@ class FactorizedResidual:
 class ConditionalResidual:
     """``y ~ N(prior + offset, exp(head([up(lower), prior])))``."""
 
-    def __init__(self, params: Mapping[str, Array], use_prior: bool = True,
-                 means: bool = False) -> None:
-        self.use_prior, self.means = use_prior, means
+    def __init__(self, spec: LatentCodecSpec, params: Mapping[str, Array],
+                 nets: Callable[[str], Graph]) -> None:
+        self.use_prior, self.means = spec.use_prior, spec.means
         self.offset = np.asarray(params["offset"], dtype=np.float64)
-        self.head = [(np.asarray(params[f"head.{i}.weight"], dtype=np.float64),
-                      np.asarray(params[f"head.{i}.bias"], dtype=np.float64)) for i in (0, 2, 4)]
+        self.head = nets("head")
         self.tables = Tables(params, "gaussian.")
 
     def _shift_scale(self, lower: Array, prior: Array, size: tuple[int, int]) -> tuple[Array,
                                                                                        Array]:
         if lower.shape[-2:] != tuple(size):  # spatial mode: the lower level is half the size
             lower = ops.up_nearest2(lower)[..., : size[0], : size[1]]
-        x = np.concatenate([lower, prior], 1)
-        for i, (w, b) in enumerate(self.head):
-            x = ops.conv2d(x, w, b, padding=1)
-            x = ops.relu(x) if i < 2 else x
-        return _split(x, self.offset, self.means)
+        return _split(self.head(np.concatenate([lower, prior], 1)), self.offset, self.means)
 
     def compress(self, y: Array, lower: Array, prior: Array) -> tuple[bytes, Array]:
         shift, scale = self._shift_scale(lower, prior, y.shape[-2:])
@@ -138,35 +138,19 @@ def _hyper_size(size: tuple[int, int]) -> tuple[int, int]:
 class HyperpriorLatent:
     """Level 1 under scales from a side latent ``z``: ``len(z bytes)`` u32 | z | y."""
 
-    def __init__(self, params: Mapping[str, Array], means: bool = False, **_: bool) -> None:
-        self.means = means
+    def __init__(self, spec: LatentCodecSpec, params: Mapping[str, Array],
+                 nets: Callable[[str], Graph]) -> None:
+        self.means = spec.means
         self.offset = np.asarray(params["offset"], dtype=np.float64)
-
-        def layer(name: str) -> tuple[Array, Array]:
-            return (np.asarray(params[f"{name}.weight"], dtype=np.float64),
-                    np.asarray(params[f"{name}.bias"], dtype=np.float64))
-
-        self.h_a = [layer(f"h_a.{i}") for i in (0, 2, 4)]
-        self.h_s = [layer(f"h_s.{i}") for i in (0, 2, 4)]
+        self.h_a, self.h_s = nets("h_a"), nets("h_s")
         self.z = Factorized(params, "z_bottleneck.")
         self.tables = Tables(params, "gaussian.")
 
-    def _analysis(self, y: Array) -> Array:
-        (w0, b0), (w1, b1), (w2, b2) = self.h_a
-        t = ops.relu(ops.conv2d(np.abs(y), w0, b0, padding=1))
-        t = ops.relu(ops.conv2d(t, w1, b1, stride=2, padding=2))
-        return ops.conv2d(t, w2, b2, stride=2, padding=2)
-
     def _shift_scale(self, z_hat: Array, size: tuple[int, int]) -> tuple[Array, Array]:
-        (w0, b0), (w1, b1), (w2, b2) = self.h_s
-        t = ops.relu(ops.conv_transpose2d(z_hat, w0, b0, stride=2, padding=2,
-                                          output_padding=1))
-        t = ops.relu(ops.conv_transpose2d(t, w1, b1, stride=2, padding=2, output_padding=1))
-        out = ops.conv2d(t, w2, b2, padding=1)[..., : size[0], : size[1]]
-        return _split(out, self.offset, self.means)
+        return _split(self.h_s(z_hat)[..., : size[0], : size[1]], self.offset, self.means)
 
     def compress(self, y: Array, lower: None, prior: None) -> tuple[bytes, Array]:
-        z_data, z_hat = self.z.compress(self._analysis(y))
+        z_data, z_hat = self.z.compress(self.h_a(np.abs(y)))
         shift, scale = self._shift_scale(z_hat, y.shape[-2:])
         symbols = np.floor(y - shift + 0.5)
         data = encode_by_scale(symbols.astype(np.int64), scale, self.tables.models,
@@ -181,20 +165,12 @@ class HyperpriorLatent:
         return symbols.astype(np.float64) + shift
 
 
-# name (as in ModelConfig.latent_codecs) -> (class, options), as rpncodec.latent_codecs
-LATENT_CODECS = {
-    "factorized": (FactorizedResidual, {}),
-    "conditional": (ConditionalResidual, {}),
-    "conditional-mean0": (ConditionalResidual, {"use_prior": False}),
-    "conditional-ms": (ConditionalResidual, {"means": True}),
-    "hyperprior": (HyperpriorLatent, {}),
-    "hyperprior-ms": (HyperpriorLatent, {"means": True}),
-}
+# family (rpncodec.latent_specs.FAMILIES) -> its numpy class
+FAMILY_CLASSES = {"factorized": FactorizedResidual, "conditional": ConditionalResidual,
+                  "hyperprior": HyperpriorLatent}
 
 
-def build_latent_codec(name: str, params: Mapping[str, Array]):
-    """The numpy latent codec called ``name`` from its parameters."""
-    if name not in LATENT_CODECS:
-        raise ValueError(f"the runtime has no latent codec {name!r}")
-    cls, options = LATENT_CODECS[name]
-    return cls(params, **options)
+def build_latent_codec(name: str, params: Mapping[str, Array], nets: Callable[[str], Graph]):
+    """The numpy latent codec called ``name`` from its parameters and exported networks."""
+    spec = latent_codec_spec(name)
+    return FAMILY_CLASSES[spec.family](spec, params, nets)

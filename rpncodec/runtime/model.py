@@ -3,9 +3,10 @@
 
 The heavy float32 transforms (each level's analysis and synthesis) run as ONNX graphs on ONNX
 Runtime; everything the entropy coder depends on (predictions, latent codecs) runs in float64
-numpy, as the torch backend runs it in float64 (``rpncodec.latent_codecs.base``, "Precision"),
-so files written by either backend decode with the other. A session is created when a level's
-graph is first needed: decoding layer k loads one synthesis and no analysis.
+numpy, the networks among it being the torch modules' exported float64 graphs
+(:mod:`.graph`), as the torch backend runs them in float64 (``rpncodec.latent_codecs.base``,
+"Precision"), so files written by either backend decode with the other. A session is created
+when a level's graph is first needed: decoding layer k loads one synthesis and no analysis.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import numpy as np
 
 from ..errors import ModelError, in_layer
 from ..models.config import ModelConfig
+from .graph import Graph, Graphs
 from .images import pyramid, to_array, to_image
 from .latent import build_latent_codec
-from .prediction import PlainPrediction, Prediction
 
 
 def _sub(params: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
@@ -44,7 +45,7 @@ def one_blas_thread() -> AbstractContextManager:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-class _Graph:
+class _Session:
     """One ONNX graph (path, sha256), read, checked and given a session on first call."""
 
     def __init__(self, source: tuple[Path, str], threads: int | None) -> None:
@@ -68,20 +69,17 @@ class _Graph:
 
 
 class RuntimeLevel:
-    """Analysis and synthesis (ONNX), prediction and latent codec (numpy) of one level."""
+    """Analysis and synthesis (ONNX Runtime), prediction and latent codec (numpy and float64
+    graphs) of one level."""
 
-    def __init__(self, graphs: Mapping[str, tuple[Path, str]], k: int, config: ModelConfig,
-                 params: Mapping[str, np.ndarray], threads: int | None) -> None:
-        self.analysis = _Graph(graphs[f"analysis{k}.onnx"], threads)
-        self.synthesis = _Graph(graphs[f"synthesis{k}.onnx"], threads)
-        kind = "spatial" if config.mode == "spatial" else "quality"
-        pred = _sub(params, "prediction.")
-        self.prediction: Prediction | PlainPrediction | None = None
-        if k and config.prediction == "plain":
-            self.prediction = PlainPrediction(pred, upsample=kind == "spatial")
-        elif k:
-            self.prediction = Prediction(kind, config.mask_axis, pred)
-        self.codec = build_latent_codec(config.latent_codecs[k], _sub(params, "latent_codec."))
+    def __init__(self, onnx: Mapping[str, tuple[Path, str]], graphs: Graphs, k: int,
+                 config: ModelConfig, params: Mapping[str, np.ndarray],
+                 threads: int | None) -> None:
+        self.analysis = _Session(onnx[f"analysis{k}.onnx"], threads)
+        self.synthesis = _Session(onnx[f"synthesis{k}.onnx"], threads)
+        self.prediction: Graph | None = graphs[f"levels.{k}.prediction"] if k else None
+        self.codec = build_latent_codec(config.latent_codecs[k], _sub(params, "latent_codec."),
+                                        lambda net: graphs[f"levels.{k}.latent_codec.{net}"])
 
     def context(self, lower: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | None:
         """The resolution field for this level's latent ``size`` (None at level 1)."""
@@ -105,14 +103,15 @@ class RuntimeModel:
     backend = "onnx"
 
     def __init__(self, name: str, sha256: str, config: ModelConfig, folder: Path,
-                 files: Mapping[str, str], params: Mapping[str, np.ndarray],
+                 files: Mapping[str, str], params: Mapping[str, np.ndarray], graphs: Graphs,
                  threads: int | None = None) -> None:
         """``folder`` holds the export, ``files`` its manifest's file -> sha256, ``params``
-        the arrays; graphs are read (and checked) when first run."""
+        the arrays, ``graphs`` the float64 networks; ONNX graphs are read (and checked) when
+        first run."""
         self.name, self.sha256, self.config, self.folder = name, sha256, config, folder
         self.digest = bytes.fromhex(sha256[:16])
-        self._graphs = {f: (folder / f, sha) for f, sha in files.items() if f.endswith(".onnx")}
-        self._params, self._threads = params, threads
+        self._onnx = {f: (folder / f, sha) for f, sha in files.items() if f.endswith(".onnx")}
+        self._params, self._graphs, self._threads = params, graphs, threads
         self._levels: dict[int, RuntimeLevel] = {}
 
     @property
@@ -126,7 +125,7 @@ class RuntimeModel:
     def level(self, k: int) -> RuntimeLevel:
         """Level ``k`` (0-based), built on first use: a layer-1 decode builds one level."""
         if k not in self._levels:
-            self._levels[k] = RuntimeLevel(self._graphs, k, self.config,
+            self._levels[k] = RuntimeLevel(self._onnx, self._graphs, k, self.config,
                                            _sub(self._params, f"levels.{k}."), self._threads)
         return self._levels[k]
 

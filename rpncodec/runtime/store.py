@@ -21,10 +21,15 @@ import numpy as np
 from ..errors import ModelError
 from ..models.config import ModelConfig
 from ..registry import REGISTRY, WEIGHTS_DIR, default_model, safe_name
+from .graph import Graphs
 from .model import RuntimeModel
 
 SHIPPED = WEIGHTS_DIR / "onnx"
 MANIFEST = "manifest.json"
+GRAPHS = "graphs.json"
+# The export layout this runtime reads (rpncodec.onnx_export); 2: the coding networks as
+# float64 graphs (graphs.json, docs/graphs.md)
+EXPORT_FORMAT = 2
 
 
 def cache_root() -> Path:
@@ -76,6 +81,9 @@ def _export(name_or_path: str) -> tuple[Path, dict]:
         manifest = _manifest(path)
         if manifest is None:
             raise ModelError(f"{path} is not an ONNX export (no readable {MANIFEST})")
+        if manifest.get("format") != EXPORT_FORMAT:
+            raise ModelError(f"{path} is an ONNX export of format {manifest.get('format')}; "
+                             f"this version reads format {EXPORT_FORMAT}: export it again")
         return path, manifest
     entry = REGISTRY.get(name_or_path)
     if entry is not None:
@@ -90,7 +98,8 @@ def _export(name_or_path: str) -> tuple[Path, dict]:
         raise ModelError(f"unknown model {name_or_path!r} (shipped: {', '.join(REGISTRY)}; "
                          "or give the path of an exported .pt file or ONNX export folder)")
     manifest = _manifest(_cached(name, sha))
-    if manifest is not None and manifest.get("weights_sha256") == sha:
+    if (manifest is not None and manifest.get("weights_sha256") == sha
+            and manifest.get("format") == EXPORT_FORMAT):
         return _cached(name, sha), manifest
     return _build(name, sha, weights)
 
@@ -124,6 +133,10 @@ def load_runtime(name_or_path: str | None = None, threads: int | None = None) ->
     blob = read_checked(folder / "arrays.bin", manifest["files"]["arrays.bin"])
     params = {key: np.frombuffer(blob, np.dtype(dtype), int(np.prod(shape)), offset).reshape(shape)
               for key, (dtype, shape, offset) in manifest["arrays"].items()}
+    try:
+        graphs = json.loads(read_checked(folder / GRAPHS, manifest["files"][GRAPHS]))["graphs"]
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{folder} has no readable {GRAPHS} (export it again)") from None
     config = ModelConfig.from_dict(manifest["config"])
     return RuntimeModel(manifest["model"], manifest["weights_sha256"], config, folder,
-                        manifest["files"], params, threads)
+                        manifest["files"], params, Graphs(graphs, params), threads)

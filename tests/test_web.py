@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from functools import partial
 from itertools import product
 from pathlib import Path
 
@@ -166,6 +167,49 @@ def scale_cases(rng: np.random.Generator, model: dict) -> dict:
             "tables": tables, "payloads": payloads}
 
 
+def golden_by_scale_cases(names: list[str]) -> dict:
+    """Every string coded by scale in the golden files of ``names``, with the float64 scales
+    the torch decoder computed for it and the symbols it decoded (``GaussianConditional.
+    decompress`` recorded), and each string again with one scale moved to the next table,
+    which the index check must refuse."""
+    from rpncodec.entropy.gaussian import GaussianConditional
+    from rpncodec.zoo import load_model
+
+    recorded: list[tuple[GaussianConditional, bytes, np.ndarray, np.ndarray]] = []
+    original = GaussianConditional.decompress
+
+    def recording(self, data, scales):
+        symbols = original(self, data, scales)
+        recorded.append((self, bytes(data), scales.cpu().numpy(), symbols.cpu().numpy()))
+        return symbols
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(GaussianConditional, "decompress", recording)
+        for name in names:
+            codec.decode((GOLDEN / f"{name}.rpn").read_bytes(), None, load_model(name))
+    tables: list[dict] = []
+    owners: list[GaussianConditional] = []
+    cases = []
+    for i, (density, data, scales, symbols) in enumerate(recorded):
+        assert scales.dtype == np.float64  # the index rule runs in float64
+        if density not in owners:
+            owners.append(density)
+            freqs = density.freqs.cpu().numpy().astype(np.int64)
+            tables.append({"offsets": density.offsets.cpu().numpy().tolist(),
+                           "freqs": freqs.reshape(-1).tolist(), "length": freqs.shape[1]})
+        table = owners.index(density)
+        moved = scales.copy().reshape(-1)
+        moved[0] = SCALES[(int(scale_indices(moved[:1])[0]) + 1) % len(SCALES)]
+        models, offsets = density.coding_models(), density.offsets.cpu().numpy()
+        refusal = _outcome(partial(decode_by_scale, data, moved.reshape(scales.shape), models,
+                                   offsets))
+        for name, values, outcome in (("as decoded", scales, {"symbols": b64(symbols)}),
+                                      ("one scale moved", moved, refusal)):
+            cases.append({"name": f"string {i}, {name}", "table": table, "data": b64(data),
+                          "scales": values.reshape(-1).tolist(), **outcome})
+    return {"tables": tables, "cases": cases}
+
+
 # -- the container ---------------------------------------------------------------------------------
 def _mutations(data: bytes, multi: bytes) -> dict[str, bytes]:
     """Cut, damaged and hostile variants of the file ``data`` (``multi``: a tiled file)."""
@@ -281,6 +325,8 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded) -> Path:
     cond = json.loads((files / "rpn-quality-cond.model.json").read_text())
     (out / "ans.json").write_text(json.dumps(ans_cases(rng)))
     (out / "scales.json").write_text(json.dumps(scale_cases(rng, cond)))
+    (out / "golden_by_scale.json").write_text(json.dumps(golden_by_scale_cases(
+        ["rpn-quality-cond", "rpn-spatial-cond"])))
     (out / "container.json").write_text(json.dumps(container_cases(
         (GOLDEN / "rpn-quality-cpu.rpn").read_bytes(),
         (GOLDEN / "rpn-quality-cond.rpn").read_bytes())))

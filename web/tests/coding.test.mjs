@@ -58,3 +58,24 @@ test("payloads coded by scale decode to Python's symbols, and the index check re
   }
   assert.equal(refused, 3);
 });
+
+test("the golden files' strings coded by scale decode with the scales Python computed, and " +
+  "the index check refuses a moved scale", { skip: needsFixtures }, () => {
+  const f = load("golden_by_scale.json");
+  const tables = f.tables.map((t) => buildTables(t.offsets, t.freqs, t.length));
+  let decoded = 0;
+  let refused = 0;
+  for (const c of f.cases) {
+    const got = attempt(() => decodeByScale(bytes(c.data), Float64Array.from(c.scales),
+      tables[c.table]));
+    if (c.error !== undefined) {
+      assert.equal(got.error, c.error, c.name);
+      refused += /indices differ/.test(c.error);
+    } else {
+      assert.equal(got.error, undefined, `${c.name}: ${got.error}`);
+      assert.deepEqual(got.value, int32(c.symbols), c.name);
+      decoded++;
+    }
+  }
+  assert.ok(decoded >= 8 && refused === decoded, `${decoded} decoded, ${refused} refused`);
+});

@@ -16,11 +16,13 @@ import zlib
 from functools import partial
 from itertools import product
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from rpncodec import bitstream, codec
+from rpncodec.api import partial_note
 from rpncodec.entropy.ans import decode_groups, encode_groups, quantize_pmf, table_models
 from rpncodec.entropy.coding import SCALES, decode_by_scale, encode_by_scale, scale_indices
 from rpncodec.errors import BitstreamError, RpncodecError
@@ -278,6 +280,10 @@ def container_cases(data: bytes, multi: bytes) -> list[dict]:
                              "trailing": c.trailing,
                              "tileSizes": [[len(s) for s in bitstream.split_tiles(p, h.tiles)]
                                            for p in c.chunks]}
+        chunks = bitstream.select(c, None) if c.available else []
+        case["note"] = partial_note(SimpleNamespace(layers=len(chunks), declared=h.layers,
+                                                    container=c))
+        case["prefix"] = [bitstream.prefix_size(c, k) for k in range(1, c.available + 1)]
         selections = {}
         for layers in (None, 0, 1, 2, h.layers, h.layers + 1):
             try:

@@ -6,6 +6,7 @@
  */
 
 import { type Tables, decodeGroups } from "./ans";
+import { readU32 } from "./bytes";
 import { crc32 } from "./crc32";
 import { BitstreamError } from "./errors";
 
@@ -69,10 +70,6 @@ export function scaleIndices(scales: Float64Array): Uint8Array {
   return idx;
 }
 
-function u32(data: Uint8Array, pos: number): number {
-  return ((data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]) >>> 0;
-}
-
 /**
  * Symbols coded by scale: the string is the CRC32 of the index map (big-endian u32), then the
  * ANS part with the elements grouped by table (ascending), raster order within a group.
@@ -85,7 +82,7 @@ export function decodeByScale(data: Uint8Array, scales: Float64Array, tables: Ta
     throw new BitstreamError("damaged layer payload (too short for its index check)");
   }
   const idx = scaleIndices(scales);
-  if (crc32(idx) !== u32(data, 0)) {
+  if (crc32(idx) !== readU32(data, 0)) {
     throw new BitstreamError("the decoder's entropy-model indices differ from the " +
       "encoder's (other float arithmetic, or damaged data)");
   }
@@ -120,9 +117,9 @@ export function decodeByChannel(data: Uint8Array, channels: number, size: [numbe
  * data is damage naming `what` the first part is.
  */
 export function splitParts(data: Uint8Array, what: string): [Uint8Array, Uint8Array] {
-  if (data.length < 4 || u32(data, 0) > data.length - 4) {
+  if (data.length < 4 || readU32(data, 0) > data.length - 4) {
     throw new BitstreamError(`damaged layer payload (${what} length)`);
   }
-  const end = 4 + u32(data, 0);
+  const end = 4 + readU32(data, 0);
   return [data.subarray(4, end), data.subarray(end)];
 }

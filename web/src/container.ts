@@ -8,6 +8,7 @@
  * command line's messages.
  */
 
+import { readU32 } from "./bytes";
 import { crc32 } from "./crc32";
 import { BitstreamError, RpncodecError, TruncatedError } from "./errors";
 
@@ -59,10 +60,6 @@ export interface Container {
   trailing: number;
 }
 
-function u32(data: Uint8Array, pos: number): number {
-  return ((data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]) >>> 0;
-}
-
 /** Why a `height x width` image is refused, or null (the text follows "declares"). */
 export function sizeProblem(height: number, width: number): string | null {
   if (height < 1 || width < 1) return `an empty ${width}x${height} image`;
@@ -110,7 +107,7 @@ export function parseHeader(data: Uint8Array): Header {
     throw new TruncatedError(
       `file is truncated inside its header (only ${data.length} of ${size} bytes)`);
   }
-  if (crc32(data.subarray(0, size - 4)) !== u32(data, size - 4)) {
+  if (crc32(data.subarray(0, size - 4)) !== readU32(data, size - 4)) {
     throw new BitstreamError("damaged .rpn header (CRC mismatch)");
   }
   if (modeByte >= MODES.length) {
@@ -127,9 +124,9 @@ export function parseHeader(data: Uint8Array): Header {
     mode: MODES[modeByte],
     model: String.fromCharCode(...nameBytes),
     digest: data.slice(tail, tail + 8),
-    height: u32(data, tail + 8),
-    width: u32(data, tail + 12),
-    tile: u32(data, tail + 16),
+    height: readU32(data, tail + 8),
+    width: readU32(data, tail + 12),
+    tile: readU32(data, tail + 16),
     layers: data[tail + 20],
     size,
   };
@@ -176,7 +173,7 @@ export function splitTiles(payload: Uint8Array, tiles: number): Uint8Array[] {
   const strings: Uint8Array[] = [];
   let start = table;
   for (let i = 0; i < tiles - 1; i++) {
-    const end = start + u32(payload, 4 * i);
+    const end = start + readU32(payload, 4 * i);
     strings.push(payload.subarray(start, end));
     start = end;
   }
@@ -207,7 +204,7 @@ export function parseContainer(data: Uint8Array): Container {
       truncated = true;
       break;
     }
-    const length = u32(data, pos);
+    const length = readU32(data, pos);
     if (length > MAX_PAYLOAD) {
       damaged = index;
       damage = `impossible chunk length ${length}`;
@@ -219,7 +216,7 @@ export function parseContainer(data: Uint8Array): Container {
       break;
     }
     const payload = data.subarray(pos + CHUNK_OVERHEAD, end);
-    if (crc32(payload) !== u32(data, pos + 4)) {
+    if (crc32(payload) !== readU32(data, pos + 4)) {
       damaged = index;
       damage = "CRC mismatch";
       break;

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { crc32, layerSize, parseContainer, selectLayers, splitTiles, tileGrid }
-  from "../dist/rpncodec.mjs";
+import { crc32, layerSize, parseContainer, partialNote, prefixSize, selectLayers, splitTiles,
+  tileGrid } from "../dist/rpncodec.mjs";
 import { attempt, bytes, load, needsFixtures } from "./fixtures.mjs";
 
 test("crc32 is zlib's", () => {
@@ -44,6 +44,8 @@ test("every mutated file parses and selects as in Python", { skip: needsFixtures
       truncated: got.truncated, byteRanges: got.byteRanges, trailing: got.trailing,
       tileSizes: got.chunks.map((p) => splitTiles(p, tiles).map((s) => s.length)) },
     c.container, c.name);
+    assert.equal(partialNote(got, Math.min(got.available, h.layers)), c.note, c.name);
+    assert.deepEqual(c.prefix.map((_, k) => prefixSize(got, k + 1)), c.prefix, c.name);
     for (const [layers, want] of Object.entries(c.select)) {
       const sel = attempt(() => selectLayers(got, layers === "None" ? null : Number(layers)));
       if (want.error !== undefined) {

@@ -73,3 +73,26 @@ test("a file for other weights is refused", { skip: needsFixtures }, () => {
     /^file was encoded with rpn-spatial-cpu weights [0-9a-f]{16}, but rpn-quality-cpu has/
       .test(e.message));
 });
+
+test("the library runs in a worker thread", { skip: needsFixtures }, async () => {
+  const { Worker } = await import("node:worker_threads");
+  const bundle = new URL("../dist/rpncodec.mjs", import.meta.url).href;
+  const file = join(dir, "files", "rpn-quality-cpu.rpn");
+  const modelFile = join(dir, "files", "rpn-quality-cpu.model.json");
+  // the worker gets bytes and JSON, as a page's worker would from postMessage
+  const worker = new Worker(`
+    const { parentPort, workerData } = require("node:worker_threads");
+    import(workerData.bundle).then((lib) => {
+      const model = lib.modelFromJson(workerData.model);
+      const { symbols } = lib.decodeSymbols(workerData.data, model);
+      parentPort.postMessage(symbols[0].map((level) => level.latent));
+    });`, { eval: true, workerData: { bundle, data: new Uint8Array(readFileSync(file)),
+    model: JSON.parse(readFileSync(modelFile, "utf8")) } });
+  const latents = await new Promise((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  });
+  await worker.terminate();
+  const want = load(join("files", "rpn-quality-cpu.expected.json")).tiles[0];
+  assert.deepEqual(latents, want.map((level) => int32(level.latent)));
+});

@@ -14,7 +14,7 @@ import {
 } from "./container";
 import { BitstreamError, RpncodecError } from "./errors";
 
-/** A model is unknown, or its weights are not the ones a file was encoded with. */
+/** A model cannot decode a file: other weights, another mode, or fewer levels. */
 export class ModelError extends RpncodecError {}
 
 /** A level's latent codec and its coding tables. */
@@ -40,7 +40,6 @@ export interface ModelInfo {
 }
 
 const LATENT_STRIDE = 16;
-const FACTORIZED = new Set(["factorized"]);
 const HYPERPRIOR = new Set(["hyperprior", "hyperprior-ms"]);
 
 /** Input sides are padded to a multiple of this (16; in spatial mode 16 * 2^(levels-1)). */
@@ -49,8 +48,8 @@ export function padMultiple(model: ModelInfo): number {
 }
 
 /** Each level's latent `[height, width]` for a tile of `height x width` pixels. */
-export function levelSizes(model: ModelInfo, height: number, width: number): Array<[number,
-  number]> {
+export function levelSizes(model: ModelInfo, height: number,
+  width: number): Array<[number, number]> {
   const m = padMultiple(model);
   const f = m / LATENT_STRIDE;
   const top: [number, number] = [Math.ceil(height / m) * f, Math.ceil(width / m) * f];
@@ -98,7 +97,7 @@ export function checkModel(header: Header, model: ModelInfo): void {
 function decodeLevel(data: Uint8Array, level: LevelCodec, channels: number,
   size: [number, number]): LevelSymbols {
   const tables = level.factorized;
-  if (FACTORIZED.has(level.codec) && tables) {
+  if (level.codec === "factorized" && tables) {
     return { latent: decodeByChannel(data, channels, size, tables), side: null };
   }
   if (HYPERPRIOR.has(level.codec) && tables) {

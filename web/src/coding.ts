@@ -15,7 +15,7 @@ import { BitstreamError } from "./errors";
  * values every decoder must compare with (`rpncodec.entropy.coding._SCALES_HEX`): a maths
  * library's `exp` may differ in the last bit, which would move values across a boundary.
  */
-export const SCALES_HEX = [
+export const SCALES_HEX = Object.freeze([
   "0x1.c28f5c28f5c2ap-4", "0x1.f2780fb7492c2p-4", "0x1.13bc727545601p-3", "0x1.310e43c5a8913p-3",
   "0x1.517e311334418p-3", "0x1.756117b6e6e95p-3", "0x1.9d14db23cd4cdp-3", "0x1.c9015a8a5453bp-3",
   "0x1.f999809a1ec93p-3", "0x1.17ae3814ae625p-2", "0x1.356b686a1e305p-2", "0x1.56521f7d579e6p-2",
@@ -32,7 +32,7 @@ export const SCALES_HEX = [
   "0x1.50f1fae9c71fap+4", "0x1.74c5f8d9e38cep+4", "0x1.9c693dbcb49d8p+4", "0x1.c8437d9b555fap+4",
   "0x1.f8c77367677e3p+4", "0x1.173a0692c1471p+5", "0x1.34eadc013a477p+5", "0x1.55c3e7dc12cf1p+5",
   "0x1.7a1b1a81a977dp+5", "0x1.a24f87a8c5128p+5", "0x1.ceca5f1ff097dp+5", "0x1.ffffffffffffdp+5",
-] as const;
+] as const);
 
 /** The exact float64 value of a C99 hexadecimal float `0x1.<hex>p<exp>` (a normal number). */
 export function hexToFloat64(hex: string): number {
@@ -42,9 +42,12 @@ export function hexToFloat64(hex: string): number {
   return (2 ** 52 + fraction) * 2 ** (Number(m[2]) - 52); // a power-of-two scaling: exact
 }
 
-export const SCALES: Float64Array = Float64Array.from(SCALES_HEX, hexToFloat64);
+// A private typed copy for the comparisons; callers get a frozen array (no shared state).
+const SCALE_VALUES = Float64Array.from(SCALES_HEX, hexToFloat64);
+/** The 64 table scales as numbers (float64), ascending. */
+export const SCALES: readonly number[] = Object.freeze(Array.from(SCALE_VALUES));
 export const LEVELS = SCALES.length;
-const SCALE_MIN = SCALES[0];
+const SCALE_MIN = SCALE_VALUES[0];
 
 /**
  * The table index of a float64 scale `sigma`: the number of `SCALES` below it, at most 63,
@@ -57,7 +60,7 @@ export function scaleIndex(sigma: number): number {
   let high = LEVELS - 1; // the answer is at most this
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (SCALES[mid] < sigma) low = mid + 1;
+    if (SCALE_VALUES[mid] < sigma) low = mid + 1;
     else high = mid;
   }
   return low;

@@ -12,10 +12,10 @@ import { readU32 } from "./bytes";
 import { crc32 } from "./crc32";
 import { BitstreamError, RpncodecError, TruncatedError } from "./errors";
 
-export const MAGIC = [0x89, 0x52, 0x50, 0x4e];
+export const MAGIC: readonly number[] = Object.freeze([0x89, 0x52, 0x50, 0x4e]);
 export const FORMAT_VERSION = 2;
 /** Mode byte -> mode (the format's numbering; never renumbered). */
-export const MODES = ["quality", "spatial", "single"] as const;
+export const MODES = Object.freeze(["quality", "spatial", "single"] as const);
 export type Mode = (typeof MODES)[number];
 export const MAX_SIDE = 65536;
 export const MAX_PIXELS = 2 ** 28;

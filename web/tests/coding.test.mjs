@@ -12,6 +12,7 @@ test("hexadecimal floats are read exactly", () => {
   assert.equal(hexToFloat64("0x1.fffffffffffffp+1023"), Number.MAX_VALUE);
   assert.equal(SCALES.length, 64);
   for (let i = 1; i < 64; i++) assert.ok(SCALES[i] > SCALES[i - 1]);
+  assert.throws(() => { SCALES[0] = 1; }, TypeError); // frozen: no state shared between callers
 });
 
 test("the index is the number of scales below sigma, at most 63", () => {

@@ -87,6 +87,20 @@ def table(model: str) -> str:
     return "\n".join(lines)
 
 
+def models() -> list[str]:
+    """The models with results in every category, the default first."""
+    found = None
+    for folder in (p for p in (ROOT / "categories").iterdir() if p.is_dir()):
+        names = {f.stem for f in folder.glob("*.json")
+                 if not f.stem.startswith(("jpeg2000", "webp", "avif"))}
+        found = names if found is None else found & names
+    return sorted(found or [], key=lambda n: (n != "rpn-quality-cond", n))
+
+
+def tables() -> str:
+    """Every model's table (what the documentation shows)."""
+    return "\n\n".join(table(name) for name in models())
+
+
 if __name__ == "__main__":
-    for name in sys.argv[1:] or ["rpn-quality-cond"]:
-        print(table(name) + "\n")
+    print("\n\n".join(table(name) for name in sys.argv[1:]) if sys.argv[1:] else tables())

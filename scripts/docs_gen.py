@@ -335,6 +335,7 @@ def results_part(part: str) -> str:
         sys.path.insert(0, str(ROOT / "scripts"))
     import ablation_joint_table
     import ablation_table
+    import category_table
     import readme_tables
     import refine_table
 
@@ -355,6 +356,7 @@ def results_part(part: str) -> str:
             str(kodak / "jpeg2000-resolutions-matched-rpn-spatial-cond.json"),
             str(refine / "rpn-spatial-cond-refine30.json"),
             str(refine / "jpeg2000-resolutions-matched-rpn-spatial-cond-refine30.json")),
+        "categories": category_table.tables,
         "ablation-heads": lambda: _printed(ablation_table.main, str(RESULTS / "ablation")),
         "ablation-joint": lambda: _printed(ablation_joint_table.main, str(RESULTS / "ablation"),
                                            "joint"),

@@ -49,11 +49,7 @@ def samples(category: str, count: int) -> Iterator[Sample]:
 
 
 def versions() -> dict[str, str]:
-    found = {}
-    for pkg in DEBIAN_PACKAGES:
-        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                             text=True)
-        found[f"debian:{pkg}"] = out.stdout if out.returncode == 0 else "not installed"
+    found = {f"debian:{k}": v for k, v in versions_of(list(DEBIAN_PACKAGES)).items()}
     for pkg in ("Pillow", "matplotlib", "Pygments", "numpy"):
         found[f"pypi:{pkg}"] = importlib.metadata.version(pkg)
     found["python"] = sys.version.split()[0]
@@ -70,6 +66,25 @@ def write_png(image, path: Path) -> str:
     return hashlib.sha256(buf.getvalue()).hexdigest()
 
 
+def missing_packages(categories: list[str]) -> list[str]:
+    """The Debian packages these categories need that are not installed."""
+    need = {"fonts-dejavu-core", "fonts-liberation2", "fonts-firacode", "fonts-noto-mono"}
+    if "lineart" in categories:
+        need |= {"openclipart-svg", "librsvg2-bin"}
+    if "ui" in categories:
+        need.add("chromium")
+    return sorted(p for p in need if versions_of([p])[p] == "not installed")
+
+
+def versions_of(packages: list[str]) -> dict[str, str]:
+    found = {}
+    for pkg in packages:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
+                             text=True)
+        found[pkg] = out.stdout if out.returncode == 0 and out.stdout else "not installed"
+    return found
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path(".data/nonphoto"))
@@ -79,6 +94,10 @@ def main() -> None:
     manifest_path = args.out / "manifest.json"
     old = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"images": []}
     cats = args.only or list(COUNTS)
+    missing = missing_packages(cats)
+    if missing:
+        sys.exit(f"build.py: install the Debian packages first: apt-get install "
+                 f"{' '.join(missing)}")
     rows = [r for r in old["images"] if r["category"] not in cats]
     for cat in cats:
         count = max(TEST_EVERY, round(COUNTS[cat] * args.scale))

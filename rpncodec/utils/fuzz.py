@@ -491,14 +491,10 @@ def _output_problem(decoded: codec.Decoded, layers: int | None, top: int) -> str
 
 
 def decode_outcome(data: bytes, layers: int | None, model: Coder,
-                   case_limit_s: float = CASE_LIMIT_S) -> tuple[str, str, float]:
-    """Decode once; return (outcome, detail, seconds). Detail is empty for a clean decode."""
-    return _decode(data, layers, model, case_limit_s)[:3]
-
-
-def _decode(data: bytes, layers: int | None, model: Coder,
-            case_limit_s: float) -> tuple[str, str, float, codec.Decoded | None]:
-    """:func:`decode_outcome` and the decoded result (None unless the outcome is decoded)."""
+                   case_limit_s: float = CASE_LIMIT_S
+                   ) -> tuple[str, str, float, codec.Decoded | None]:
+    """Decode once; return (outcome, detail, seconds, the decoded result when the outcome is
+    ``decoded``, else None). Detail is empty for a clean decode."""
     t0 = time.perf_counter()
     decoded = None
     try:
@@ -585,7 +581,8 @@ def run_campaign(files: list[bytes], model: Coder, cases: int, seed: int,
             result.too_large.append(size)
             continue
         for layers in choices:
-            outcome, detail, seconds, decoded = _decode(mutant, layers, model, case_limit_s)
+            outcome, detail, seconds, decoded = decode_outcome(mutant, layers, model,
+                                                               case_limit_s)
             result[outcome] += 1
             if decoded is not None:
                 key = (source, decoded.layers)

@@ -138,7 +138,7 @@ KERNELS: dict[str, Kernel] = {
     "ConvTranspose": _conv_transpose,
     "Div": _div,
     "Equal": np.equal,
-    "Expand": lambda x, shape: x * np.ones([int(s) for s in shape], dtype=x.dtype),
+    "Expand": lambda x, shape: np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(shape))),
     "Flatten": lambda x, *, axis=1: x.reshape(int(np.prod(x.shape[:axis])), -1),
     "Gather": lambda x, i, *, axis=0: np.take(x, i, axis=axis),
     "Gemm": _gemm,
@@ -207,26 +207,47 @@ class Graph:
         needed = {i for _, ins, _, _ in steps for i in ins}
         self.consts = {k: v for k, v in consts.items() if k in needed}
         self.steps = steps
-        # each intermediate is dropped after its last reader: a call then holds a few maps at
-        # a time, not all of them (measured: 25% of a prediction's time went to touching fresh
-        # memory when every intermediate stayed alive until the end)
+        # Shape arithmetic (Shape, and what is computed from shapes only: crop bounds, reshape
+        # targets) depends on the input's shape alone. Its values are kept per input shape: a
+        # second call of the same shape (the next tile) runs only the other steps.
+        static: set[str] = set()
+        for kernel, ins, out, _ in steps:
+            if kernel is KERNELS["Shape"] or (any(i in static for i in ins)
+                                              and all(i in static or i in consts for i in ins)):
+                static.add(out)
+        self.static = static
+        self._full = self._plan(steps)
+        self._dynamic = self._plan([s for s in steps if s[2] not in static])
+        self._by_shape: dict[tuple[int, ...], dict[str, Array]] = {}
+
+    def _plan(self, steps: list[tuple]) -> list[tuple]:
+        """``steps`` with, for each, the values read for the last time there: a call drops
+        them at once, so it holds a few maps at a time, not all of them (measured: a quarter
+        of a prediction's time went to touching fresh memory when every intermediate stayed
+        alive until the end)."""
         last = {name: i for i, (_, ins, _, _) in enumerate(steps) for name in ins
-                if name not in self.consts}
-        self.drops = [[] for _ in steps]
+                if name not in self.consts and name not in ("x", "y")}
+        drops: list[list[str]] = [[] for _ in steps]
         for name, i in last.items():
-            if name not in ("x", "y"):
-                self.drops[i].append(name)
+            drops[i].append(name)
+        return [(*step, names) for step, names in zip(steps, drops, strict=True)]
 
     @staticmethod
     def _run(step: tuple, values: Mapping[str, Array | None]) -> Array:
-        kernel, ins, _, attrs = step
+        kernel, ins, _, attrs = step[:4]
         return kernel(*[values[i] for i in ins], **attrs)
 
     def __call__(self, x: Array) -> Array:
+        x = np.asarray(x, dtype=np.float64)
         values = dict(self.consts)
-        values["x"] = np.asarray(x, dtype=np.float64)
-        for (kernel, ins, out, attrs), drops in zip(self.steps, self.drops, strict=True):
+        values["x"] = x
+        known = self._by_shape.get(x.shape)
+        if known is not None:
+            values.update(known)
+        for kernel, ins, out, attrs, drops in self._full if known is None else self._dynamic:
             values[out] = kernel(*[values[i] for i in ins], **attrs)
+            if known is None and out in self.static:
+                self._by_shape.setdefault(x.shape, {})[out] = values[out]
             for name in drops:
                 del values[name]
         return values["y"]

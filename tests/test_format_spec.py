@@ -193,6 +193,19 @@ class PageAns:
         return self.x == 0 and not self.words
 
 
+def push_all(pushes: list[tuple[list[int], int]]) -> bytes:
+    """The page's encoder: (cdf, entry) pairs in the order a decoder pops them."""
+    x, words = 0, []
+    for cdf, i in reversed(pushes):
+        p = cdf[i + 1] - cdf[i]
+        if x >> 40 >= p:
+            words.append(x % 2**32)
+            x >>= 32
+        x = (x // p) * 2**24 + cdf[i] + x % p
+    words += [] if x == 0 else [x] if x < 2**32 else [x % 2**32, x >> 32]
+    return struct.pack(f"<{len(words)}I", *words)
+
+
 def pop_groups(data: bytes, counts: list[int], tables: list[int], freqs: np.ndarray,
                offsets: np.ndarray) -> list[int]:
     """An ``ans`` part: every group in order, then each escape's nibbles, then the end rule."""
@@ -370,6 +383,19 @@ def test_escapes_follow_the_documented_order(tiny, factorized) -> None:
     data = coding.encode_by_channel(symbols, tables, offsets)
     ours = pop_groups(data, [15] * len(offsets), list(range(len(offsets))), freqs, offsets)
     assert ours == symbols.reshape(-1).tolist()
+    # and the page's encoder writes the same words: the groups, then each escape's nibbles
+    pushes, nibbles = [], []
+    for c, row in enumerate(symbols.reshape(len(offsets), -1).tolist()):
+        cdf = fixed_point_cdf(freqs[c])
+        for s in row:
+            entry = s + int(offsets[c])
+            if not 0 <= entry < len(cdf) - 2:
+                entry = len(cdf) - 2
+                u = 2 * s if s >= 0 else -2 * s - 1
+                groups = [u >> (4 * k) & 15 for k in range(max(1, -(-u.bit_length() // 4)))]
+                nibbles += [(NIBBLE_CDF, len(groups) - 1)] + [(NIBBLE_CDF, g) for g in groups]
+            pushes.append((cdf, entry))
+    assert push_all(pushes + nibbles) == data
 
 
 # --- the ANS coder ------------------------------------------------------------------------------
@@ -395,7 +421,9 @@ def test_the_fixed_point_tables_are_constrictions(factorized, gaussian) -> None:
         model = constriction.stream.model.Categorical(row[:n].astype(np.float64), perfect=False)
         entries = {0, 1, n - 2, n - 1, *rng.integers(0, n, 20).tolist()}
         for i in entries:
-            assert encode_one(i, model) == ([cdf[i]] if cdf[i] else []), (row, i)
+            words = encode_one(i, model)
+            assert words == ([cdf[i]] if cdf[i] else []), (row, i)
+            assert push_all([(cdf, i)]) == struct.pack(f"<{len(words)}I", *words)
     nibble = constriction.stream.model.Uniform(16)
     for v in range(16):
         assert encode_one(v, nibble) == ([NIBBLE_CDF[v]] if v else [])
@@ -413,6 +441,7 @@ def test_the_worked_decoding_example() -> None:
                                                   perfect=False)
     encoder.encode_reverse(np.array([3, 3, 3, 1, 2, 0], dtype=np.int32), model)
     assert encoder.get_compressed().tolist() == words
+    assert push_all([(cdf, i) for i in (3, 3, 3, 1, 2, 0)]) == struct.pack("<3I", *words)
 
 
 def test_the_table_index_rule() -> None:

@@ -77,9 +77,16 @@ def level_size(height: int, width: int, shift: int) -> tuple[int, int]:
 
 def layer_size(header: Header, k: int) -> tuple[int, int]:
     """``(width, height)`` layer ``k`` of a file with ``header`` decodes to: a spatial layer k
-    of n is the image halved ``n - k`` times (rounding up), a quality layer the full size."""
-    shift = header.layers - k if header.mode == "spatial" else 0
-    lh, lw = level_size(header.height, header.width, shift)
+    of a model of n levels is the image halved ``n - k`` times (rounding up), a quality layer
+    the full size. n is the shipped model's level count (a file cut by ``truncate`` declares
+    fewer layers than its model has), else the layers the file declares."""
+    from .registry import REGISTRY
+
+    if header.mode != "spatial":
+        return header.width, header.height
+    entry = REGISTRY.get(header.model)
+    levels = entry.layers if entry is not None and entry.mode == "spatial" else header.layers
+    lh, lw = level_size(header.height, header.width, max(levels, header.layers) - k)
     return lw, lh
 
 

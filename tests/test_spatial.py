@@ -161,3 +161,16 @@ def test_info_shows_each_spatial_layer_at_its_resolution(tiny, tmp_path, capsys)
     rows = [line.split() for line in capsys.readouterr().out.splitlines()
             if line.strip()[:1].isdigit()]
     assert [r[-1] for r in rows] == ["12x18", "23x35", "45x70"]
+
+
+def test_a_truncated_spatial_file_reports_the_sizes_its_layers_decode_to() -> None:
+    import rpncodec
+    from rpncodec import bitstream
+
+    data = rpncodec.encode(smooth_image(64, 96, seed=1), mode="spatial")
+    for n in (1, 2, 3):
+        cut = bitstream.truncate(data, n)
+        info = rpncodec.info(cut)
+        assert [(li.width, li.height) for li in info.layers] == [(24, 16), (48, 32),
+                                                                  (96, 64)][:n]
+        assert rpncodec.decode(cut).size == (info.layers[-1].width, info.layers[-1].height)

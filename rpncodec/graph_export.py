@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import io
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import onnx
@@ -83,22 +83,18 @@ def _trace(net: nn.Module) -> onnx.ModelProto:
     return onnx.load_from_string(f.getvalue())
 
 
-def _tensor(t: onnx.TensorProto) -> np.ndarray:
-    return numpy_helper.to_array(t)
-
-
 def _inline(a: np.ndarray) -> dict:
     """A small constant as JSON: dtype name, shape and values (float64 values round-trip
     exactly through JSON numbers)."""
     return {"dtype": a.dtype.name, "shape": list(a.shape), "data": a.reshape(-1).tolist()}
 
 
-def _attribute(attr: onnx.AttributeProto, name_array: callable) -> object:
+def _attribute(attr: onnx.AttributeProto, name_array: Callable[[np.ndarray], str]) -> object:
     value = onnx.helper.get_attribute_value(attr)
     if isinstance(value, bytes):
         return value.decode()
     if isinstance(value, onnx.TensorProto):
-        a = _tensor(value)
+        a = numpy_helper.to_array(value)
         return _inline(a) if a.size <= INLINE_MAX else {"array": name_array(a)}
     if isinstance(value, list):
         return [v.decode() if isinstance(v, bytes) else v for v in value]
@@ -136,13 +132,14 @@ def export_graph(prefix: str, net: nn.Module, state: dict[str, np.ndarray],
     for init in graph.initializer:
         key = f"{prefix}.{init.name}"
         if key in state:
-            value = _tensor(init)
-            if not np.array_equal(value, state[key].astype(value.dtype)):
-                raise ValueError(f"{key}: traced initialiser differs from the state dict")
+            value = numpy_helper.to_array(init)
+            if key not in arrays or not np.array_equal(value, state[key].astype(value.dtype)):
+                raise ValueError(f"{key}: traced initialiser differs from the state dict, or "
+                                 "is not among the stored arrays")
             params.append(key)
             names[init.name] = key
         else:
-            names[init.name] = name_array(_tensor(init))
+            names[init.name] = name_array(numpy_helper.to_array(init))
 
     def value(n: str) -> str:
         if n not in names:

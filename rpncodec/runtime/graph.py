@@ -20,6 +20,7 @@ from . import ops
 Array = np.ndarray
 Kernel = Callable[..., Array]
 
+MAX_SHAPES = 64  # input shapes whose shape arithmetic a graph keeps (tiles have a few)
 # ONNX TensorProto data types the graphs use (Cast, ConstantOfShape)
 _DTYPES = {1: np.float32, 6: np.int32, 7: np.int64, 9: np.bool_, 11: np.float64}
 
@@ -244,12 +245,17 @@ class Graph:
         known = self._by_shape.get(x.shape)
         if known is not None:
             values.update(known)
+        fresh: dict[str, Array] = {}
         for kernel, ins, out, attrs, drops in self._full if known is None else self._dynamic:
             values[out] = kernel(*[values[i] for i in ins], **attrs)
             if known is None and out in self.static:
-                self._by_shape.setdefault(x.shape, {})[out] = values[out]
+                fresh[out] = values[out]
             for name in drops:
                 del values[name]
+        if known is None:  # stored whole, once complete: other threads may call this graph
+            if len(self._by_shape) >= MAX_SHAPES:
+                self._by_shape.clear()
+            self._by_shape[x.shape] = fresh
         return values["y"]
 
 
@@ -259,9 +265,6 @@ class Graphs:
     def __init__(self, specs: Mapping[str, Mapping], arrays: Mapping[str, Array]) -> None:
         self._specs, self._arrays = specs, arrays
         self._built: dict[str, Graph] = {}
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._specs
 
     def __getitem__(self, name: str) -> Graph:
         if name not in self._built:

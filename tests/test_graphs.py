@@ -108,7 +108,7 @@ def shipped_graphs() -> dict:
     for name, entry in REGISTRY.items():
         loaded = load_model(name)
         if entry.onnx_manifest:
-            graphs = load_runtime(name)._graphs
+            graphs = load_runtime(name).graphs
         else:
             arrays = {k: v.numpy() for k, v in loaded.model.state_dict().items()}
             graphs = Graphs(export_graphs(loaded, arrays)["graphs"], arrays)
@@ -147,6 +147,13 @@ def test_interpreter_refuses_unknown_ops_and_malformed_graphs() -> None:
         graph(np.zeros((1, 2, 3, 3)))
     with pytest.raises(ModelError, match="no graph"):
         Graphs({}, {})["levels.1.prediction"]
+
+
+def test_an_export_of_the_previous_format_is_refused(tmp_path) -> None:
+    """Format 1 had hand-written networks in the runtime and no graphs.json."""
+    (tmp_path / "manifest.json").write_text('{"format": 1, "files": {}}')
+    with pytest.raises(ModelError, match=r"format 1.*export it again"):
+        load_runtime(str(tmp_path))
 
 
 def test_folded_constants_are_computed_once_at_load() -> None:

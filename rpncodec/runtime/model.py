@@ -111,7 +111,7 @@ class RuntimeModel:
         self.name, self.sha256, self.config, self.folder = name, sha256, config, folder
         self.digest = bytes.fromhex(sha256[:16])
         self._onnx = {f: (folder / f, sha) for f, sha in files.items() if f.endswith(".onnx")}
-        self._params, self._graphs, self._threads = params, graphs, threads
+        self._params, self.graphs, self._threads = params, graphs, threads
         self._levels: dict[int, RuntimeLevel] = {}
 
     @property
@@ -125,7 +125,7 @@ class RuntimeModel:
     def level(self, k: int) -> RuntimeLevel:
         """Level ``k`` (0-based), built on first use: a layer-1 decode builds one level."""
         if k not in self._levels:
-            self._levels[k] = RuntimeLevel(self._onnx, self._graphs, k, self.config,
+            self._levels[k] = RuntimeLevel(self._onnx, self.graphs, k, self.config,
                                            _sub(self._params, f"levels.{k}."), self._threads)
         return self._levels[k]
 

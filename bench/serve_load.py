@@ -7,9 +7,11 @@ requests/s and p50/p99 latency per layer, the failed requests (any status but 20
 resident memory of the server and its decoding processes (sampled every 0.5 s), and writes
 the table and a JSON next to it. A benchmark, not a test: it prints what it measured.
 
-    pip install httpx psutil   # the client side; the server needs rpncodec[serve]
+    pip install -e '.[serve,bench]'   # bench: the client side (httpx, psutil)
     python bench/serve_load.py /tmp/kodak-rpn/quality --files 20 --clients 200 --seconds 30 \
         --json results/serve/load.json
+    python bench/serve_load.py ... --serve-option=--worker-max-mb=0 \
+        --serve-option=--max-decodes-per-worker=0    # the decoding workers' memory unbounded
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ def free_port() -> int:
 
 
 def start_server(folder: Path, port: int, workers: int, cache_mb: float,
-                 models: list[str]) -> subprocess.Popen:
+                 models: list[str], options: tuple[str, ...] = ()) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     extra = [arg for m in models for arg in ("--model", m)]
     return subprocess.Popen([sys.executable, "-m", "rpncodec", "serve", str(folder), "--port",
                              str(port), "--workers", str(workers), "--cache-mb", str(cache_mb),
-                             *extra], env=env, start_new_session=True)
+                             *extra, *options], env=env, start_new_session=True)
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
@@ -61,20 +63,27 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
 
 def tree_rss(pid: int) -> int:
     """Resident bytes of a process and all its children."""
+    server, workers = rss_split(pid)
+    return server + sum(workers)
+
+
+def rss_split(pid: int) -> tuple[int, list[int]]:
+    """Resident bytes of a process and of each of its descendants (its decoding workers)."""
     import psutil
 
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        server = root.memory_info().rss
+        children = root.children(recursive=True)
     except psutil.Error:
-        return 0
-    total = 0
-    for p in procs:
+        return 0, []
+    workers = []
+    for p in children:
         try:
-            total += p.memory_info().rss
+            workers.append(p.memory_info().rss)
         except psutil.Error:
             pass
-    return total
+    return server, workers
 
 
 async def client(http, url: str, targets: list[tuple[str, int]], stop: float,
@@ -123,6 +132,10 @@ def main() -> None:
     p.add_argument("--cache-mb", type=float, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", action="append", help="extra weights file for the server")
+    p.add_argument("--serve-option", action="append", default=[], help="an option for "
+                   "rpncodec serve, e.g. --serve-option=--worker-max-mb=0 (repeat for several)")
+    p.add_argument("--idle-seconds", type=float, default=10, help="after the load, wait this "
+                   "long and measure the memory the idle server holds")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
 
@@ -130,7 +143,8 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(args.folder, port, args.workers, args.cache_mb, args.model or [])
+    proc = start_server(args.folder, port, args.workers, args.cache_mb, args.model or [],
+                        tuple(args.serve_option))
     try:
         wait_ready(url, proc)
         names = sorted(x.stem for x in args.folder.glob("*.rpn"))[: args.files]
@@ -151,6 +165,8 @@ def main() -> None:
             return out
 
         results, elapsed = asyncio.run(both())
+        time.sleep(args.idle_seconds)
+        idle_server, idle_workers = rss_split(proc.pid)
     finally:
         proc.terminate()
         try:
@@ -172,14 +188,20 @@ def main() -> None:
         "failed": failed, "requests_per_s": round(len(results) / elapsed, 1),
         "rss_idle_mb": round(rss_idle / 2**20), "rss_max_mb": round(max(samples) / 2**20),
         "rss_last_mb": round(samples[-1] / 2**20),
+        "serve_options": args.serve_option,
+        "idle_after_s": args.idle_seconds, "server_rss_idle_after_mb": round(idle_server / 2**20),
+        "worker_rss_idle_after_mb": [round(w / 2**20) for w in idle_workers],
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                    f"{platform.python_version()}",
+        "load_average_1min_after": round(os.getloadavg()[0], 2),  # other work on the machine
         "per_layer": rows,
     }
     print(f"{report['requests']} requests in {report['seconds']} s from {args.clients} clients "
           f"over {len(targets)} files: {report['requests_per_s']} requests/s, "
           f"{failed} failed; server RSS {report['rss_idle_mb']} MiB idle, "
-          f"{report['rss_max_mb']} MiB max, {report['rss_last_mb']} MiB at the end")
+          f"{report['rss_max_mb']} MiB max, {report['rss_last_mb']} MiB at the end; "
+          f"{args.idle_seconds:g} s later: server {report['server_rss_idle_after_mb']} MiB, "
+          f"workers {report['worker_rss_idle_after_mb']} MiB")
     print("| layer | requests | p50 ms | p99 ms |\n|---|---|---|---|")
     for r in rows:
         print(f"| {r['layer']} | {r['requests']} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} |")

@@ -84,6 +84,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     image = zoom_image(300, 400, seed=1)
     quality = codec.encode(image, open_model(default_model("quality")), tile=128)
     (folder / "q.rpn").write_bytes(quality)
+    model = open_model(default_model("quality"))  # a valid file of 16384x16384 empty tiles
+    header = bitstream.Header("quality", model.name, model.digest, 16384, 16384, 4, 1024)
+    empty = bitstream.join_tiles([b""] * header.tiles)
+    (folder / "bomb.rpn").write_bytes(bitstream.pack(header, [empty] * 4))
     return {"folder": folder, "zoom": zoom, "q": quality}
 
 
@@ -178,6 +182,8 @@ def test_quality_files_follow_the_layer_policy(server, files):
     ("zoom/full/1000000000000,/0/default.jpg", 400, "above the largest value"),
     ("zoom/full/max/400/default.jpg", 400, "0 to 360"),
     ("zoom/full/max/0/grey.jpg", 400, "quality must be"),
+    ("bomb/info.json", 422, "more than twice the limit"),
+    ("bomb/0,0,1024,1024/max/0/default.jpg", 422, "more than twice the limit"),
 ])
 def test_iiif_errors(server, path, status, words):
     got, h, body = get(f"{server}/iiif/3/{path}")

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .. import bitstream
+from .. import bitstream, limits
 from ..api import layers_for_width
 from ..errors import RpncodecError
 from . import names
@@ -74,13 +74,20 @@ class Service:
     def lookup_sync(self, name: str) -> FileInfo:
         try:
             path = names.resolve(self.folder, name)
-            return self.catalog.info(name, path)
+            found = self.catalog.info(name, path)
         except names.BadName as exc:
             raise Refused(exc.status, str(exc)) from None
         except RpncodecError as exc:
             raise Refused(422, f"{name}: {exc}") from None
         except OSError:
             raise Refused(404, f"no file named {name}") from None
+        limit = limits.pixel_limit()  # the codec's decompression-bomb refusal, from the header
+        pixels = found.header.width * found.header.height
+        if limit and pixels > 2 * limit:
+            raise Refused(422, f"{name}: declares {found.header.width}x{found.header.height} = "
+                          f"{pixels} pixels, more than twice the limit of {limit} "
+                          "(rpncodec.limits.MAX_IMAGE_PIXELS)")
+        return found
 
     async def lookup(self, name: str) -> FileInfo:
         return await to_thread.run_sync(self.lookup_sync, name)

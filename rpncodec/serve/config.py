@@ -18,9 +18,11 @@ DEFAULT_MAX_QUEUE = 256
 DEFAULT_TILE_CACHE_BYTES = 256 * 2**20
 # A decoding process is replaced after this many decodes, or as soon as its resident memory
 # is above DEFAULT_WORKER_MAX_BYTES after a decode (gunicorn's max_requests, and a memory cap):
-# the allocator keeps what a large decode took, so a long-lived worker only grows.
-DEFAULT_MAX_DECODES = 500
-DEFAULT_WORKER_MAX_BYTES = 512 * 2**20
+# ONNX Runtime's arenas and the allocator keep what the largest decode took, so a long-lived
+# worker only grows (docs/iiif.md, "Worker memory", has the figures). Replacing one costs a
+# process start and a model load (seconds), hence a cap above a worker's usual working set.
+DEFAULT_MAX_DECODES = 200
+DEFAULT_WORKER_MAX_BYTES = 1536 * 2**20
 DEFAULT_REQUEST_TIMEOUT_S = 10.0  # a client must send a whole request within this
 DEFAULT_KEEP_ALIVE_S = 5.0  # an idle kept-alive connection is closed after this
 
@@ -39,7 +41,7 @@ class ServeConfig:
     cache_bytes: int = DEFAULT_CACHE_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     time_budget_s: float = DEFAULT_TIME_BUDGET_S
-    max_queue: int = DEFAULT_MAX_QUEUE  # decodes waiting for a worker before 503
+    max_queue: int = DEFAULT_MAX_QUEUE  # decodes (IIIF: requests) waiting before 503
     models: tuple[tuple[str, str], ...] = ()  # (name a file records, weights file) extras
     max_age_s: int = 3600  # Cache-Control max-age of files and images (ETag revalidates)
     tile_cache_bytes: int = DEFAULT_TILE_CACHE_BYTES  # decoded tiles (IIIF), in bytes

@@ -10,8 +10,9 @@ included) allows any origin (CORS), so a viewer on another site can open the ima
 carry their canonical and profile ``Link`` headers, a strong ``ETag`` (304 on
 ``If-None-Match``) and ``Cache-Control``, and say what the request cost:
 ``X-Rpn-Layers`` (layers decoded), ``X-Rpn-Tiles`` (tiles used / of the file),
-``X-Rpn-Tiles-Decoded`` (not from the tile cache), ``X-Rpn-Bytes-Read`` (file bytes those
-decodes read) and ``Server-Timing`` (decode and compose milliseconds).
+``X-Rpn-Tiles-Decoded`` (decoded for this request: not from the tile cache nor shared with
+another request decoding them), ``X-Rpn-Bytes-Read`` (file bytes those decodes read) and
+``Server-Timing`` (decode and compose milliseconds).
 """
 
 from __future__ import annotations
@@ -81,17 +82,23 @@ class IIIFRoutes:
     def _id(self, request: Request, identifier: str) -> str:
         return f"{str(request.base_url).rstrip('/')}{PREFIX}/{identifier}"
 
-    async def _lookup(self, identifier: str):
+    async def _lookup(self, identifier: str, decodable: bool = True):
+        """``(file, None)``, or ``(None, error response)`` for a name that is invalid, unknown,
+        unreadable or (with ``decodable``) has no layer that decodes."""
         try:
-            return await self.service.lookup(identifier), None
+            found = await self.service.lookup(identifier)
         except Refused as exc:
             return None, self._error(exc.status, str(exc))
+        if decodable and found.available == 0:
+            return None, self._error(422, f"{identifier}: no layer of this file decodes "
+                                     f"({found.damage or 'truncated'})")
+        return found, None
 
     async def base(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             return self._preflight()
         identifier = request.path_params["identifier"]
-        _, refused = await self._lookup(identifier)
+        _, refused = await self._lookup(identifier, decodable=False)
         if refused:
             return refused
         return RedirectResponse(self._id(request, identifier) + "/info.json", status_code=303,
@@ -105,9 +112,6 @@ class IIIFRoutes:
         if refused:
             return refused
         h = found.header
-        if found.available == 0:
-            return self._error(422, f"{identifier}: no layer of this file decodes "
-                               f"({found.damage or 'truncated'})")
         base = self._id(request, identifier)
         factors = scale_factors(h, found.available)
         sizes = [(-(-h.width // f), -(-h.height // f)) for f in factors]
@@ -135,36 +139,34 @@ class IIIFRoutes:
                                 h.width, h.height, limits)
         except iiif.IIIFError as exc:
             return self._error(exc.status, str(exc))
-        if found.available == 0:
-            return self._error(422, f"{found.name}: no layer of this file decodes "
-                               f"({found.damage or 'truncated'})")
+        todo = plan(h, found.available, wanted.region, wanted.size,
+                    self.config.quality_full_scale)
         canonical = wanted.canonical(h.width, h.height, limits)
         base = self._id(request, p["identifier"])
-        etag = _tag(found.etag, canonical)
+        etag = _tag(found.etag, canonical, str(todo.layers))  # the layers follow the policy
         headers = {**CORS, "etag": etag, "cache-control": self.service.cache_control,
                    "link": f'<{base}/{canonical}>;rel="canonical",'
                            f'<{iiif.PROFILE_URI}>;rel="profile"'}
         if etag_matches(request, etag):
             return not_modified(headers)
-        todo = plan(h, found.available, wanted.region, wanted.size,
-                    self.config.quality_full_scale)
         if todo.crop_pixels > self.config.max_pixels:
             return self._error(400, f"{found.name}: region {p['region']} decodes to "
                                f"{todo.crop_pixels} pixels at layer {todo.layers}, above this "
                                f"server's limit of {self.config.max_pixels}; ask for a "
                                "smaller region")
         pool = self.service.pool
-        key = ("iiif", str(found.path), found.etag, canonical)
+        key = ("iiif", str(found.path), found.etag, canonical, todo.layers)
         cached = pool.cache.get(key)
         if cached is not None:
             return self._respond(cached[0], wanted, todo, found, headers, _NOTHING)
         try:
-            t0 = time.perf_counter()
-            decoded = await asyncio.gather(*(
-                pool.tile((str(found.path), found.etag, todo.layers, piece.index),
-                          str(found.path), h, found.tile_ranges(todo.layers, piece.index),
-                          piece.height, piece.width, (piece.rows, piece.cols))
-                for piece in todo.tiles))
+            with pool.request():
+                t0 = time.perf_counter()
+                decoded = await asyncio.gather(*(
+                    pool.tile((str(found.path), found.etag, todo.layers, piece.index),
+                              str(found.path), h, found.tile_ranges(todo.layers, piece.index),
+                              piece.height, piece.width, (piece.rows, piece.cols))
+                    for piece in todo.tiles))
             t1 = time.perf_counter()
             body = await to_thread.run_sync(compose, todo, [d[0][0] for d in decoded], wanted)
             t2 = time.perf_counter()
@@ -172,7 +174,7 @@ class IIIFRoutes:
             return self._error(503, str(exc), {"retry-after": "1"})
         except RenderError as exc:
             return self._error(exc.status, f"{found.name}: {exc}")
-        fresh = [value for value, hit in decoded if not hit]
+        fresh = [value for value, started in decoded if started]
         cost = {"decoded": len(fresh), "bytes": sum(v[2] for v in fresh),
                 "decode_ms": 1000 * (t1 - t0), "compose_ms": 1000 * (t2 - t1)}
         pool.cache.put(key, (body,))

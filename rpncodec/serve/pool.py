@@ -16,6 +16,7 @@ import multiprocessing
 from collections.abc import Hashable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from .cache import ByteLRU
 from .config import ServeConfig
@@ -36,7 +37,7 @@ class RenderError(Exception):
 
 class DecodePool:
     """``await pool.image(key, path, layers, fmt)`` -> (encoded image bytes, decode seconds);
-    ``await pool.tile(key, ...)`` -> ((pixels, seconds, bytes read), from cache?).
+    ``await pool.tile(key, ...)`` -> ((pixels, seconds, bytes read), decoded by this call?).
 
     Workers are bounded in memory: each is replaced after ``max_decodes_per_worker`` decodes
     (the executor's ``max_tasks_per_child``), and the whole set is replaced, gracefully (running
@@ -50,6 +51,8 @@ class DecodePool:
         self._pending: dict[Hashable, asyncio.Future] = {}
         self._executor = self._new_executor()
         self.decodes = 0
+        self.requests_waiting = 0  # IIIF requests waiting for their tiles
+        self._slots: asyncio.Semaphore | None = None  # one per worker, made in the event loop
         self.recycled = 0  # executors replaced because a worker grew past its memory limit
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -69,40 +72,62 @@ class DecodePool:
     async def image(self, key: Hashable, path: str, layers: int,
                     fmt: str) -> tuple[bytes, float]:
         c = self.config
-        value, _ = await self._shared(self.cache, key, render, path, layers, fmt,
+        value, _ = await self._shared(self.cache, key, True, render, path, layers, fmt,
                                       c.time_budget_s, c.max_pixels)
         return value
 
+    @contextmanager
+    def request(self):
+        """Admit one IIIF request, whose tile decodes are one unit of work: :class:`Busy` when
+        ``max_queue`` such requests are already waiting for decodes."""
+        if self.requests_waiting >= self.config.max_queue:
+            raise Busy(f"{self.requests_waiting} image requests are already waiting for "
+                       "decodes; retry shortly")
+        self.requests_waiting += 1
+        try:
+            yield
+        finally:
+            self.requests_waiting -= 1
+
     async def tile(self, key: Hashable, path: str, header, ranges: list[tuple[int, int]],
                    height: int, width: int, extent: tuple[int, int]) -> tuple[tuple, bool]:
-        """One decoded tile (see :func:`.render.render_tile`), and whether it came from the
-        cache of decoded tiles."""
-        return await self._shared(self.tiles, key, render_tile, path, header, ranges, height,
-                                  width, extent, self.config.time_budget_s)
+        """One decoded tile (see :func:`.render.render_tile`), and whether this call decoded
+        it (False: from the cache, or shared with a call already decoding it). Called inside
+        :meth:`request`."""
+        return await self._shared(self.tiles, key, False, render_tile, path, header, ranges,
+                                  height, width, extent, self.config.time_budget_s)
 
-    async def _shared(self, cache: ByteLRU, key: Hashable, fn, *args) -> tuple[tuple, bool]:
+    async def _shared(self, cache: ByteLRU, key: Hashable, admit: bool, fn,
+                      *args) -> tuple[tuple, bool]:
         """The cached value of ``key``, else one decode of ``fn(*args)`` shared by every
-        request for ``key`` meanwhile (single flight)."""
+        request for ``key`` meanwhile (single flight), and whether this call started that
+        decode. ``admit``: refuse (:class:`Busy`) when ``max_queue`` decodes are waiting."""
         cached = cache.get(key)
         if cached is not None:
-            return cached, True
+            return cached, False
         shared = self._pending.get(key)
-        if shared is None:
-            if len(self._pending) >= self.config.max_queue:
+        started = shared is None
+        if started:
+            if admit and len(self._pending) >= self.config.max_queue:
                 raise Busy(f"{len(self._pending)} decodes are already waiting; retry shortly")
             shared = asyncio.ensure_future(self._decode(cache, key, fn, args))
             self._pending[key] = shared
             shared.add_done_callback(lambda _: self._pending.pop(key, None))
-        return await asyncio.shield(shared), False
+        return await asyncio.shield(shared), started
 
     async def _decode(self, cache: ByteLRU, key: Hashable, fn, args: tuple) -> tuple:
         loop = asyncio.get_running_loop()
-        executor = self._executor
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.config.workers)
         try:
-            future = loop.run_in_executor(executor, measured, fn, *args)
-            # the worker enforces the budget itself; this outer limit only guards against a
-            # worker that cannot be interrupted (the queue wait is included, hence the slack)
-            result, rss = await asyncio.wait_for(future, self.config.time_budget_s * 4 + 60)
+            # Decodes wait here, not in the executor: it holds at most one per worker, so
+            # replacing it (recycling) leaves the old processes little to finish.
+            async with self._slots:
+                executor = self._executor
+                future = loop.run_in_executor(executor, measured, fn, *args)
+                # the worker enforces the budget itself; this outer limit only guards against
+                # a worker that cannot be interrupted
+                result, rss = await asyncio.wait_for(future, self.config.time_budget_s * 2 + 30)
         except BrokenProcessPool:
             if executor is self._executor:
                 self._replace_executor()

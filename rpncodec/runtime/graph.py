@@ -161,6 +161,15 @@ KERNELS: dict[str, Kernel] = {
 }
 
 
+def _is_one(a: Array | None) -> bool:
+    return a is not None and a.size == 1 and a.dtype.kind == "f" and float(a.reshape(-1)[0]) == 1.0
+
+
+def _times_one(x: Array, one: Array) -> Array:
+    """``x * 1``: ``x`` itself (exact in IEEE arithmetic) unless the 1 adds dimensions."""
+    return x if one.ndim <= x.ndim else x * one
+
+
 def _attrs(attrs: Mapping[str, object], arrays: Mapping[str, Array]) -> dict[str, object]:
     """A node's attributes, with tensors (inline or stored) as arrays."""
     out = {}
@@ -194,6 +203,11 @@ class Graph:
                 if len(node["out"]) != 1 and node["op"] != "LayerNormalization":
                     raise ModelError(f"graph {name}: {node['op']} with several outputs")
                 step = (kernel, node["in"], node["out"][0], _attrs(node["attrs"], arrays))
+                ones = [i for i in node["in"] if i in consts and _is_one(consts[i])]
+                if node["op"] == "Mul" and ones and len(ones) < len(node["in"]):
+                    # torch's addcmul exports a Mul by 1 of a whole map: skip it
+                    other = next(i for i in node["in"] if i != ones[0])
+                    step = (_times_one, [other, ones[0]], step[2], {})
                 if all(i in consts for i in node["in"]):  # parameters only: fold it now
                     consts[step[2]] = self._run(step, consts)
                 elif all(i in consts or i in defined for i in node["in"]):

@@ -21,7 +21,8 @@ from PIL import Image
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from test_iiif_serve import encode_zoom, serving
+from test_iiif_serve import encode_zoom
+from test_serve import serving
 
 from rpncodec.utils.report import find_chromium
 

@@ -9,13 +9,9 @@ import asyncio
 import io
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +21,7 @@ from PIL import Image
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from test_serve import _free_port, get
+from test_serve import get, serving
 
 from rpncodec import bitstream, codec
 from rpncodec.backend import open_model
@@ -34,40 +30,6 @@ from rpncodec.serve.catalog import summarize
 from rpncodec.serve.config import ServeConfig
 from rpncodec.serve.pool import DecodePool
 from rpncodec.utils.testing import zoom_image
-
-
-@contextmanager
-def serving(folder: Path, *options: str) -> Iterator[str]:
-    """``rpncodec serve folder options...`` on a free port, in its own process group; yields
-    its base URL and checks its log has no traceback."""
-    port = _free_port()
-    log = folder.parent / f"serve-{port}.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "rpncodec", "serve", str(folder),
-                                 "--port", str(port), *options],
-                                env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            try:
-                if get(url + "/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {log.read_text()}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 def encode_zoom(folder: Path, width: int = 3072, height: int = 2048) -> bytes:

@@ -30,8 +30,7 @@ from PIL import Image
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from test_iiif_serve import serving
-from test_serve import get
+from test_serve import get, serving
 
 from rpncodec import codec
 from rpncodec.backend import open_model

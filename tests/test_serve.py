@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -98,17 +99,18 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"folder": folder, **content}
 
 
-@pytest.fixture(scope="module")
-def server(files: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``rpncodec serve`` in its own process group (its decoding processes die with it)."""
+@contextmanager
+def serving(folder: Path, *options: str) -> Iterator[str]:
+    """``rpncodec serve folder options...`` on a free port, in its own process group (its
+    decoding processes die with it); yields its base URL and checks its log has no
+    traceback."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("log") / "serve.log"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    log = folder.parent / f"serve-{port}.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "rpncodec", "serve",
-                                 str(files["folder"]), "--port", str(port), "--workers", "1"],
-                                env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "rpncodec", "serve", str(folder),
+                                 "--port", str(port), *options],
+                                env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=sink,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     try:
@@ -131,6 +133,12 @@ def server(files: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
             proc.wait()
     output = log.read_text()
     assert "Traceback" not in output, output
+
+
+@pytest.fixture(scope="module")
+def server(files: dict) -> Iterator[str]:
+    with serving(files["folder"], "--workers", "1") as url:
+        yield url
 
 
 def _png(body: bytes) -> np.ndarray:

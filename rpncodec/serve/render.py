@@ -1,4 +1,5 @@
-"""What a worker process does: decode the first k layers of a file and encode the image.
+"""What a worker process does: decode the first k layers of a file and encode the image
+(``render``), or decode one tile of a file for a IIIF request (``render_tile``).
 
 Runs in the pool's processes (never on the event loop). The file is read only as far as the
 layers asked for (``remote.FileSource``, the same lazy prefix a URL client reads) and decoded
@@ -95,7 +96,6 @@ def _unknown_model(model: str) -> tuple | None:
 def render(path: str, layers: int, fmt: str, budget_s: float, max_pixels: int) -> tuple:
     """Decode ``layers`` layers of the file at ``path`` to ``fmt`` bytes, or say why not."""
     from .. import bitstream, codec
-    from ..errors import RpncodecError
     from ..remote import FileSource, RemoteRpn
 
     try:
@@ -116,14 +116,8 @@ def render(path: str, layers: int, fmt: str, budget_s: float, max_pixels: int) -
                 return ("error", 422, f"layer {layers} is {w}x{h} pixels, above this server's "
                         f"limit of {max_pixels}")
             return ("ok", encode_image(decoded.image, fmt), time.perf_counter() - t0)
-    except BudgetExceeded:
-        return ("error", 503, f"decoding layer {layers} took longer than this server's time "
-                f"budget of {budget_s:g} s per request")
-    except RpncodecError as exc:
-        return ("error", 422, str(exc))
-    except Exception as exc:  # a file that breaks the decoder is still a bad file, not a 500
-        traceback.print_exc(file=sys.stderr)
-        return ("error", 422, f"layer {layers} does not decode ({type(exc).__name__})")
+    except (BudgetExceeded, Exception) as exc:
+        return _failure(exc, f"layer {layers}", budget_s)
 
 
 def render_tile(path: str, header, ranges: list[tuple[int, int]], height: int, width: int,
@@ -135,7 +129,6 @@ def render_tile(path: str, header, ranges: list[tuple[int, int]], height: int, w
     ``("error", status, message)``. The pixels are those of the same tile in
     ``codec.decode`` (tiles are coded independently)."""
     from .. import codec
-    from ..errors import RpncodecError
 
     layers = len(ranges)
     try:
@@ -160,15 +153,22 @@ def render_tile(path: str, header, ranges: list[tuple[int, int]], height: int, w
                         f"smaller than its {cols}x{rows} place in layer {layers}")
             pixels = np.ascontiguousarray(tile[:rows, :cols])
             return ("ok", pixels, time.perf_counter() - t0, sum(len(s) for s in strings))
-    except BudgetExceeded:
-        return ("error", 503, f"decoding a tile at layer {layers} took longer than this "
-                f"server's time budget of {budget_s:g} s")
-    except RpncodecError as exc:
+    except (BudgetExceeded, Exception) as exc:
+        return _failure(exc, f"a tile at layer {layers}", budget_s)
+
+
+def _failure(exc: BaseException, what: str, budget_s: float) -> tuple:
+    """The error result of a decode of ``what`` that raised ``exc``: 503 past the time
+    budget, else 422 (a file that breaks the decoder is still a bad file, not a 500)."""
+    from ..errors import RpncodecError
+
+    if isinstance(exc, BudgetExceeded):
+        return ("error", 503, f"decoding {what} took longer than this server's time budget "
+                f"of {budget_s:g} s per request")
+    if isinstance(exc, RpncodecError):
         return ("error", 422, str(exc))
-    except Exception as exc:  # a file that breaks the decoder is still a bad file, not a 500
-        traceback.print_exc(file=sys.stderr)
-        return ("error", 422, f"a tile at layer {layers} does not decode "
-                f"({type(exc).__name__})")
+    traceback.print_exc(file=sys.stderr)
+    return ("error", 422, f"{what} does not decode ({type(exc).__name__})")
 
 
 def rss_bytes() -> int:

@@ -136,7 +136,7 @@ class Service:
         if width is not None:
             if found.header.mode != "spatial":
                 raise Refused(400, f"width= applies to spatial files; {found.name} is a "
-                               f"{found.header.mode} file (use layers=1 to {declared})")
+                              f"{found.header.mode} file (use layers=1 to {declared})")
             if not width.isascii() or not width.isdigit():
                 raise Refused(400, f"width must be a whole number of pixels, not {width[:20]!r}")
             if len(width) > 9:
@@ -151,7 +151,7 @@ class Service:
         if not (layers.isascii() and layers.isdigit() and len(layers) <= 9) or \
                 not 1 <= int(layers) <= declared:
             raise Refused(400, f"layers must be a whole number from 1 to {declared} "
-                           f"({found.name} has {declared} layers), not {layers[:20]!r}")
+                          f"({found.name} has {declared} layers), not {layers[:20]!r}")
         return int(layers)
 
     async def image(self, request: Request) -> Response:

@@ -2,7 +2,8 @@
 # The IIIF clients the tests check `rpncodec serve` with, none of them written here:
 #   .venv-iiif/            iiif-validator-ng (the IIIF Image API validator) and pyvips-binary,
 #                          in their own Python 3.12 virtualenv (the validator uses 3.12 syntax)
-#   tests/browser/node_modules/   OpenSeadragon, as locked by tests/browser/package-lock.json
+#   tests/browser/node_modules/   OpenSeadragon and Mirador, as locked by
+#                          tests/browser/package-lock.json
 # tests/test_iiif_validator.py and tests/test_iiif_browser.py skip, saying why, without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +32,5 @@ fi
 if command -v npm >/dev/null 2>&1; then
     npm ci --prefix tests/browser --no-audit --no-fund --silent
 else
-    echo "iiif_setup: no npm; the OpenSeadragon test will be skipped" >&2
+    echo "iiif_setup: no npm; the OpenSeadragon and Mirador tests will be skipped" >&2
 fi

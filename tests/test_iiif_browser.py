@@ -5,6 +5,7 @@ The page (tests/browser/osd.html) is served by a second local HTTP server, so th
 the tiles are cross-origin requests that need CORS. It zooms in once the home view has fully
 loaded and reports every tile it loaded; the test checks the tiles came at more than one scale
 factor, counts them, and checks the viewer's canvas (sent back by the page) shows the image.
+Mirador (npm too) opens a manifest whose canvas this server paints, and fetches its tiles.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from test_serve import serving
 from rpncodec.utils.report import find_chromium
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from osd_session import OSD, view
+from osd_session import MIRADOR, OSD, open_page, view
 
 TILE = re.compile(r"/iiif/3/zoom/(full|\d+,\d+,(\d+),\d+)/(\d+),(\d*)/0/default\.jpg$")
 
@@ -63,3 +64,17 @@ def test_openseadragon_renders_the_image_at_several_scale_factors(iiif_server, t
     assert seen.shape[0] >= 600 and seen.shape[1] >= 800  # device pixels
     blank = (seen.sum(-1) == 0).mean()  # an undrawn canvas is transparent black
     assert blank < 0.05 and seen.std() > 10, (blank, seen.std())
+
+
+@pytest.mark.skipif(not MIRADOR.is_file(), reason="Mirador is not installed: run "
+                    "scripts/iiif_setup.sh (npm ci --prefix tests/browser)")
+def test_mirador_opens_a_manifest_whose_image_is_served_here(iiif_server, tmp_path):
+    """Mirador (npm) opens a IIIF Presentation manifest, served by the page's origin, whose
+    canvas is painted by this server's image service: it fetches info.json and tiles."""
+    service = f"{iiif_server}/iiif/3/zoom"
+    report = open_page(find_chromium(), "/mirador", {"service": service, "width": 3072,
+                                                     "height": 2048}, tmp_path / "profile")
+    fetched = report["resources"]
+    assert f"{service}/info.json" in fetched, fetched
+    tiles = [u for u in fetched if TILE.search(u)]
+    assert tiles and all(u.startswith(service) for u in tiles), fetched

@@ -260,8 +260,9 @@ class Graph:
         if known is not None:
             values.update(known)
         fresh: dict[str, Array] = {}
+        get = values.__getitem__
         for kernel, ins, out, attrs, drops in self._full if known is None else self._dynamic:
-            values[out] = kernel(*[values[i] for i in ins], **attrs)
+            values[out] = kernel(*map(get, ins), **attrs)
             if known is None and out in self.static:
                 fresh[out] = values[out]
             for name in drops:

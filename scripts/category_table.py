@@ -18,7 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rpncodec.auto import bd_psnr
+
 ROOT = Path(__file__).resolve().parents[1] / "results"
+AUTO = "auto"  # encode --model auto: per image, the better of these (rpncodec.auto)
+AUTO_MODELS = ("rpn-quality-cond", "rpn-quality-screen")
 PHOTO_SETS = {"photos (Kodak)": ROOT / "kodak", "photos (held-out)": ROOT / "heldout"}
 
 
@@ -35,24 +39,57 @@ def swept_psnr(rows: list[dict], bpp: float) -> float | None:
     return float(np.interp(np.log(bpp), rates, [p[1] for p in pts]))
 
 
+def points(rows: list[dict]) -> list[tuple[float, float]]:
+    return [(r["bpp"], r["psnr"]) for r in rows]
+
+
+def per_image(folder: Path, model: str) -> tuple[dict, dict, dict] | None:
+    """Per image: the model's rows per layer, the matched JPEG 2000 rows, and the model that
+    coded it. ``auto`` takes, per image, the candidate of AUTO_MODELS that
+    :func:`rpncodec.auto.bd_psnr` prefers (what ``encode --model auto`` keeps: the same
+    file bytes and PSNR as the eval measured)."""
+    if model == AUTO:
+        parts = [per_image(folder, m) for m in AUTO_MODELS]
+        if any(p is None for p in parts):
+            return None
+        ours, j2k, picks = {}, {}, {}
+        for image in parts[0][0]:
+            best = 0
+            for i in range(1, len(parts)):
+                if bd_psnr(points(parts[i][0][image]), points(parts[best][0][image])) > 0:
+                    best = i
+            ours[image], j2k[image] = parts[best][0][image], parts[best][1][image]
+            picks[image] = AUTO_MODELS[best]
+        return ours, j2k, picks
+    found = load(folder / f"{model}.json")
+    anchor = (load(folder / f"jpeg2000-layered-{model}.json")
+              or (load(folder / "jpeg2000-layered.json") if model == AUTO_MODELS[0] else None))
+    if found is None or anchor is None:
+        return None
+    return found["per_image"], anchor["per_image"], dict.fromkeys(found["per_image"], model)
+
+
 def gaps(folder: Path, model: str) -> dict | None:
     """Mean bpp, PSNR and per-anchor gaps per layer for one category folder."""
-    ours = load(folder / f"{model}.json")
-    if ours is None:
+    found = per_image(folder, model)
+    if found is None:
         return None
-    j2k = load(folder / f"jpeg2000-layered-{model}.json") or load(folder / "jpeg2000-layered.json")
-    out = {"images": len(ours["per_image"]), "bpp": ours["results"]["bpp"],
-           "psnr": ours["results"]["psnr-rgb"],
-           "jpeg2000": [p - q for p, q in zip(ours["results"]["psnr-rgb"],
-                                               j2k["results"]["psnr-rgb"], strict=True)]}
+    ours, j2k, picks = found
+    layers = len(next(iter(ours.values())))
+    mean = lambda key, rows: [float(np.mean([r[k][key] for r in rows.values()]))  # noqa: E731
+                              for k in range(layers)]
+    out = {"images": len(ours), "bpp": mean("bpp", ours), "psnr": mean("psnr", ours),
+           "jpeg2000": [p - q for p, q in zip(mean("psnr", ours), mean("psnr", j2k),
+                                               strict=True)],
+           "picks": picks}
     for name in ("webp", "avif"):
         sweep = load(folder / f"{name}.json")
         if sweep is None:
             continue
         per_layer = []
-        for k in range(len(out["bpp"])):
+        for k in range(layers):
             diffs = [row[k]["psnr"] - s
-                     for image, row in ours["per_image"].items()
+                     for image, row in ours.items()
                      if (s := swept_psnr(sweep["per_image"][image], row[k]["bpp"])) is not None]
             per_layer.append((float(np.mean(diffs)) if diffs else None, len(diffs)))
         out[name] = per_layer
@@ -62,14 +99,20 @@ def gaps(folder: Path, model: str) -> dict | None:
 def table(model: str) -> str:
     folders = {p.name: p for p in sorted((ROOT / "categories").iterdir()) if p.is_dir()}
     folders.update(PHOTO_SETS)
-    lines = [f"### {model}", "",
+    title = (f"### {model}: per image the better of {' and '.join(AUTO_MODELS)}"
+             if model == AUTO else f"### {model}")
+    lines = [title, "",
              "| category | images | layer | bpp | PSNR | vs JPEG 2000 | vs WebP | vs AVIF |",
              "|---|---|---|---|---|---|---|---|"]
+    picked: dict[str, str] = {}
     means: dict[int, list[float]] = {}
     for cat, folder in folders.items():
         g = gaps(folder, model)
         if g is None:
             continue
+        if model == AUTO:
+            n = sum(m != AUTO_MODELS[0] for m in g["picks"].values())
+            picked[cat] = f"{n} of {g['images']}"
         for k, (bpp, psnr, j) in enumerate(zip(g["bpp"], g["psnr"], g["jpeg2000"],
                                                strict=True)):
             cells = []
@@ -84,6 +127,9 @@ def table(model: str) -> str:
     if means:
         lines += ["", "Mean gap to JPEG 2000 over text, UI, charts and line art, per layer: "
                   + " / ".join(f"{np.mean(v):+.2f}" for _, v in sorted(means.items())) + " dB"]
+    if picked:
+        lines += ["", f"Images coded by {AUTO_MODELS[1]}: "
+                  + ", ".join(f"{cat} {n}" for cat, n in picked.items()) + "."]
     return "\n".join(lines)
 
 
@@ -94,7 +140,8 @@ def models() -> list[str]:
         names = {f.stem for f in folder.glob("*.json")
                  if not f.stem.startswith(("jpeg2000", "webp", "avif"))}
         found = names if found is None else found & names
-    return sorted(found or [], key=lambda n: (n != "rpn-quality-cond", n))
+    found = sorted(found or [], key=lambda n: (n != AUTO_MODELS[0], n))
+    return [*found, AUTO] if set(AUTO_MODELS) <= set(found) else found
 
 
 def tables() -> str:

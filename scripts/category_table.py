@@ -96,8 +96,14 @@ def gaps(folder: Path, model: str) -> dict | None:
     return out
 
 
+def categories() -> list[Path]:
+    """The category folders of results/categories (none before the first run)."""
+    folder = ROOT / "categories"
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
 def table(model: str) -> str:
-    folders = {p.name: p for p in sorted((ROOT / "categories").iterdir()) if p.is_dir()}
+    folders = {p.name: p for p in categories()}
     folders.update(PHOTO_SETS)
     title = (f"### {model}: per image the better of {' and '.join(AUTO_MODELS)}"
              if model == AUTO else f"### {model}")
@@ -136,7 +142,7 @@ def table(model: str) -> str:
 def models() -> list[str]:
     """The models with results in every category, the default first."""
     found = None
-    for folder in (p for p in (ROOT / "categories").iterdir() if p.is_dir()):
+    for folder in categories():
         names = {f.stem for f in folder.glob("*.json")
                  if not f.stem.startswith(("jpeg2000", "webp", "avif"))}
         found = names if found is None else found & names
@@ -146,7 +152,10 @@ def models() -> list[str]:
 
 def tables() -> str:
     """Every model's table (what the documentation shows)."""
-    return "\n\n".join(table(name) for name in models())
+    names = models()
+    if not names:
+        return "No results yet: run `scripts/category_results.sh`."
+    return "\n\n".join(table(name) for name in names)
 
 
 if __name__ == "__main__":

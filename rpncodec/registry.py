@@ -40,12 +40,12 @@ REGISTRY: dict[str, ModelEntry] = {
                    default=True, auto=True,
                    onnx_manifest="6999bd8058d89e51e7281c51c08873951019145d7e2961e86de1ae7f48e09d44"),
         ModelEntry("rpn-quality-screen", "rpn-quality-screen.pt",
-                   "c96fef164f23818db404c96fc79a22ce40ca3a34d56f9824c1f0062087f661af", "quality", 4,
+                   "f38eb11e46a2e60c51eabdb3119f507f30fe00766ada5c594730aa07de3a975f", "quality", 4,
                    "quality mode, for text, screenshots, charts and drawings: rpn-quality-cond "
                    "fine-tuned on the non-photographic data set mixed with photos; a candidate "
                    "of encode --model auto (docs/models/rpn-quality-screen.md)",
                    auto=True,
-                   onnx_manifest="30ffa03c0531495b610a56b9657124525c713232a9ac080bca6a5c9db62013c1"),
+                   onnx_manifest="dccda727d728d9f92c780809fc465ab01bf5ab33faffda3d638b0a9689eb4d6e"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
                    "f3e202c5a2b68725ef84bfa2c508d30490eaccfa2c44407ca33f64e2779b3387", "spatial", 3,
                    "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "

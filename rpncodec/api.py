@@ -252,11 +252,9 @@ def decode_rpn(source: RpnInput, *, layers: int | None = None, width: int | None
     if layers is not None and width is not None:
         raise RpncodecError("give layers or width, not both")
     data = _source(source)
-    header = bitstream.parse(data).header if isinstance(data, bytes) else data.header
-    if width is not None:
-        layers = layers_for_width(header, width)
-    elif layers is None and strict:
-        layers = header.layers
+    if width is not None or (layers is None and strict):  # the layer count from the header
+        header = bitstream.parse(data).header if isinstance(data, bytes) else data.header
+        layers = header.layers if width is None else layers_for_width(header, width)
     weights = os.fspath(model) if isinstance(model, os.PathLike) else model
     if isinstance(data, bytes):
         return codec.decode(data, layers, weights, device, backend, max_pixels)

@@ -76,8 +76,10 @@ def gaps(folder: Path, model: str) -> dict | None:
         return None
     ours, j2k, picks = found
     layers = len(next(iter(ours.values())))
-    mean = lambda key, rows: [float(np.mean([r[k][key] for r in rows.values()]))  # noqa: E731
-                              for k in range(layers)]
+
+    def mean(key: str, rows: dict) -> list[float]:
+        return [float(np.mean([r[k][key] for r in rows.values()])) for k in range(layers)]
+
     out = {"images": len(ours), "bpp": mean("bpp", ours), "psnr": mean("psnr", ours),
            "jpeg2000": [p - q for p, q in zip(mean("psnr", ours), mean("psnr", j2k),
                                                strict=True)],

@@ -339,6 +339,22 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """Write a static site that decodes a folder's .rpn files in the browser
+    (``rpncodec.website``; docs/browser.md)."""
+    from .website import build_site
+
+    summary = build_site(args.folder, args.output, web=args.web)
+    for f in summary.files:
+        if f.problem:
+            print(f"rpncodec: warning: {f.file}: {f.problem}", file=sys.stderr)
+    print(f"{summary.out}: {len(summary.files)} file{'s' * (len(summary.files) > 1)}, models "
+          f"{', '.join(summary.models)}, {summary.bytes / 1e6:.1f} MB; open "
+          f"index.html from any static host that honours Range requests, e.g. "
+          f"python -m rpncodec.website.preview {summary.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .training.trainer import run
 
@@ -589,6 +605,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="demo-out", help="folder to write sample.rpn and "
                    "layerK.png to (created if missing; default demo-out)")
     s.set_defaults(func=cmd_demo)
+
+    s = _command(sub, "web", "write a static web site that decodes a folder's .rpn files "
+                 "in the browser, layer by layer as Range requests bring them (docs/browser.md)")
+    s.add_argument("folder", help="folder of .rpn files (those directly in it)")
+    s.add_argument("-o", "--output", required=True, help="site folder to write (replaced if an "
+                   "earlier rpncodec web wrote it; refused if it holds anything else)")
+    s.add_argument("--web", help="the built browser decoder's folder (default: the checkout's "
+                   "web/, built by make web)")
+    s.set_defaults(func=cmd_web)
 
     s = _command(sub, "export-onnx", "export a model's networks as ONNX graphs (plus "
                        "arrays and a manifest) for the torch-free onnx backend")

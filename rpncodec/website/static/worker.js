@@ -1,0 +1,103 @@
+// @ts-check
+/**
+ * The decoding worker: downloads an .rpn file progressively (fetcher.js) and decodes each
+ * layer as its bytes arrive with the TypeScript decoder (rpncodec.mjs) on onnxruntime-web, so
+ * the page never blocks. Jobs run one after the other; the bytes of a file fetched by earlier
+ * jobs are kept, so a job asking for more layers reads only the missing ones.
+ *
+ * Messages in:  {type: "decode", src (absolute URL), layers (number | null), threads}
+ * Messages out: {type: "header", header, model, threads, isolated}
+ *               {type: "fetched", layer, end, fetched, requests}
+ *               {type: "layer", layer, width, height, shift, rgba (transferred), decodeMs,
+ *                bytes, note, fetched, requests}
+ *               {type: "done", layers, note, fetched, requests}
+ *               {type: "error", message, fetched, requests}
+ * `fetched` and `requests` count everything transferred for that file so far.
+ */
+
+import * as ort from "../ort/ort.wasm.min.mjs";
+import { decodeLayers, openModel, readHeader } from "./rpncodec.mjs";
+import { PrefixFetcher } from "./fetcher.js";
+
+const here = new URL(".", import.meta.url);
+ort.env.wasm.wasmPaths = new URL("../ort/", here).href;
+let threadsSet = false;
+
+/** @type {Map<string, Promise<any>>} models by name, opened once */
+const models = new Map();
+/** @type {Map<string, PrefixFetcher>} each file's bytes fetched so far, by URL */
+const files = new Map();
+
+/** @param {string} name */
+function model(name) {
+  let opened = models.get(name);
+  if (!opened) {
+    opened = openModel(new URL(`../models/${name}/`, here).href, { ort });
+    models.set(name, opened);
+    opened.catch(() => models.delete(name)); // a failed open is retried by the next job
+  }
+  return opened;
+}
+
+/** @param {any} head a header object, with Uint8Array fields as hex */
+function plain(head) {
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const [key, value] of Object.entries(head)) {
+    if (value instanceof Uint8Array) {
+      out[key] = Array.from(value, (b) => b.toString(16).padStart(2, "0")).join("");
+    } else if (typeof value !== "function") out[key] = value;
+  }
+  return out;
+}
+
+/** @param {{src: string, layers: number | null, threads: number}} job */
+async function run(job) {
+  if (!threadsSet) { // onnxruntime-web reads this once, when its runtime starts
+    ort.env.wasm.numThreads = job.threads;
+    threadsSet = true;
+  }
+  let fetcher = files.get(job.src);
+  if (!fetcher) {
+    fetcher = new PrefixFetcher(job.src);
+    files.set(job.src, fetcher);
+  }
+  const f = fetcher;
+  const counts = () => ({ fetched: f.fetched, requests: f.requests });
+  const download = f.layers(job.layers, (layer, end) => {
+    postMessage({ type: "fetched", layer, end, ...counts() });
+  });
+  let downloadError = null;
+  download.catch((error) => { downloadError = error; });
+  try {
+    const source = f.source();
+    const head = readHeader(await source.read(0, 256));
+    const opened = await model(head.model);
+    postMessage({ type: "header", header: plain(head), model: opened.name,
+      threads: ort.env.wasm.numThreads, isolated: self.crossOriginIsolated === true });
+    const last = await decodeLayers(opened, source, {
+      layers: job.layers ?? undefined,
+      onLayer: (/** @type {number} */ k, /** @type {any} */ img) => {
+        const rgba = img.rgba;
+        postMessage({ type: "layer", layer: k, width: img.width, height: img.height,
+          shift: img.shift, rgba, decodeMs: img.decodeMs, bytes: img.bytes,
+          note: img.note ?? null, ...counts() }, [rgba.buffer]);
+      },
+    });
+    await download.catch(() => null);
+    if (downloadError) throw downloadError;
+    postMessage({ type: "done", layers: last.layer, note: last.note ?? null, ...counts() });
+  } catch (error) {
+    await download.catch(() => null);
+    // a failed download explains a decode error better than "truncated" does
+    const cause = downloadError ?? error;
+    postMessage({ type: "error", message: cause instanceof Error ? cause.message : String(cause),
+      ...counts() });
+  }
+}
+
+let queue = Promise.resolve();
+self.onmessage = (event) => {
+  const job = event.data;
+  if (job?.type === "decode") queue = queue.then(() => run(job));
+};

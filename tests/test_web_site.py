@@ -1,0 +1,315 @@
+"""``rpncodec web DIR -o SITE`` (rpncodec/website): the site's layout, its errors, atomic
+replacement, and the viewer's progressive download (fetcher.js, in Node) reading exactly the
+bytes each layer needs. No browser here: tests/test_web_browser.py decodes in Chromium.
+
+Most tests use a stand-in decoder folder (a ``web/`` with placeholder bundle, onnxruntime-web
+and prebuilt model files), so they check what the site writer does without ``make web``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from rpncodec import bitstream, website
+from rpncodec.cli import main
+from rpncodec.registry import REGISTRY
+from rpncodec.website.preview import SiteHandler
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+NODE = shutil.which("node")
+FETCHER = website.static_dir() / "fetcher.js"
+
+
+def _fake_model(folder: Path, name: str) -> None:
+    """A prebuilt per-level export of ``name`` as model.json describes one (placeholder
+    contents, real sha256 of the weights)."""
+    folder.mkdir(parents=True)
+    files = {}
+    for k in range(REGISTRY[name].layers):
+        for part in (f"level{k}.json", f"level{k}.bin", f"synthesis{k}.onnx"):
+            (folder / part).write_bytes(f"{name} {part}".encode())
+            files[part] = {"sha256": "-", "bytes": (folder / part).stat().st_size}
+    (folder / "model.json").write_text(json.dumps({"format": 1, "name": name,
+                                                   "sha256": REGISTRY[name].sha256,
+                                                   "files": files}))
+
+
+@pytest.fixture
+def fake_web(tmp_path: Path) -> Path:
+    """A built decoder's folder with placeholder files: dist/rpncodec.mjs, dist/models/NAME,
+    node_modules/onnxruntime-web/dist/."""
+    web = tmp_path / "web"
+    (web / "dist").mkdir(parents=True)
+    (web / "dist" / "rpncodec.mjs").write_text("export const placeholder = 1;\n")
+    ort = web / "node_modules" / "onnxruntime-web" / "dist"
+    ort.mkdir(parents=True)
+    for name in website.ORT_FILES:
+        (ort / name).write_text(f"// {name}\n")
+    for name in ("rpn-quality-cpu", "rpn-spatial-cpu", "rpn-quality-cond"):
+        _fake_model(web / "dist" / "models" / name, name)
+    return web
+
+
+@pytest.fixture
+def rpn_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "coded"
+    folder.mkdir()
+    for name in ("rpn-quality-cpu", "rpn-spatial-cpu"):
+        shutil.copyfile(GOLDEN / f"{name}.rpn", folder / f"{name}.rpn")
+    return folder
+
+
+def run_cli(capsys, *args: object) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def one_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rpncodec: error: "), err
+    return lines[0][len("rpncodec: error: "):]
+
+
+def leftovers(parent: Path, name: str) -> list[str]:
+    return [p.name for p in parent.iterdir() if p.name.startswith(f".{name}.")]
+
+
+def test_site_holds_the_files_pages_decoder_and_only_the_models_used(capsys, fake_web,
+                                                                      rpn_dir, tmp_path):
+    site = tmp_path / "site"
+    code, err = run_cli(capsys, "web", rpn_dir, "-o", site, "--web", fake_web)
+    assert code == 0, err
+    assert f"{site}: 2 files, models rpn-quality-cpu, rpn-spatial-cpu" in err
+    for name in ("rpn-quality-cpu.rpn", "rpn-spatial-cpu.rpn"):
+        assert (site / name).read_bytes() == (rpn_dir / name).read_bytes()
+    for name in website.STATIC:
+        assert (site / name).read_text() == (website.static_dir() / name).read_text()
+    for name in website.APP:
+        assert (site / "app" / name).is_file()
+    assert (site / "app" / "rpncodec.mjs").read_text() == "export const placeholder = 1;\n"
+    assert sorted(p.name for p in (site / "ort").iterdir()) == sorted(website.ORT_FILES)
+    # the models of the files, every file of each, and not rpn-quality-cond
+    assert sorted(p.name for p in (site / "models").iterdir()) == ["rpn-quality-cpu",
+                                                                    "rpn-spatial-cpu"]
+    meta = json.loads((site / "models" / "rpn-quality-cpu" / "model.json").read_text())
+    assert sorted(meta["files"]) == sorted(p.name for p in (site / "models" / "rpn-quality-cpu")
+                                           .iterdir() if p.name != "model.json")
+    listing = json.loads((site / "files.json").read_text())["files"]
+    assert [f["file"] for f in listing] == ["rpn-quality-cpu.rpn", "rpn-spatial-cpu.rpn"]
+    quality = listing[0]
+    assert (quality["model"], quality["mode"], quality["layers"], quality["available"],
+            quality["bytes"], quality["problem"]) == ("rpn-quality-cpu", "quality", 4, 4, 635,
+                                                       None)
+    assert listing[1]["mode"] == "spatial" and listing[1]["layers"] == 3
+    assert "Cross-Origin-Embedder-Policy: require-corp" in (site / "_headers").read_text()
+    assert json.loads((site / website.MARKER).read_text())["site"] == website.SITE_FORMAT
+    assert leftovers(tmp_path, "site") == []
+
+
+def test_a_previous_site_is_replaced_whole(capsys, fake_web, rpn_dir, tmp_path):
+    site = tmp_path / "site"
+    assert run_cli(capsys, "web", rpn_dir, "-o", site, "--web", fake_web)[0] == 0
+    (site / "stale.rpn").write_bytes(b"old")
+    (rpn_dir / "rpn-spatial-cpu.rpn").unlink()
+    assert run_cli(capsys, "web", rpn_dir, "-o", site, "--web", fake_web)[0] == 0
+    assert not (site / "stale.rpn").exists() and not (site / "rpn-spatial-cpu.rpn").exists()
+    assert sorted(p.name for p in (site / "models").iterdir()) == ["rpn-quality-cpu"]
+    assert leftovers(tmp_path, "site") == []
+
+
+def test_an_empty_folder_may_be_the_output(capsys, fake_web, rpn_dir, tmp_path):
+    site = tmp_path / "empty"
+    site.mkdir()
+    assert run_cli(capsys, "web", rpn_dir, "-o", site, "--web", fake_web)[0] == 0
+    assert (site / "index.html").is_file()
+
+
+def test_a_failed_write_leaves_the_previous_site_and_no_temporary_folder(
+        capsys, fake_web, rpn_dir, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    assert run_cli(capsys, "web", rpn_dir, "-o", site, "--web", fake_web)[0] == 0
+    before = sorted(str(p.relative_to(site)) for p in site.rglob("*"))
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(website.shutil, "copytree", full_disk)
+    code, err = run_cli(capsys, "web", rpn_dir, "-o", site, "--web", fake_web)
+    assert code == 1
+    assert one_error(err) == f"cannot write {site}: No space left on device"
+    assert sorted(str(p.relative_to(site)) for p in site.rglob("*")) == before
+    assert leftovers(tmp_path, "site") == []
+
+
+@pytest.mark.parametrize("case", ["missing", "file", "no-rpn"])
+def test_a_bad_input_folder_is_one_line(capsys, fake_web, tmp_path, case):
+    folder = tmp_path / "in"
+    if case == "file":
+        folder.write_bytes(b"x")
+    elif case == "no-rpn":
+        folder.mkdir()
+        (folder / "a.png").write_bytes(b"x")
+        (folder / ".hidden.rpn").write_bytes((GOLDEN / "rpn-quality-cpu.rpn").read_bytes())
+    code, err = run_cli(capsys, "web", folder, "-o", tmp_path / "site", "--web", fake_web)
+    assert code == 1
+    assert one_error(err) == {"missing": f"{folder} does not exist",
+                              "file": f"{folder} is not a folder of .rpn files",
+                              "no-rpn": f"{folder} holds no .rpn files"}[case]
+    assert not (tmp_path / "site").exists()
+
+
+def test_an_output_that_is_not_a_previous_site_is_refused(capsys, fake_web, rpn_dir, tmp_path):
+    site = tmp_path / "photos"
+    site.mkdir()
+    (site / "keep.jpg").write_bytes(b"precious")
+    code, err = run_cli(capsys, "web", rpn_dir, "-o", site, "--web", fake_web)
+    assert code == 1
+    assert one_error(err) == (f"{site} exists and is not a site written by rpncodec web; "
+                              "remove it or choose another output")
+    assert [p.name for p in site.iterdir()] == ["keep.jpg"]
+    afile = tmp_path / "afile"
+    afile.write_bytes(b"x")
+    code, err = run_cli(capsys, "web", rpn_dir, "-o", afile, "--web", fake_web)
+    assert one_error(err) == f"{afile} exists and is not a folder; choose another output"
+    code, err = run_cli(capsys, "web", rpn_dir, "-o", tmp_path / "no" / "site", "--web",
+                        fake_web)
+    assert one_error(err) == f"output folder {tmp_path / 'no'} does not exist"
+
+
+def test_a_file_that_is_not_rpn_or_needs_an_unshipped_model_is_named(capsys, fake_web, rpn_dir,
+                                                                     tmp_path):
+    (rpn_dir / "notes.rpn").write_bytes(b"hello")
+    _, err = run_cli(capsys, "web", rpn_dir, "-o", tmp_path / "site", "--web", fake_web)
+    assert one_error(err) == f"{rpn_dir / 'notes.rpn'}: not an .rpn file (wrong magic)"
+    (rpn_dir / "notes.rpn").unlink()
+    data = (GOLDEN / "rpn-quality-cpu.rpn").read_bytes()
+    c = bitstream.parse(data)
+    other = replace(c.header, model="my-model").to_bytes() + data[c.byte_ranges[0][0]:]
+    (rpn_dir / "mine.rpn").write_bytes(other)
+    _, err = run_cli(capsys, "web", rpn_dir, "-o", tmp_path / "site", "--web", fake_web)
+    assert one_error(err) == (f"{rpn_dir / 'mine.rpn'}: encoded with my-model, which is not a "
+                              "shipped model (the browser decoder has the shipped models only)")
+    assert not (tmp_path / "site").exists()
+
+
+def test_a_damaged_file_is_kept_with_a_warning(capsys, fake_web, rpn_dir, tmp_path):
+    data = bytearray((GOLDEN / "rpn-quality-cpu.rpn").read_bytes())
+    data[-5] ^= 1  # inside layer 4's payload
+    (rpn_dir / "rpn-quality-cpu.rpn").write_bytes(bytes(data))
+    code, err = run_cli(capsys, "web", rpn_dir, "-o", tmp_path / "site", "--web", fake_web)
+    assert code == 0
+    problem = "layer 4 of 4 is damaged (CRC mismatch); layers 1-3 decode (use --layers 3)"
+    assert f"rpncodec: warning: rpn-quality-cpu.rpn: {problem}" in err
+    listing = json.loads((tmp_path / "site" / "files.json").read_text())["files"]
+    assert listing[0]["problem"] == problem and listing[0]["available"] == 3
+
+
+def test_a_missing_decoder_build_says_what_to_run(capsys, rpn_dir, tmp_path):
+    _, err = run_cli(capsys, "web", rpn_dir, "-o", tmp_path / "site", "--web",
+                     tmp_path / "nothing")
+    message = one_error(err)
+    assert "the browser decoder is not built" in message and "make web" in message
+    assert not (tmp_path / "site").exists()
+
+
+def test_a_missing_model_export_without_an_exporter_is_one_line(capsys, fake_web, rpn_dir,
+                                                                tmp_path, monkeypatch):
+    shutil.rmtree(fake_web / "dist" / "models" / "rpn-spatial-cpu")
+    monkeypatch.setattr(website, "REPO", tmp_path / "elsewhere")  # no scripts/web_export.py
+    _, err = run_cli(capsys, "web", rpn_dir, "-o", tmp_path / "site", "--web", fake_web)
+    assert "no web export of rpn-spatial-cpu" in one_error(err)
+
+
+# -- the progressive download, in Node --------------------------------------------------------
+
+@contextmanager
+def http_folder(folder: Path, ranges: bool = True):
+    """Serve ``folder`` on localhost: with Range support (the preview server) or without
+    (the standard library's, which answers every request with the whole file)."""
+    handler = SiteHandler if ranges else SimpleHTTPRequestHandler
+    quiet = type("Quiet", (handler,), {"log_message": lambda *a: None})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+FETCH_SCRIPT = """
+import { PrefixFetcher } from %s;
+const out = [];
+for (const [url, wanted] of JSON.parse(process.argv.at(-1))) {
+  const f = new PrefixFetcher(url);
+  const ends = [];
+  try {
+    await f.layers(wanted, (k, end) => ends.push(end));
+    out.push({ fetched: f.fetched, requests: f.requests, held: f.length, ends, whole: f.whole });
+  } catch (error) { out.push({ error: error.message }); }
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def fetch_in_node(jobs: list[tuple[str, int | None]]) -> list[dict]:
+    script = FETCH_SCRIPT % json.dumps(FETCHER.as_uri())
+    run = subprocess.run([NODE, "--input-type=module", "-e", script, json.dumps(jobs)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+needs_node = pytest.mark.skipif(NODE is None, reason="no node on this machine")
+
+
+@needs_node
+@pytest.mark.parametrize("name", ["rpn-quality-cpu", "rpn-spatial-cpu", "rpn-quality-cond",
+                                  "rpn-spatial-cond"])
+def test_the_viewer_fetches_exactly_each_layers_prefix(tmp_path, name):
+    shutil.copyfile(GOLDEN / f"{name}.rpn", tmp_path / "f.rpn")
+    c = bitstream.parse((tmp_path / "f.rpn").read_bytes())
+    layers = c.header.layers
+    with http_folder(tmp_path) as url:
+        got = fetch_in_node([(f"{url}/f.rpn", k) for k in range(1, layers + 1)]
+                            + [(f"{url}/f.rpn", None)])
+    prefixes = [bitstream.prefix_size(c, k) for k in range(1, layers + 1)]
+    for k, result in enumerate(got[:-1], 1):
+        assert result["fetched"] == result["held"] == prefixes[k - 1], (k, result)
+        assert result["ends"] == prefixes[:k]
+        assert result["requests"] <= k + 3  # header: 2-3 requests, then one per layer
+    assert got[-1]["fetched"] == (tmp_path / "f.rpn").stat().st_size
+    assert got[-1]["ends"] == prefixes
+
+
+@needs_node
+def test_the_fetch_stops_where_a_file_is_cut_or_missing(tmp_path):
+    data = (GOLDEN / "rpn-quality-cpu.rpn").read_bytes()
+    (tmp_path / "cut.rpn").write_bytes(data[:300])  # inside layer 2
+    (tmp_path / "tiny.rpn").write_bytes(b"hello")
+    with http_folder(tmp_path) as url:
+        cut, tiny, missing = fetch_in_node([(f"{url}/cut.rpn", None), (f"{url}/tiny.rpn", 2),
+                                            (f"{url}/gone.rpn", 1)])
+    assert cut["held"] == 300 and cut["ends"] == [247]
+    assert tiny["held"] == 5 and tiny["ends"] == []
+    assert missing == {"error": "gone.rpn does not exist"}  # the command line's words
+
+
+@needs_node
+def test_a_host_without_range_support_is_read_once_in_full(tmp_path):
+    data = (GOLDEN / "rpn-quality-cpu.rpn").read_bytes()
+    (tmp_path / "f.rpn").write_bytes(data)
+    with http_folder(tmp_path, ranges=False) as url:
+        (result,) = fetch_in_node([(f"{url}/f.rpn", 1)])
+    assert result["whole"] and result["fetched"] == len(data) and result["requests"] == 1
+    assert result["ends"] == [247]

@@ -313,3 +313,55 @@ def test_a_host_without_range_support_is_read_once_in_full(tmp_path):
         (result,) = fetch_in_node([(f"{url}/f.rpn", 1)])
     assert result["whole"] and result["fetched"] == len(data) and result["requests"] == 1
     assert result["ends"] == [247]
+
+
+# -- rpncodec serve's /web routes --------------------------------------------------------------
+
+def _client(folder: Path, web: Path, monkeypatch):
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from rpncodec.serve import ServeConfig
+    from rpncodec.serve.app import create_app
+
+    monkeypatch.setenv("RPNCODEC_WEB", str(web))
+    return TestClient(create_app(ServeConfig(folder, workers=1)))  # no lifespan: no decoders
+
+
+def test_serve_offers_the_in_browser_viewer_cross_origin_isolated(fake_web, rpn_dir,
+                                                                  monkeypatch):
+    client = _client(rpn_dir, fake_web, monkeypatch)
+    for path in ("/web/", "/web/view.html", "/web/decode.html"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert r.headers["cross-origin-opener-policy"] == "same-origin"
+        assert r.headers["cross-origin-embedder-policy"] == "require-corp"
+    assert client.get("/web/view.html").text == (website.static_dir() / "view.html").read_text()
+    listing = client.get("/web/files.json").json()["files"]
+    assert [(f["file"], f["layers"], f["bytes"]) for f in listing] == [
+        ("rpn-quality-cpu.rpn", 4, 635), ("rpn-spatial-cpu.rpn", 3, 391)]
+    r = client.get("/web/rpn-quality-cpu.rpn", headers={"Range": "bytes=0-40"})
+    assert r.status_code == 206 and r.content == (rpn_dir / "rpn-quality-cpu.rpn").read_bytes()[:41]
+    assert r.headers["cross-origin-embedder-policy"] == "require-corp"
+    assert client.get("/web/app/rpncodec.mjs").text == "export const placeholder = 1;\n"
+    assert client.get("/web/app/worker.js").headers["content-type"].startswith("text/javascript")
+    wasm = client.get("/web/ort/ort-wasm-simd-threaded.wasm")
+    assert wasm.status_code == 200 and wasm.headers["content-type"] == "application/wasm"
+    assert client.get("/web/models/rpn-quality-cpu/model.json").json()["name"] == "rpn-quality-cpu"
+    assert client.get("/web/models/rpn-quality-cpu/level0.bin").content == \
+        b"rpn-quality-cpu level0.bin"
+    for path, status in [("/web/app/secret.py", 404), ("/web/ort/ort.all.js", 404),
+                         ("/web/models/not-a-model/model.json", 404),
+                         ("/web/models/rpn-quality-cpu/.hidden", 400),
+                         ("/web/models/rpn-quality-cpu/missing.bin", 404),
+                         ("/web/nope.rpn", 404), ("/web/admin.html", 404)]:
+        r = client.get(path)
+        assert r.status_code == status and "error" in r.json(), path
+    assert "/web/view.html?src=rpn-quality-cpu.rpn" in client.get("/").text
+
+
+def test_serve_without_the_decoder_build_says_what_to_run(rpn_dir, tmp_path, monkeypatch):
+    client = _client(rpn_dir, tmp_path / "unbuilt", monkeypatch)
+    r = client.get("/web/view.html")
+    assert r.status_code == 404 and "make web" in r.json()["error"]
+    assert client.get("/images/rpn-quality-cpu/info").status_code == 200  # the rest still works

@@ -5,7 +5,8 @@
     GET /images/NAME             a decoded layer: ?layers=K, or ?width=W for spatial files
                                  (the smallest layer at least W wide), ?format=png|webp
     GET /images/NAME/info        JSON: mode, model, size, layers, byte ranges per layer
-    GET /view/NAME               the progressive viewer
+    GET /view/NAME               the progressive viewer (decoded here, layer by layer)
+    GET /web/view.html?src=NAME.rpn   the same file decoded in the browser (:mod:`.web_routes`)
     GET /iiif/3/NAME/...         IIIF Image API 3.0, level 2 (:mod:`.iiif_routes`)
 
 Every error is JSON ``{"error": "..."}`` with a 4xx status (503 when the service is saturated
@@ -40,6 +41,7 @@ from .protocol import timed_protocol
 from .render import FORMATS
 from .responses import SECURITY, Refused, error, etag_matches, not_modified
 from .viewer import SCRIPT, page
+from .web_routes import WebRoutes
 
 _VIEWER_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; "
                "style-src 'unsafe-inline'")
@@ -95,7 +97,8 @@ class Service:
     async def index(self, request: Request) -> Response:
         listed = await to_thread.run_sync(names.listing, self.folder)
         items = "".join(f'<li><a href="/view/{n}">{n}</a> (<a href="/images/{n}/info">info'
-                        f'</a>, <a href="/files/{n}.rpn">file</a>)</li>' for n in listed)
+                        f'</a>, <a href="/files/{n}.rpn">file</a>, <a href="/web/view.html?'
+                        f'src={n}.rpn">decoded in the browser</a>)</li>' for n in listed)
         return HTMLResponse(f"<!doctype html><title>rpncodec serve</title><h1>{len(listed)} "
                             f"files</h1><ul>{items}</ul>", headers=SECURITY)
 
@@ -232,6 +235,7 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/view/{name}", service.view),
         Route("/static/viewer.js", service.script),
         *IIIFRoutes(service).routes(),
+        *WebRoutes(service).routes(),
     ]
     app = Starlette(routes=routes, lifespan=service.lifespan,
                     exception_handlers={HTTPException: Service.http_error,

@@ -3,8 +3,9 @@
  * decode.html?src=NAME.rpn&layers=K&report=URL[&threads=N]: decode in the page (in a worker)
  * and show the last layer; with `report`, POST the result as JSON:
  *   {"width", "height", "layers", "decode_ms", "bytes_fetched", "png": "data:image/png;..."}
- * plus "threads", "requests", "layer_ms" (per layer), "wall_ms" (page start to done) and
- * "note" (the command line's partial-decode warning, or null); or {"error": "..."} worded as
+ * plus "threads", "isolated", "requests", "wall_ms" (page start to done), "note" (the command
+ * line's partial-decode warning, or null) and "per_layer": [{"layer", "width", "height",
+ * "bytes" (the file's prefix that layer needs), "decode_ms"}]; or {"error": "..."} worded as
  * `rpncodec decode` words the same problem. When done, document.title ends in "done" or
  * "error" and body[data-done] is set (for scripted browsers).
  */
@@ -41,28 +42,30 @@ function finish(text, state) {
 async function main() {
   /** @type {any} */
   let last = null;
-  /** @type {number[]} */
-  const layerMs = [];
+  /** @type {Array<Record<string, number>>} */
+  const perLayer = [];
   let threads = 1;
+  let isolated = false;
   try {
     const src = sourceUrl(params);
     const layers = layersWanted(params);
     threads = threadsWanted(params);
     let full = { width: 0, height: 0 };
     const done = await decode(startWorker(), { src, layers, threads }, {
-      header: (m) => { full = m.header; threads = m.threads; },
+      header: (m) => { full = m.header; threads = m.threads; isolated = m.isolated; },
       layer: (m) => {
         last = m;
-        layerMs.push(m.decodeMs);
+        perLayer.push({ layer: m.layer, width: m.width, height: m.height, bytes: m.bytes,
+          decode_ms: m.decodeMs });
         status.textContent = `layer ${m.layer}: ${m.width}x${m.height}`;
         paint(canvas, m, full.width, full.height);
       },
     });
-    const decodeMs = layerMs.reduce((a, b) => a + b, 0);
+    const decodeMs = perLayer.reduce((a, b) => a + b.decode_ms, 0);
     const png = canvas.toDataURL("image/png");
     const body = { width: last.width, height: last.height, layers: done.layers,
-      decode_ms: decodeMs, bytes_fetched: done.fetched, png, threads,
-      requests: done.requests, layer_ms: layerMs, wall_ms: performance.now() - start,
+      decode_ms: decodeMs, bytes_fetched: done.fetched, png, threads, isolated,
+      requests: done.requests, per_layer: perLayer, wall_ms: performance.now() - start,
       note: done.note };
     await send(body);
     finish(`${done.layers} layers, ${last.width}x${last.height}, ${done.fetched} bytes, ` +

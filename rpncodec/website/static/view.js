@@ -5,6 +5,9 @@
  * it at once (a spatial file's 1/4 and 1/2 layers are scaled up to the full frame), with the
  * bytes fetched and the decode time of every layer. The layer buttons show any decoded layer
  * again, or fetch and decode up to a higher one (`layers=K` stops the first download at K).
+ * With `report=URL`, the first download's outcome is POSTed there as JSON (for tests):
+ * {"layers": [{"layer", "width", "height", "bytes", "fetched", "decode_ms", "shown_ms"}],
+ *  "fetched", "requests", "threads", "isolated", "note"} or {"error": "..."}.
  */
 
 import { decode, layersWanted, paint, sourceUrl, startWorker, threadsWanted } from "./client.js";
@@ -22,6 +25,19 @@ const ends = new Map();
 let full = { width: 0, height: 0, layers: 0, mode: "", model: "" };
 let shown = 0;
 let busy = false;
+let reported = false;
+/** @type {Array<Record<string, number>>} */
+const timeline = [];
+let runtime = { threads: 1, isolated: false };
+
+/** @param {Record<string, unknown>} body */
+async function report(body) {
+  const target = params.get("report");
+  if (!target || reported) return;
+  reported = true;
+  await fetch(new URL(target, document.baseURI), { method: "POST", body: JSON.stringify(body),
+    headers: { "content-type": "application/json" } }).catch(() => null);
+}
 const worker = startWorker();
 
 /** @param {string} text */
@@ -60,8 +76,8 @@ function buttons() {
 
 /** @param {any} m a "layer" message */
 function row(m) {
-  const previous = m.layer > 1 ? ends.get(m.layer - 1) ?? 0 : 0;
-  const own = (ends.get(m.layer) ?? m.bytes) - (m.layer > 1 ? previous : 0);
+  const end = ends.get(m.layer) ?? m.bytes;
+  const own = end - (m.layer > 1 ? ends.get(m.layer - 1) ?? 0 : 0);
   const tr = document.createElement("tr");
   tr.dataset.layer = String(m.layer);
   const cells = [`${m.layer} of ${full.layers}`, `${m.width}x${m.height}`,
@@ -85,6 +101,7 @@ async function load(layers) {
     const src = sourceUrl(params);
     const done = await decode(worker, { src, layers, threads }, {
       header: (m) => {
+        runtime = { threads: m.threads, isolated: m.isolated };
         if (!full.layers) {
           full = { ...m.header, model: m.model };
           $("meta").textContent = `${full.model}, ${full.mode} mode, ${full.width}x${full.height}, ` +
@@ -100,6 +117,8 @@ async function load(layers) {
       layer: (m) => {
         if (decoded.has(m.layer)) return; // decoded before: already on the table
         decoded.set(m.layer, m);
+        timeline.push({ layer: m.layer, width: m.width, height: m.height, bytes: m.bytes,
+          fetched: m.fetched, decode_ms: m.decodeMs, shown_ms: performance.now() - start });
         row(m);
         show(m.layer);
         say(`layer ${m.layer} of ${full.layers}: ${m.width}x${m.height}`);
@@ -110,11 +129,14 @@ async function load(layers) {
       `fetched in ${done.requests} requests, ${total} ms` + (done.note ? `; ${done.note}` : ""));
     document.title = `${$("name").textContent}: layer ${shown}, done`;
     document.body.dataset.done = "1";
+    await report({ layers: timeline, fetched: done.fetched, requests: done.requests,
+      note: done.note, ...runtime });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     say(`error: ${message}`);
     document.title = `${$("name").textContent}: error`;
     document.body.dataset.done = "error";
+    await report({ error: message });
   } finally {
     busy = false;
     show(shown);

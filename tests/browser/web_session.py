@@ -1,0 +1,112 @@
+"""Open pages of a site written by ``rpncodec web`` in headless Chromium and collect what they
+report (tests/test_web_browser.py, bench/web_decode.py).
+
+The site is served by the preview server's handler (``rpncodec.website.preview``: ``Range``,
+COOP/COEP unless ``isolate`` is False) plus ``POST /report``, which decode.html's ``report=``
+parameter points at; the server also counts the body bytes it sends for each ``.rpn`` file, so
+a test can compare the page's ``bytes_fetched`` with what really went over the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from functools import partial
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+
+from rpncodec.website.preview import SiteHandler
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+         "--disable-extensions", "--mute-audio"]
+
+
+class _Handler(SiteHandler):
+    """The site, plus /report (JSON posted by decode.html) and a count of .rpn bytes sent."""
+
+    reports: list[dict]
+    sent: dict[str, int]
+
+    def count(self, path: str, start: int, size: int) -> None:
+        name = path.split("?")[0].rsplit("/", 1)[-1]
+        if name.endswith(".rpn"):
+            self.sent[name] = self.sent.get(name, 0) + size
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", "0"))
+        body = self.rfile.read(length)
+        if self.path.split("?")[0] == "/report":
+            self.reports.append(json.loads(body))
+            self.send_response(204)
+        else:
+            self.send_response(404)
+        self.end_headers()
+
+
+@contextmanager
+def site_server(site: Path, isolate: bool = True):
+    """Serve ``site``; yields ``(origin, reports, sent)`` (lists/dicts filled as pages run)."""
+    reports: list[dict] = []
+    sent: dict[str, int] = {}
+    handler = type("Handler", (_Handler,), {"reports": reports, "sent": sent,
+                                            "isolate": isolate})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", reports, sent
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_page(chromium: str, url: str, reports: list[dict], profile: Path,
+             timeout_s: float = 120) -> dict:
+    """Open ``url`` in headless Chromium until the page POSTs a report; return it. Raises
+    RuntimeError when nothing comes within ``timeout_s`` or the browser exits first."""
+    before = len(reports)
+    browser = subprocess.Popen([chromium, *FLAGS, "--window-size=1000,800",
+                                f"--user-data-dir={profile}", url],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(reports) == before and browser.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        os.killpg(browser.pid, signal.SIGKILL)
+        browser.wait()
+    if len(reports) == before:
+        raise RuntimeError(f"{url} reported nothing within {timeout_s:.0f} s")
+    return reports[-1]
+
+
+def decode_url(origin: str, src: str, layers: int | None = None, threads: int | None = None,
+               report: bool = True) -> str:
+    """The decode.html address for ``src`` (a name in the site)."""
+    query = {"src": src}
+    if layers is not None:
+        query["layers"] = str(layers)
+    if threads is not None:
+        query["threads"] = str(threads)
+    if report:
+        query["report"] = "/report"
+    return f"{origin}/decode.html?{urlencode(query)}"
+
+
+def png_pixels(report: dict) -> np.ndarray:
+    """The RGB pixels of a report's ``png`` data URL."""
+    from PIL import Image
+
+    data = base64.b64decode(report["png"].split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))

@@ -43,6 +43,17 @@ class _Handler(SiteHandler):
         if name.endswith(".rpn"):
             self.sent[name] = self.sent.get(name, 0) + size
 
+    def _cors(self) -> None:  # a page of another origin (rpncodec serve) may report here
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Headers", "content-type")
+        self.send_header("Access-Control-Allow-Methods", "POST")
+        self.send_header("Cross-Origin-Resource-Policy", "cross-origin")
+
+    def do_OPTIONS(self) -> None:
+        self.send_response(204)
+        self._cors()
+        self.end_headers()
+
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", "0"))
         body = self.rfile.read(length)
@@ -51,6 +62,7 @@ class _Handler(SiteHandler):
             self.send_response(204)
         else:
             self.send_response(404)
+        self._cors()
         self.end_headers()
 
 
@@ -92,16 +104,17 @@ def run_page(chromium: str, url: str, reports: list[dict], profile: Path,
 
 
 def decode_url(origin: str, src: str, layers: int | None = None, threads: int | None = None,
-               report: bool = True) -> str:
-    """The decode.html address for ``src`` (a name in the site)."""
+               report: str = "/report", page: str = "decode.html") -> str:
+    """The address of ``page`` (decode.html, view.html) for ``src`` (a name in the site),
+    reporting to ``report`` (a path of the page's origin, or a URL)."""
     query = {"src": src}
     if layers is not None:
         query["layers"] = str(layers)
     if threads is not None:
         query["threads"] = str(threads)
     if report:
-        query["report"] = "/report"
-    return f"{origin}/decode.html?{urlencode(query)}"
+        query["report"] = report
+    return f"{origin}/{page}?{urlencode(query)}"
 
 
 def png_pixels(report: dict) -> np.ndarray:

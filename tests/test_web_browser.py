@@ -1,0 +1,165 @@
+"""The site ``rpncodec web`` writes, in headless Chromium: decode.html decodes the golden files
+of the default models (quality and spatial, layer 1 and every layer) in the browser, and what
+it reports matches the Python decoder: the same size, pixels within one level (>= 99.9% equal:
+onnxruntime-web against native ONNX Runtime), exactly the bytes of those layers' prefix
+(``bitstream.prefix_size``, also counted by the server), the command line's words for a
+damaged, cut or missing file; view.html paints a spatial file at 1/4, 1/2 and full size; the
+page runs several threads when the host sends COOP/COEP and one otherwise.
+
+Skips, saying why, without Chromium or without the built decoder (``make web``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rpncodec
+from rpncodec import bitstream, website
+from rpncodec.cli import main
+from rpncodec.errors import RpncodecError
+from rpncodec.utils.report import find_chromium
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from web_session import decode_url, png_pixels, run_page, site_server
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+FILES = ("rpn-quality-cond", "rpn-spatial-cond")  # the default model of each mode
+
+
+def _bundle_problem() -> str | None:
+    try:
+        bundle = website.find_bundle()
+    except RpncodecError as exc:
+        return str(exc)
+    if "decodeLayers" not in bundle.decoder.read_text(errors="replace"):
+        return f"{bundle.decoder} has no decodeLayers (an older build): run make web"
+    return None
+
+
+pytestmark = [
+    pytest.mark.skipif(find_chromium() is None, reason="no chromium on this machine"),
+    pytest.mark.skipif(_bundle_problem() is not None, reason=str(_bundle_problem())),
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site of the golden files of the default models and a copy with layer 4 damaged; then,
+    put there by hand (the site writer refuses them), a cut file and a file that is not .rpn."""
+    folder = tmp_path_factory.mktemp("coded")
+    for name in FILES:
+        shutil.copyfile(GOLDEN / f"{name}.rpn", folder / f"{name}.rpn")
+    data = bytearray((GOLDEN / "rpn-quality-cond.rpn").read_bytes())
+    data[-5] ^= 1
+    (folder / "damaged.rpn").write_bytes(bytes(data))
+    out = tmp_path_factory.mktemp("web") / "site"
+    website.build_site(folder, out)
+    (out / "cut.rpn").write_bytes(data[: bitstream.prefix_size(bitstream.parse(bytes(data)), 2)
+                                       + 20])
+    (out / "notes.rpn").write_bytes(b"hello, not an image")
+    return out
+
+
+@pytest.fixture(scope="module")
+def served(site: Path):
+    with site_server(site) as running:
+        yield running
+
+
+def cli_says(capsys, *args: object) -> str:
+    """The command line's error or warning line for ``rpncodec decode args``, without its
+    ``rpncodec: error: `` / ``rpncodec: warning: `` prefix."""
+    main(["decode", *map(str, args)])
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    return line.split(": ", 2)[2]
+
+
+def assert_close(browser: np.ndarray, python: np.ndarray) -> None:
+    assert browser.shape == python.shape
+    diff = np.abs(browser.astype(int) - python.astype(int))
+    assert diff.max() <= 1 and (diff == 0).mean() >= 0.999, (diff.max(), (diff == 0).mean())
+
+
+def decode_page(served, tmp_path: Path, src: str, layers: int | None = None, **query) -> dict:
+    origin, reports, sent = served
+    sent.clear()
+    report = run_page(find_chromium(), decode_url(origin, src, layers, **query), reports,
+                      tmp_path / "profile")
+    report["sent"] = sent.get(src, 0)
+    return report
+
+
+@pytest.mark.parametrize("layers", [1, None], ids=["layer1", "all"])
+@pytest.mark.parametrize("name", FILES)
+def test_decode_page_gives_the_python_decoders_image_from_the_prefix(served, site, tmp_path,
+                                                                    name, layers):
+    report = decode_page(served, tmp_path, f"{name}.rpn", layers)
+    assert "error" not in report, report
+    c = bitstream.parse((site / f"{name}.rpn").read_bytes())
+    k = layers or c.header.layers
+    python = np.asarray(rpncodec.decode(site / f"{name}.rpn", layers=k).convert("RGB"))
+    assert (report["height"], report["width"], report["layers"]) == (*python.shape[:2], k)
+    assert_close(png_pixels(report), python)
+    prefixes = [bitstream.prefix_size(c, j) for j in range(1, k + 1)]
+    assert report["bytes_fetched"] == prefixes[-1] == report["sent"]
+    assert [p["bytes"] for p in report["per_layer"]] == prefixes
+    sizes = [(p["width"], p["height"]) for p in report["per_layer"]]
+    assert sizes == [bitstream.layer_size(c.header, j) for j in range(1, k + 1)]
+    assert report["decode_ms"] > 0 and report["note"] is None
+    assert report["isolated"] and report["threads"] >= 1
+
+
+def test_two_threads_where_isolated_and_one_thread_otherwise(served, site, tmp_path):
+    report = decode_page(served, tmp_path, "rpn-quality-cond.rpn", 2, threads=2)
+    assert report["threads"] == 2 and report["isolated"]
+    python = np.asarray(rpncodec.decode(site / "rpn-quality-cond.rpn", layers=2).convert("RGB"))
+    assert_close(png_pixels(report), python)
+    with site_server(site, isolate=False) as plain:
+        report = decode_page(plain, tmp_path, "rpn-quality-cond.rpn", 2, threads=2)
+    assert report["threads"] == 1 and not report["isolated"]
+    assert_close(png_pixels(report), python)
+
+
+def test_a_damaged_layer_is_reported_in_the_command_lines_words(served, site, tmp_path, capsys):
+    out = tmp_path / "x.png"
+    report = decode_page(served, tmp_path, "damaged.rpn", 4)
+    assert report == {"error": cli_says(capsys, site / "damaged.rpn", "-o", out, "--layers", 4),
+                      "sent": report["sent"]}
+    # no layers asked: every intact layer, with the command line's warning
+    report = decode_page(served, tmp_path, "damaged.rpn")
+    assert report["layers"] == 3 and report["note"] == cli_says(capsys, site / "damaged.rpn",
+                                                                "-o", out)
+    python = np.asarray(rpncodec.decode(site / "damaged.rpn", layers=3).convert("RGB"))
+    assert_close(png_pixels(report), python)
+
+
+@pytest.mark.parametrize("src", ["cut.rpn", "notes.rpn", "gone.rpn"])
+def test_a_cut_foreign_or_missing_file_is_the_command_lines_error(served, site, tmp_path,
+                                                                  capsys, src):
+    report = decode_page(served, tmp_path, src, 4)
+    path = site / src
+    expected = cli_says(capsys, path, "-o", tmp_path / "x.png", "--layers", 4)
+    assert report["error"] == expected.replace(str(path), src)
+
+
+def test_the_viewer_paints_a_spatial_file_at_a_quarter_half_and_full_size(served, site,
+                                                                          tmp_path):
+    origin, reports, sent = served
+    sent.clear()
+    report = run_page(find_chromium(), decode_url(origin, "rpn-spatial-cond.rpn",
+                                                  page="view.html"), reports,
+                      tmp_path / "profile")
+    c = bitstream.parse((site / "rpn-spatial-cond.rpn").read_bytes())
+    h, w = c.header.height, c.header.width
+    assert [(p["width"], p["height"]) for p in report["layers"]] == [
+        (-(-w // 4), -(-h // 4)), (-(-w // 2), -(-h // 2)), (w, h)]
+    assert [p["bytes"] for p in report["layers"]] == [bitstream.prefix_size(c, k)
+                                                      for k in (1, 2, 3)]
+    assert report["fetched"] == sent["rpn-spatial-cond.rpn"] == (site / "rpn-spatial-cond.rpn"
+                                                                 ).stat().st_size
+    assert report["requests"] <= 3 + 3

@@ -1,7 +1,13 @@
 """The TypeScript decoder (web/) against the Python one: Python writes payloads and files and
-records what it decodes of them (symbols, or the error message), then ``node --test`` runs
-web/test/ on the built bundle, which must decode the same symbols and fail with the same
-messages. Skips, saying why, without node or without web/node_modules (``make web``)."""
+records what it decodes of them (symbols, pixels, the float64 networks' outputs, or the error
+message), then ``node --test`` runs web/tests/ on the built bundle, which must decode the same
+symbols, compute the same networks within 1e-12, give pixels within one level of Python's
+(onnxruntime-web against ONNX Runtime) and fail with the same messages. Skips, saying why,
+without node or without web/node_modules (``make web``).
+
+The default run covers the models whose export ships (rpn-quality-cond, rpn-quality-screen,
+rpn-spatial-cond) and two tiny models; ``-m slow`` adds every other shipped model (their
+exports are built with torch first)."""
 
 from __future__ import annotations
 
@@ -294,6 +300,88 @@ def container_cases(data: bytes, multi: bytes) -> list[dict]:
     return cases
 
 
+# -- the float64 networks -------------------------------------------------------------------------
+def _input_channels(runtime, graph: str) -> int:
+    """Channels of a graph's input ``x`` (docs/graphs.md, "Which networks")."""
+    parts = graph.split(".")
+    k, widths = int(parts[1]), runtime.config.widths
+    net = parts[-1]
+    if net == "prediction":
+        return widths[k - 1]
+    if net == "head":
+        return widths[k - 1] + widths[k]
+    if net == "h_s":
+        return runtime._params[f"levels.{k}.latent_codec.z_bottleneck.offsets"].size
+    return widths[k]  # h_a
+
+
+def graph_cases(out: Path, names: list[str], rng: np.random.Generator) -> list[dict]:
+    """Every graph of each model's export run by the numpy interpreter on random inputs of two
+    sizes (the first again last: the shape cache), inputs and outputs as float64 files."""
+    from rpncodec.runtime.store import load_runtime
+
+    cases = []
+    for name in names:
+        runtime = load_runtime(name)
+        specs = runtime.graphs._specs
+        for graph in specs:
+            runs = []
+            for h, w in ((5, 7), (4, 4), (5, 7)):
+                x = rng.normal(0, 4, (1, _input_channels(runtime, graph), h, w))
+                y = runtime.graphs[graph](x)
+                stem = f"g{len(cases)}-{len(runs)}"
+                (out / f"{stem}.x").write_bytes(x.astype("<f8").tobytes())
+                (out / f"{stem}.y").write_bytes(np.asarray(y, "<f8").tobytes())
+                runs.append({"x": f"{stem}.x", "shape": list(x.shape), "y": f"{stem}.y",
+                             "out_shape": list(y.shape)})
+            cases.append({"model": str(name), "graph": graph, "folder": str(runtime.folder),
+                          "runs": runs})
+    return cases
+
+
+# -- whole decodes ---------------------------------------------------------------------------------
+def decode_cases(out: Path, files: dict[str, tuple[bytes, str]]) -> list[dict]:
+    """Each file decoded by the onnx backend: every entropy-decoded part's symbols (tile by
+    tile, level by level: a hyperprior's side latent, then the latent) and every layer's
+    pixels; and the browser files of each model (``web_export.export_web_model``)."""
+    import rpncodec.runtime.latent as runtime_latent
+    from rpncodec.runtime.store import load_runtime
+
+    cases, exported = [], {}
+    for stem, (data, model) in files.items():
+        if model not in exported:
+            exported[model] = web_export.export_web_model(model, out / "models").name
+        recorded: list[np.ndarray] = []
+
+        def recording(*args, _decode, _out=recorded, **kwargs):
+            _out.append(_decode(*args, **kwargs))
+            return _out[-1]
+
+        with pytest.MonkeyPatch.context() as mp:
+            for fn in ("decode_by_scale", "decode_by_channel"):
+                mp.setattr(runtime_latent, fn, partial(recording,
+                                                       _decode=getattr(runtime_latent, fn)))
+            decoded = codec.decode(data, None, model, backend="onnx")
+        header = decoded.container.header
+        codecs = load_runtime(model).config.latent_codecs
+        symbols, it = [], iter(recorded)
+        for _ in range(header.tiles):
+            symbols.append([{part: b64(next(it)) for part in (
+                ("side", "latent") if codecs[k].startswith("hyperprior") else ("latent",))}
+                for k in range(decoded.layers)])
+        assert next(it, None) is None
+        layers = []
+        for k in range(1, decoded.layers + 1):
+            image = codec.decode(data, k, model, backend="onnx").image
+            (out / f"{stem}.layer{k}.rgb").write_bytes(image.tobytes())
+            layers.append({"pixels": f"{stem}.layer{k}.rgb", "height": image.shape[0],
+                           "width": image.shape[1]})
+        (out / f"{stem}.rpn").write_bytes(data)
+        cases.append({"name": stem, "file": f"{stem}.rpn", "model": exported[model],
+                      "symbols": symbols, "layers": layers})
+    return cases
+
+
 # -- whole files ---------------------------------------------------------------------------------
 def decode_error_cases(names: list[str]) -> list[dict]:
     """Files whose factorized strings are damaged behind a valid CRC, and the command line's
@@ -321,8 +409,24 @@ def decode_error_cases(names: list[str]) -> list[dict]:
     return cases
 
 
+SHIPPED_EXPORTS = ["rpn-quality-cond", "rpn-quality-screen", "rpn-spatial-cond"]
+
+
+def write_network_fixtures(out: Path, models: list[str], files: dict[str, tuple[bytes, str]],
+                           tiny: list[str]) -> None:
+    """``graphs.json`` (every graph of ``models`` and of the ``tiny`` ones) and ``decode.json``
+    (``files``: stem -> (bytes, model)) under ``out``."""
+    rng = np.random.default_rng(11)
+    graphs = out / "graphs"
+    graphs.mkdir()
+    (out / "graphs.json").write_text(json.dumps(graph_cases(graphs, models + tiny, rng)))
+    decodes = out / "decode"
+    decodes.mkdir()
+    (out / "decode.json").write_text(json.dumps(decode_cases(decodes, files)))
+
+
 @pytest.fixture(scope="module")
-def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded) -> Path:
+def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded) -> Path:
     out = tmp_path_factory.mktemp("web-fixtures")
     files = out / "files"
     web_export.export(files, sorted(GOLDEN.glob("*.rpn")))
@@ -338,6 +442,10 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded) -> Path:
         (GOLDEN / "rpn-quality-cond.rpn").read_bytes())))
     (out / "decode_errors.json").write_text(json.dumps(decode_error_cases(
         ["rpn-quality-cpu", "rpn-spatial-cpu", "rpn-quality-cond"])))
+    files = {name: ((GOLDEN / f"{name}.rpn").read_bytes(), name) for name in SHIPPED_EXPORTS}
+    files["tiny-quality"] = (cli_coded.data, cli_coded.model)
+    files["tiny-spatial"] = (spatial_coded.data, spatial_coded.model)
+    write_network_fixtures(out, SHIPPED_EXPORTS, files, [cli_coded.model, spatial_coded.model])
     return out
 
 

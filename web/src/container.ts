@@ -1,6 +1,8 @@
 /**
- * The `.rpn` container (format version 2; docs/format.md): the header, the layer chunks
- * with their CRCs, the tile grid, and the rules for a cut or damaged file.
+ * The `.rpn` container (format versions 2 and 3; docs/format.md): the header, the layer
+ * chunks with their CRCs, the tile grid, and the rules for a cut or damaged file. Version 3
+ * adds one shift byte per layer (its image is the full size halved that many times) and the
+ * spatial-quality mode; a version-2 file's shifts follow from its mode.
  *
  * `parseContainer` is tolerant, like `rpncodec.bitstream.parse`: header problems throw, but a
  * chunk that is cut short or damaged only ends the usable prefix, and the result says why.
@@ -13,15 +15,19 @@ import { crc32 } from "./crc32";
 import { BitstreamError, RpncodecError, TruncatedError } from "./errors";
 
 export const MAGIC: readonly number[] = Object.freeze([0x89, 0x52, 0x50, 0x4e]);
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
+/** The versions this decoder reads. */
+export const READ_VERSIONS: readonly number[] = Object.freeze([2, 3]);
 /** Mode byte -> mode (the format's numbering; never renumbered). */
-export const MODES = Object.freeze(["quality", "spatial", "single"] as const);
+export const MODES = Object.freeze(["quality", "spatial", "single", "spatial-quality"] as const);
 export type Mode = (typeof MODES)[number];
 export const MAX_SIDE = 65536;
 export const MAX_PIXELS = 2 ** 28;
 export const TILE_MULTIPLE = 64;
 export const MAX_TILE = 2048;
 export const MAX_LAYERS = 16;
+/** A layer is at most a quarter of the full size. */
+export const MAX_SHIFT = 2;
 export const MAX_PAYLOAD = 2 ** 31;
 export const CHUNK_OVERHEAD = 8;
 const FIXED = 7; // magic, version, mode, name length
@@ -37,8 +43,38 @@ export interface Header {
   width: number;
   tile: number;
   layers: number;
+  /** The format version (2 or 3). */
+  version: number;
+  /**
+   * Each layer's image is the full size halved this many times (rounding up). Version 3
+   * stores them; for version 2 they are the mode's (`defaultShifts`) for a model of as many
+   * levels as the file declares: a decoder that knows the model's level count (a spatial
+   * file cut by `truncate` declares fewer) recomputes them with it.
+   */
+  shifts: number[];
   /** Bytes of the header, CRC included. */
   size: number;
+}
+
+/**
+ * The layer shifts of a mode's first `layers` layers for a model of `levels` levels (default
+ * `layers`): what a version-2 file means. Spatial: n-1, ..., 0; spatial-quality: 2, 1, 0, 0...
+ */
+export function defaultShifts(mode: Mode, layers: number, levels: number | null = null): number[] {
+  const n = Math.max(levels ?? layers, layers);
+  return Array.from({ length: layers }, (_, k) => mode === "spatial" ? n - 1 - k
+    : mode === "spatial-quality" ? Math.max(2 - k, 0) : 0);
+}
+
+/** Why a header's layer shifts are impossible, or null. */
+export function shiftsProblem(shifts: number[]): string | null {
+  if (shifts.some((s) => s < 0 || s > MAX_SHIFT)) {
+    return `layer shifts [${shifts.join(", ")}] (each must be 0 to ${MAX_SHIFT})`;
+  }
+  if (shifts.some((s, i) => i > 0 && shifts[i - 1] < s)) {
+    return `layer shifts [${shifts.join(", ")}] (a layer cannot be smaller than the one before)`;
+  }
+  return null;
 }
 
 /** The header and the intact prefix of the layer chunks. */
@@ -90,19 +126,28 @@ export function parseHeader(data: Uint8Array): Header {
   for (let i = 0; i < Math.min(data.length, MAGIC.length); i++) {
     if (data[i] !== MAGIC[i]) throw new BitstreamError("not an .rpn file (wrong magic)");
   }
-  if (data.length > 4 && data[4] !== FORMAT_VERSION) {
+  if (data.length > 4 && !READ_VERSIONS.includes(data[4])) {
     throw new BitstreamError(`unsupported .rpn format version ${data[4]} ` +
-      `(this rpncodec reads version ${FORMAT_VERSION})`);
+      `(this rpncodec reads versions ${READ_VERSIONS[0]} to ` +
+      `${READ_VERSIONS[READ_VERSIONS.length - 1]})`);
   }
   if (data.length < FIXED) {
     throw new TruncatedError(`file is truncated inside its header (only ${data.length} bytes)`);
   }
+  const version = data[4];
   const modeByte = data[5];
   const nameLength = data[6];
   if (nameLength < 1 || nameLength > 64) {
     throw new BitstreamError(`damaged .rpn header (model name length ${nameLength})`);
   }
-  const size = FIXED + nameLength + TAIL + 4;
+  const tail = FIXED + nameLength;
+  let size = tail + TAIL + 4;
+  if (version >= 3) { // one shift byte per layer: the layer count comes first
+    if (data.length < tail + TAIL) {
+      throw new TruncatedError(`file is truncated inside its header (only ${data.length} bytes)`);
+    }
+    size += data[tail + TAIL - 1];
+  }
   if (data.length < size) {
     throw new TruncatedError(
       `file is truncated inside its header (only ${data.length} of ${size} bytes)`);
@@ -119,15 +164,19 @@ export function parseHeader(data: Uint8Array): Header {
     throw new BitstreamError(
       "invalid model name in .rpn header (must be ASCII letters, digits, . _ -)");
   }
-  const tail = FIXED + nameLength;
+  const mode = MODES[modeByte];
+  const layers = data[tail + 20];
   const header: Header = {
-    mode: MODES[modeByte],
+    mode,
     model: String.fromCharCode(...nameBytes),
     digest: data.slice(tail, tail + 8),
     height: readU32(data, tail + 8),
     width: readU32(data, tail + 12),
     tile: readU32(data, tail + 16),
-    layers: data[tail + 20],
+    layers,
+    version,
+    shifts: version >= 3 ? Array.from(data.subarray(tail + TAIL, size - 4))
+      : defaultShifts(mode, layers),
     size,
   };
   const problem = sizeProblem(header.height, header.width);
@@ -138,6 +187,8 @@ export function parseHeader(data: Uint8Array): Header {
   }
   const tileBad = tileProblem(header.tile);
   if (tileBad) throw new BitstreamError(`.rpn header declares ${tileBad}`);
+  const shiftBad = shiftsProblem(header.shifts);
+  if (shiftBad) throw new BitstreamError(`.rpn header declares ${shiftBad}`);
   return header;
 }
 
@@ -298,11 +349,11 @@ export function prefixSize(container: Container, layers: number): number {
 }
 
 /**
- * `[width, height]` layer `k` decodes to: a spatial layer k of n is the image halved
- * `n - k` times (rounding up), a quality or single layer the full size.
+ * `[width, height]` layer `k` (1-based) decodes to: the full size halved `shifts[k - 1]`
+ * times, rounding up (`shifts`: the header's, or those a decoder derived with its model).
  */
-export function layerSize(header: Header, k: number): [number, number] {
-  const shift = header.mode === "spatial" ? header.layers - k : 0;
-  const f = 2 ** shift;
+export function layerSize(header: Header, k: number,
+  shifts: number[] = header.shifts): [number, number] {
+  const f = 2 ** shifts[k - 1];
   return [Math.ceil(header.width / f), Math.ceil(header.height / f)];
 }

@@ -22,3 +22,7 @@ export class BitstreamError extends RpncodecError {
 
 /** An `.rpn` file ends before the requested layers are complete. */
 export class TruncatedError extends BitstreamError {}
+
+/** A model cannot decode a file (other weights, another mode, fewer levels), or its files are
+ * missing, altered or malformed. */
+export class ModelError extends RpncodecError {}

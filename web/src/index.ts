@@ -10,3 +10,7 @@ export * from "./container";
 export * from "./ans";
 export * from "./coding";
 export * from "./latent";
+export * from "./graph";
+export * from "./kernels";
+export * from "./model";
+export * from "./decode";

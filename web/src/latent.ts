@@ -12,10 +12,7 @@ import {
   type Container, type Header, type Mode, type Tile, damagedMessage, parseContainer,
   selectLayers, splitTiles, tileGrid,
 } from "./container";
-import { BitstreamError, RpncodecError } from "./errors";
-
-/** A model cannot decode a file: other weights, another mode, or fewer levels. */
-export class ModelError extends RpncodecError {}
+import { BitstreamError, ModelError } from "./errors";
 
 /** A level's latent codec and its coding tables. */
 export interface LevelCodec {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { crc32, layerSize, parseContainer, partialNote, prefixSize, selectLayers, splitTiles,
+import { crc32, defaultShifts, layerSize, parseContainer, partialNote, prefixSize, selectLayers, splitTiles,
   tileGrid } from "../dist/rpncodec.mjs";
 import { attempt, bytes, load, needsFixtures } from "./fixtures.mjs";
 
@@ -20,8 +20,11 @@ test("the tile grid is row-major with the remainder last", () => {
 });
 
 test("a spatial layer is the image halved, rounding up", () => {
-  const header = { mode: "spatial", layers: 3, height: 101, width: 69 };
+  const header = { mode: "spatial", layers: 3, height: 101, width: 69, shifts: [2, 1, 0] };
   assert.deepEqual([1, 2, 3].map((k) => layerSize(header, k)), [[18, 26], [35, 51], [69, 101]]);
+  assert.deepEqual(defaultShifts("spatial", 2, 3), [2, 1]);
+  assert.deepEqual(defaultShifts("spatial-quality", 5), [2, 1, 0, 0, 0]);
+  assert.deepEqual(defaultShifts("quality", 4), [0, 0, 0, 0]);
 });
 
 test("every mutated file parses and selects as in Python", { skip: needsFixtures }, () => {

@@ -1,0 +1,102 @@
+// Whole decodes on onnxruntime-web: every entropy-decoded part is Python's, symbol for
+// symbol, and every layer's pixels are within one level of Python's (onnx backend), at least
+// 99.9% of them equal.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import * as ort from "onnxruntime-web";
+
+import { ModelError, decodeLayers, openModel, readHeader } from "../dist/rpncodec.mjs";
+import { dir, int32, load, needsFixtures } from "./fixtures.mjs";
+
+ort.env.wasm.numThreads = 1;
+
+function folderOf(model) {
+  return async (path) => new Uint8Array(readFileSync(join(dir, "decode", "models", model, path)));
+}
+
+/** Compare `rgba` with Python's RGB pixels: [values differing, largest difference]. */
+export function comparePixels(rgba, rgb) {
+  let differ = 0, worst = 0;
+  for (let p = 0; p < rgb.length / 3; p++) {
+    for (let c = 0; c < 3; c++) {
+      const d = Math.abs(rgba[4 * p + c] - rgb[3 * p + c]);
+      if (d) differ++;
+      worst = Math.max(worst, d);
+    }
+    assert.equal(rgba[4 * p + 3], 255);
+  }
+  return [differ, worst];
+}
+
+test("every file decodes to Python's symbols and pixels", { skip: needsFixtures }, async () => {
+  const cases = load("decode.json");
+  assert.ok(cases.length >= 5);
+  for (const c of cases) {
+    const data = new Uint8Array(readFileSync(join(dir, "decode", c.file)));
+    const model = await openModel(folderOf(c.model), { ort });
+    const got = new Map();
+    const images = [];
+    await decodeLayers(model, data, {
+      onSymbols: (tile, level, part, symbols) => got.set(`${tile}/${level}/${part}`, symbols),
+      onLayer: (k, image) => images.push(image),
+    });
+    c.symbols.forEach((levels, tile) => levels.forEach((parts, level) => {
+      for (const [part, b64] of Object.entries(parts)) {
+        assert.deepEqual(got.get(`${tile}/${level}/${part}`), int32(b64),
+          `${c.name} tile ${tile} level ${level} ${part}`);
+      }
+    }));
+    assert.equal(images.length, c.layers.length, c.name);
+    c.layers.forEach((want, k) => {
+      const image = images[k];
+      assert.deepEqual([image.height, image.width], [want.height, want.width], c.name);
+      const rgb = readFileSync(join(dir, "decode", want.pixels));
+      const [differ, worst] = comparePixels(image.rgba, rgb);
+      assert.ok(worst <= 1, `${c.name} layer ${k + 1}: a value ${worst} levels off`);
+      assert.ok(differ <= 0.001 * rgb.length,
+        `${c.name} layer ${k + 1}: ${differ} of ${rgb.length} values differ`);
+      console.log(`# ${c.name} layer ${k + 1}: ${differ} of ${rgb.length} values differ by 1`);
+    });
+  }
+});
+
+test("a file decodes from a range reader, reading only the layers asked for",
+  { skip: needsFixtures }, async () => {
+    const c = load("decode.json").find((x) => x.name === "rpn-quality-cond");
+    const data = new Uint8Array(readFileSync(join(dir, "decode", c.file)));
+    const model = await openModel(folderOf(c.model), { ort });
+    let read = 0;
+    const source = { read: async (start, end) => {
+      read = Math.max(read, Math.min(end, data.length));
+      return data.slice(start, end);
+    } };
+    const whole = await decodeLayers(model, data, { layers: 2 });
+    const ranged = await decodeLayers(model, source, { layers: 2 });
+    assert.deepEqual(ranged.rgba, whole.rgba);
+    assert.equal(ranged.bytes, whole.bytes);
+    assert.ok(read < data.length, `read ${read} of ${data.length} bytes for 2 layers`);
+    assert.ok(read <= whole.bytes + 8 + 120, `read ${read} bytes, layer 2 ends at ${whole.bytes}`);
+  });
+
+test("a model file that does not match model.json is refused", { skip: needsFixtures },
+  async () => {
+    const c = load("decode.json").find((x) => x.name === "rpn-quality-cond");
+    const data = new Uint8Array(readFileSync(join(dir, "decode", c.file)));
+    const read = folderOf(c.model);
+    const altered = async (path) => {
+      const bytes = await read(path);
+      if (path === "level0.bin") bytes[100] ^= 1;
+      return bytes;
+    };
+    const model = await openModel(altered, { ort });
+    await assert.rejects(decodeLayers(model, data, { layers: 1 }), (exc) => exc instanceof
+      ModelError && exc.message === "level0.bin of model rpn-quality-cond does not match its " +
+      "model.json (altered or incomplete export)");
+    const other = await openModel(folderOf(load("decode.json").find((x) =>
+      x.name === "rpn-spatial-cond").model), { ort });
+    await assert.rejects(decodeLayers(other, data), (exc) => exc instanceof ModelError &&
+      exc.message.startsWith(`file was encoded with ${readHeader(data).model} weights`));
+  });

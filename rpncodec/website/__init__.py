@@ -244,6 +244,16 @@ HEADERS_FILE = """# Netlify and Cloudflare Pages read this file: cross-origin is
 """
 
 
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy the files under ``source`` with the site's permissions (a web server running as
+    another user must read them; an export folder may be private), not the source's."""
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            dest = target / path.relative_to(source)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+
+
 def _write(temp: Path, files: list[tuple[Path, SiteFile]], bundle: Bundle,
            models: dict[str, Path]) -> None:
     static = static_dir()
@@ -257,7 +267,7 @@ def _write(temp: Path, files: list[tuple[Path, SiteFile]], bundle: Bundle,
     for name in ORT_FILES:
         shutil.copyfile(bundle.ort / name, temp / "ort" / name)
     for name, folder in models.items():
-        shutil.copytree(folder, temp / "models" / name)
+        _copy_tree(folder, temp / "models" / name)
     for path, _ in files:
         shutil.copyfile(path, temp / path.name)
     listing = {"files": [f.to_json() for _, f in files]}

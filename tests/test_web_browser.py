@@ -6,7 +6,9 @@ onnxruntime-web against native ONNX Runtime), exactly the bytes of those layers'
 damaged, cut or missing file; view.html paints a spatial file at 1/4, 1/2 and full size; the
 page runs several threads when the host sends COOP/COEP and one otherwise.
 
-Skips, saying why, without Chromium or without the built decoder (``make web``).
+Skips, saying why, without Chromium or without the built decoder (``make web``). About a
+minute of browser starts and WebAssembly compiles on 2 cores, so marked slow: ``make test``
+leaves it out and ``.ci/run`` runs it (``pytest -m slow tests/test_web_browser.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def _bundle_problem() -> str | None:
 
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(find_chromium() is None, reason="no chromium on this machine"),
     pytest.mark.skipif(_bundle_problem() is not None, reason=str(_bundle_problem())),
 ]
@@ -163,3 +166,28 @@ def test_the_viewer_paints_a_spatial_file_at_a_quarter_half_and_full_size(served
     assert report["fetched"] == sent["rpn-spatial-cond.rpn"] == (site / "rpn-spatial-cond.rpn"
                                                                  ).stat().st_size
     assert report["requests"] <= 3 + 3
+
+
+def test_rpncodec_serve_offers_the_same_in_browser_decoder(site, tmp_path):
+    """/web/ of ``rpncodec serve``: the page is cross-origin isolated, fetches the file with
+    ranges from the service, the model files the service exports on first use, and reports to
+    another origin (CORS)."""
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    from test_serve import serving
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    shutil.copyfile(site / "rpn-spatial-cond.rpn", folder / "rpn-spatial-cond.rpn")
+    with site_server(tmp_path, isolate=False) as (harness, reports, _), \
+            serving(folder, "--workers", "1") as service:
+        report = run_page(find_chromium(), decode_url(service, "rpn-spatial-cond.rpn", 2,
+                                                      report=f"{harness}/report",
+                                                      page="web/decode.html"), reports,
+                          tmp_path / "profile")
+    assert "error" not in report, report
+    assert report["isolated"] and report["layers"] == 2
+    c = bitstream.parse((folder / "rpn-spatial-cond.rpn").read_bytes())
+    assert report["bytes_fetched"] == bitstream.prefix_size(c, 2)
+    python = np.asarray(rpncodec.decode(folder / "rpn-spatial-cond.rpn", layers=2).convert("RGB"))
+    assert_close(png_pixels(report), python)

@@ -9,7 +9,7 @@
  */
 
 import { ModelError } from "./errors";
-import { conv2d, convTranspose2d, gemmABt, transpose2 } from "./kernels";
+import { conv2d, convTranspose2d, matmul as matmulInto, transpose2 } from "./kernels";
 
 export type DType = "float" | "int" | "bool";
 
@@ -286,10 +286,8 @@ function matmul(a: Tensor, b: Tensor): Tensor {
   const nb = size(batch);
   const [ia, ib] = broadcastIndex([a.shape.slice(0, -2), b.shape.slice(0, -2)], batch);
   const out = new Float64Array(nb * m * n);
-  const bt = new Float64Array(n * k);
   for (let i = 0; i < nb; i++) {
-    transpose2(b.data, ib[i] * k * n, k, n, bt);
-    gemmABt(a.data, ia[i] * m * k, bt, 0, out, i * m * n, m, n, k);
+    matmulInto(a.data, ia[i] * m * k, b.data, ib[i] * k * n, out, i * m * n, m, n, k);
   }
   return tensor([...batch, m, n], out);
 }
@@ -298,16 +296,15 @@ const Gemm: Kernel = ([a0, b0, c], attrs) => {
   let a = need(a0, "Gemm A"), b = need(b0, "Gemm B");
   if (num(attrs, "transA", 0)) a = transpose(a, [1, 0]);
   const alpha = num(attrs, "alpha", 1), beta = num(attrs, "beta", 1);
-  const [m, k] = a.shape;
-  let out: Tensor;
   if (num(attrs, "transB", 0)) {
-    const [n] = b.shape;
-    const data = new Float64Array(m * n);
-    gemmABt(a.data, 0, b.data, 0, data, 0, m, n, k);
-    out = tensor([m, n], data);
-  } else {
-    out = matmul(a, b);
+    let bt = transposedWeights.get(b); // B is a stored weight: transposed once
+    if (!bt) {
+      bt = transpose2(b.data, 0, b.shape[0], b.shape[1]);
+      transposedWeights.set(b, bt);
+    }
+    b = tensor([b.shape[1], b.shape[0]], bt);
   }
+  let out = matmul(a, b);
   if (alpha !== 1) out = binary(out, tensor([], new Float64Array([alpha])), mul, "float");
   if (c) out = binary(out, beta === 1 ? c : binary(tensor([], new Float64Array([beta])), c, mul,
     "float"), add, "float");

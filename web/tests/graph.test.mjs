@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
-import { Graph, KERNELS, gemmABt, readArrays, tensor } from "../dist/rpncodec.mjs";
+import { Graph, KERNELS, matmul, readArrays, tensor, useSimd } from "../dist/rpncodec.mjs";
 import { dir, load, needsFixtures } from "./fixtures.mjs";
 
 function f64(path) {
@@ -13,20 +13,26 @@ function f64(path) {
   return new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
 
-test("the matrix product is the plain triple loop", () => {
-  for (const [m, n, k] of [[1, 1, 1], [4, 4, 3], [5, 7, 9], [9, 6, 17], [3, 2, 0]]) {
-    const a = Float64Array.from({ length: m * k }, (_, i) => Math.sin(i));
-    const b = Float64Array.from({ length: n * k }, (_, i) => Math.cos(i));
-    const c = new Float64Array(m * n);
-    gemmABt(a, 0, b, 0, c, 0, m, n, k);
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let t = 0; t < k; t++) s += a[i * k + t] * b[j * k + t];
-        assert.equal(c[i * n + j], s);
+test("the matrix product is the plain triple loop, bit for bit, with SIMD and without", () => {
+  assert.equal(useSimd(true), true, "WebAssembly SIMD is missing");
+  for (const simd of [true, false]) {
+    useSimd(simd);
+    for (const [m, n, k] of [[1, 1, 1], [4, 4, 3], [5, 7, 9], [9, 6, 17], [3, 2, 0],
+      [64, 384, 576], [66, 383, 31], [7, 1, 300]]) {
+      const a = Float64Array.from({ length: m * k + 3 }, (_, i) => Math.sin(i) * 1e3 ** (i % 3));
+      const b = Float64Array.from({ length: n * k + 5 }, (_, i) => Math.cos(i) / (1 + i % 7));
+      const c = new Float64Array(m * n + 2).fill(NaN);
+      matmul(a, 3, b, 5, c, 2, m, n, k);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let t = 0; t < k; t++) s += a[3 + i * k + t] * b[5 + t * n + j];
+          assert.equal(c[2 + i * n + j], s, `${simd} ${m}x${n}x${k} at ${i},${j}`);
+        }
       }
     }
   }
+  useSimd(true);
 });
 
 test("a convolution with padding and stride is the direct sum", () => {
@@ -95,4 +101,10 @@ test("every graph of every model matches the numpy interpreter", { skip: needsFi
   }
   assert.ok(cases.length >= 20, `only ${cases.length} graphs`);
   console.log(`# ${cases.length} graphs, ${runs} runs, max |ts - numpy| ${worst.toExponential(2)}`);
+});
+
+test("src/gemm_wasm.ts is the build of src/gemm.wat", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const run = spawnSync(process.execPath, ["scripts/wasm.mjs", "--check"], { encoding: "utf8" });
+  assert.equal(run.status, 0, run.stderr + run.stdout);
 });

@@ -191,3 +191,14 @@ def test_rpncodec_serve_offers_the_same_in_browser_decoder(site, tmp_path):
     assert report["bytes_fetched"] == bitstream.prefix_size(c, 2)
     python = np.asarray(rpncodec.decode(folder / "rpn-spatial-cond.rpn", layers=2).convert("RGB"))
     assert_close(png_pixels(report), python)
+
+
+def test_on_a_slow_link_the_first_layer_is_painted_before_the_file_has_arrived(site, tmp_path):
+    name = "rpn-spatial-cond.rpn"
+    size = (site / name).stat().st_size
+    with site_server(site, delay_s=1.0) as (origin, reports, _):
+        report = run_page(find_chromium(), decode_url(origin, name, page="view.html"), reports,
+                          tmp_path / "profile")
+    layers = report["layers"]
+    assert [p["layer"] for p in layers] == [1, 2, 3] and report["fetched"] == size
+    assert layers[0]["fetched"] < size  # on screen while the rest was still on its way

@@ -37,6 +37,13 @@ class _Handler(SiteHandler):
 
     reports: list[dict]
     sent: dict[str, int]
+    delay_s = 0.0  # before each .rpn response: a slow link
+
+    def send_head(self):
+        """SiteHandler's, after ``delay_s`` for an ``.rpn`` file."""
+        if self.delay_s and self.path.split("?")[0].endswith(".rpn"):
+            time.sleep(self.delay_s)
+        return super().send_head()
 
     def count(self, path: str, start: int, size: int) -> None:
         name = path.split("?")[0].rsplit("/", 1)[-1]
@@ -67,12 +74,13 @@ class _Handler(SiteHandler):
 
 
 @contextmanager
-def site_server(site: Path, isolate: bool = True):
-    """Serve ``site``; yields ``(origin, reports, sent)`` (lists/dicts filled as pages run)."""
+def site_server(site: Path, isolate: bool = True, delay_s: float = 0.0):
+    """Serve ``site`` (``delay_s`` before each answer for an ``.rpn`` file); yields
+    ``(origin, reports, sent)`` (lists/dicts filled as pages run)."""
     reports: list[dict] = []
     sent: dict[str, int] = {}
     handler = type("Handler", (_Handler,), {"reports": reports, "sent": sent,
-                                            "isolate": isolate})
+                                            "isolate": isolate, "delay_s": delay_s})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -42,6 +42,8 @@ export class PrefixFetcher {
     this.ended = false; // the file is known to end at `length`
     this.whole = false; // the server ignored Range and sent everything
     this.finished = false; // no more bytes will come (plan done, error, or end of file)
+    /** @type {number | undefined} the header's size, once read */
+    this.headerSize = undefined;
     /** @type {Array<{end: number, resolve: () => void}>} */
     this.waiting = [];
     /** @type {Array<(f: PrefixFetcher) => void>} */
@@ -59,7 +61,7 @@ export class PrefixFetcher {
   _wake() {
     const still = [];
     for (const w of this.waiting) {
-      if (this.length >= w.end || this.finished) w.resolve();
+      if (this.length >= w.end || this.finished || w.end === Infinity) w.resolve();
       else still.push(w);
     }
     this.waiting = still;
@@ -162,6 +164,8 @@ export class PrefixFetcher {
     try {
       const head = await this.header();
       if (!head) return;
+      this.headerSize = head.headerSize;
+      this._wake();
       const last = wanted === null ? head.layers : Math.min(wanted, head.layers);
       let pos = head.headerSize;
       for (let k = 1; k <= last; k++) {
@@ -194,6 +198,18 @@ export class PrefixFetcher {
         return this.buffer.slice(Math.min(start, this.length), Math.min(end, this.length));
       },
     };
+  }
+
+  /**
+   * The header's bytes, as soon as they are in (all there are, if the file ends first or is
+   * not an .rpn file: the decoder's parser then says why).
+   * @returns {Promise<Uint8Array>}
+   */
+  async headerBytes() {
+    while (this.headerSize === undefined && !this.finished) {
+      await new Promise((resolve) => this.waiting.push({ end: Infinity, resolve: () => resolve(null) }));
+    }
+    return this.buffer.slice(0, this.headerSize ?? this.length);
   }
 
   /** The bytes held (a copy). */

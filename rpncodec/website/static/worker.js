@@ -51,7 +51,15 @@ function plain(head) {
   return out;
 }
 
-/** @param {{src: string, layers: number | null, threads: number}} job */
+/**
+ * Decode a job's layers, painting each as early as the bytes allow. The decoder reads every
+ * chunk a call decodes before its first layer, so while the download runs, each pass decodes
+ * the layers that have arrived (from their bytes alone), and a last pass, once everything is
+ * in, decodes what was asked; layers already painted are not sent twice. On a fast link the
+ * whole file is in before the model is ready and there is one pass; on a slow one the earlier
+ * passes run while the link is the bottleneck.
+ * @param {{src: string, layers: number | null, threads: number}} job
+ */
 async function run(job) {
   if (!threadsSet) { // onnxruntime-web reads this once, when its runtime starts
     ort.env.wasm.numThreads = job.threads;
@@ -64,28 +72,52 @@ async function run(job) {
   }
   const f = fetcher;
   const counts = () => ({ fetched: f.fetched, requests: f.requests });
+  /** @type {number[]} each arrived layer's chunk end */
+  const ends = [];
+  let downloading = true;
+  let wake = () => {};
   const download = f.layers(job.layers, (layer, end) => {
+    ends[layer - 1] = end;
     postMessage({ type: "fetched", layer, end, ...counts() });
+    wake();
   });
   let downloadError = null;
-  download.catch((error) => { downloadError = error; });
+  download.catch((error) => { downloadError = error; })
+    .finally(() => { downloading = false; wake(); });
+  let painted = 0;
+  const onLayer = (/** @type {number} */ k, /** @type {any} */ img) => {
+    if (k <= painted) return; // painted by an earlier pass
+    painted = k;
+    const rgba = img.rgba;
+    postMessage({ type: "layer", layer: k, width: img.width, height: img.height,
+      shift: img.shift, rgba, decodeMs: img.decodeMs, bytes: img.bytes,
+      note: img.note ?? null, ...counts() }, [rgba.buffer]);
+  };
   try {
     const source = f.source();
-    const head = readHeader(await source.read(0, 256));
+    const head = readHeader(await f.headerBytes());
     const opened = await model(head.model);
     postMessage({ type: "header", header: plain(head), model: opened.name,
       threads: ort.env.wasm.numThreads, isolated: self.crossOriginIsolated === true });
-    const last = await decodeLayers(opened, source, {
-      layers: job.layers ?? undefined,
-      onLayer: (/** @type {number} */ k, /** @type {any} */ img) => {
-        const rgba = img.rgba;
-        postMessage({ type: "layer", layer: k, width: img.width, height: img.height,
-          shift: img.shift, rgba, decodeMs: img.decodeMs, bytes: img.bytes,
-          note: img.note ?? null, ...counts() }, [rgba.buffer]);
-      },
-    });
+    while (downloading) {
+      if (ends.length > painted) { // layers arrived that are not on screen: an early pass
+        const have = ends.length;
+        try {
+          await decodeLayers(opened, f.buffer.slice(0, ends[have - 1]), { layers: have, onLayer });
+        } catch {
+          break; // a damaged layer: the last pass reports it in the command line's words
+        }
+        continue;
+      }
+      await new Promise((resolve) => { wake = () => resolve(null); });
+    }
     await download.catch(() => null);
     if (downloadError) throw downloadError;
+    if (painted > 0 && painted === (job.layers ?? head.layers)) { // an early pass did it all
+      postMessage({ type: "done", layers: painted, note: null, ...counts() });
+      return;
+    }
+    const last = await decodeLayers(opened, source, { layers: job.layers ?? undefined, onLayer });
     postMessage({ type: "done", layers: last.layer, note: last.note ?? null, ...counts() });
   } catch (error) {
     await download.catch(() => null);

@@ -131,3 +131,81 @@ def png_pixels(report: dict) -> np.ndarray:
 
     data = base64.b64decode(report["png"].split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+class _Pipe:
+    """Chromium's DevTools protocol over ``--remote-debugging-pipe`` (fds 3 and 4: JSON
+    messages separated by NUL bytes), so no WebSocket client is needed."""
+
+    def __init__(self, chromium: str, profile: Path, width: int, height: int) -> None:
+        to_browser_r, self._out = os.pipe()
+        self._in, from_browser_w = os.pipe()
+
+        def fds() -> None:  # in the child: its fd 3 reads our commands, fd 4 writes answers
+            os.dup2(to_browser_r, 3)
+            os.dup2(from_browser_w, 4)
+
+        self.browser = subprocess.Popen(
+            [chromium, *FLAGS, "--remote-debugging-pipe", f"--window-size={width},{height}",
+             f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            pass_fds=(3, 4, to_browser_r, from_browser_w), preexec_fn=fds)
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._id = 0
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        self._id += 1
+        message = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._out, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._in, 1 << 20)
+                if not chunk:
+                    raise RuntimeError("chromium closed its DevTools pipe")
+                self._buffer += chunk
+            raw, self._buffer = self._buffer.split(b"\0", 1)
+            answer = json.loads(raw)
+            if answer.get("id") == self._id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                return answer["result"]
+
+    def close(self) -> None:
+        os.killpg(self.browser.pid, signal.SIGKILL)
+        self.browser.wait()
+        os.close(self._in)
+        os.close(self._out)
+
+
+def screenshot(chromium: str, url: str, png: Path, profile: Path, width: int = 900,
+               height: int = 900, timeout_s: float = 120) -> str:
+    """Open ``url``, wait until the page sets ``body[data-done]``, save the window as ``png``;
+    returns the page's title (headless ``--screenshot`` fires at the load event, before a
+    worker has decoded anything)."""
+    pipe = _Pipe(chromium, profile, width, height)
+    try:
+        target = pipe.call("Target.createTarget", {"url": url})["targetId"]
+        session = pipe.call("Target.attachToTarget", {"targetId": target,
+                                                      "flatten": True})["sessionId"]
+        pipe.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
+                                                         "deviceScaleFactor": 1,
+                                                         "mobile": False}, session)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = pipe.call("Runtime.evaluate", {"expression": "document.body && "
+                                                   "document.body.dataset.done || ''",
+                                                   "returnByValue": True}, session)
+            if state["result"].get("value") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        time.sleep(0.3)  # the last paint
+        shot = pipe.call("Page.captureScreenshot", {"format": "png"}, session)
+        png.write_bytes(base64.b64decode(shot["data"]))
+        return pipe.call("Runtime.evaluate", {"expression": "document.title",
+                                              "returnByValue": True}, session)["result"]["value"]
+    finally:
+        pipe.close()

@@ -82,7 +82,7 @@ function row(m) {
   tr.dataset.layer = String(m.layer);
   const cells = [`${m.layer} of ${full.layers}`, `${m.width}x${m.height}`,
     m.layer > 1 ? own.toLocaleString("en") : `${own.toLocaleString("en")} (with header)`,
-    m.fetched.toLocaleString("en"), m.decodeMs.toFixed(1),
+    m.bytes.toLocaleString("en"), m.decodeMs.toFixed(1),
     (performance.now() - start).toFixed(0)];
   for (const text of cells) {
     const td = document.createElement("td");

@@ -10,6 +10,7 @@ counted from the page's start (runtime, model and file fetches included).
 
     python bench/web_decode.py --json results/web/decode-2026-12-07.json
     python bench/web_decode.py --pause /tmp/trainer.pid --pause /tmp/trainer2.pid
+    python bench/web_decode.py --screenshots results/web     # also the viewer, when done
 
 ``--pause PIDFILE`` stops those processes (SIGSTOP) for each measurement (one page load, well
 under 3 minutes) and always resumes them (SIGCONT), also on failure or interrupt.
@@ -30,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-from web_session import decode_url, run_page, site_server  # noqa: E402
+from web_session import decode_url, run_page, screenshot, site_server  # noqa: E402
 
 from rpncodec import bitstream, website  # noqa: E402
 from rpncodec.cli import main as cli  # noqa: E402
@@ -77,6 +78,8 @@ def main() -> int:
     parser.add_argument("--pause", action="append", default=[], metavar="PIDFILE",
                         help="stop this process while measuring (repeatable)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="save the viewer of "
+                        "each file, once done, as DIR/viewer-kodim23-MODE.png")
     args = parser.parse_args()
     chromium = find_chromium()
     if chromium is None:
@@ -124,6 +127,13 @@ def main() -> int:
                           + ", ".join(f"L{r['layer']} {r['bytes']} B {r['warm_ms']} ms"
                                       for r in rows if r["file"] == name
                                       and r["threads"] == report["threads"]), file=sys.stderr)
+            if args.screenshots:
+                args.screenshots.mkdir(parents=True, exist_ok=True)
+                for mode in ("quality", "spatial"):
+                    url = decode_url(origin, f"kodim23-{mode}.rpn", report="",
+                                     page="view.html")
+                    screenshot(chromium, url, args.screenshots / f"viewer-kodim23-{mode}.png",
+                               tmp / f"profile-shot-{mode}", 820, 920)
     table = ["| model | layer | size | bytes fetched | 1 thread: warm / cold ms | "
              "2 threads: warm / cold ms | on screen (1 thread, cold) ms |",
              "|---|---|---|---|---|---|---|"]

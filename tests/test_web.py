@@ -264,7 +264,32 @@ def _mutations(data: bytes, multi: bytes) -> dict[str, bytes]:
     long_tiles = bitstream.pack(m.header, [first, b"\x00\x01\x00\x00" + second[4:], *rest])
     out.update({"tiled": multi, "tiled, tile table too big": bad_table,
                 "tiled, tile lengths too long": long_tiles})
+    out.update(_v3_mutations(data))
     return out
+
+
+def _v3_mutations(data: bytes) -> dict[str, bytes]:
+    """Version-3 variants of ``data`` (re-packed): its shift bytes changed, cut inside them."""
+    container = bitstream.parse(data)
+    v3 = bitstream.pack(container.header, list(container.chunks))
+    if v3[4] != 3:  # bitstream.py writes version 2: nothing to test yet
+        return {}
+    hsize = bitstream.parse(v3).byte_ranges[0][0]
+    layers = container.header.layers
+
+    def shifts(values: list[int], mode: bytes = b"") -> bytes:
+        body = v3[: hsize - 4 - layers] + bytes(values)
+        body = body[:5] + (mode or body[5:6]) + body[6:]
+        return body + struct.pack(">I", zlib.crc32(body)) + v3[hsize:]
+
+    return {"v3": v3, "v3 truncated to 2": bitstream.truncate(v3, 2),
+            "v3 shifts 2,1,0,0": shifts([2, 1, 0, 0][:layers]),
+            "v3 shift 3": shifts([3] + [0] * (layers - 1)),
+            "v3 shifts increasing": shifts([0] * (layers - 1) + [1]),
+            "v3 cut inside the shifts": v3[: hsize - 4 - layers + 1],
+            "v3 cut before the layer count": v3[: hsize - 4 - layers - 1],
+            "v3 mode byte 3 (spatial-quality)": shifts([2, 1, 0, 0][:layers], b"\x03"),
+            "v3 mode byte 4": shifts([0] * layers, b"\x04")}
 
 
 def container_cases(data: bytes, multi: bytes) -> list[dict]:
@@ -279,7 +304,8 @@ def container_cases(data: bytes, multi: bytes) -> list[dict]:
         h = c.header
         case["header"] = {"mode": h.mode, "model": h.model, "digest": h.digest.hex(),
                           "height": h.height, "width": h.width, "tile": h.tile,
-                          "layers": h.layers}
+                          "layers": h.layers, "version": mutated[4],
+                          "shifts": list(getattr(h, "shifts", [0] * h.layers))}
         case["container"] = {"available": c.available, "damaged": c.damaged,
                              "damage": c.damage, "truncated": c.truncated,
                              "byteRanges": [list(r) for r in c.byte_ranges],

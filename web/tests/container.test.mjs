@@ -41,7 +41,11 @@ test("every mutated file parses and selects as in Python", { skip: needsFixtures
     const got = parsed.value;
     const h = got.header;
     assert.deepEqual({ mode: h.mode, model: h.model, digest: Buffer.from(h.digest).toString("hex"),
-      height: h.height, width: h.width, tile: h.tile, layers: h.layers }, c.header, c.name);
+      height: h.height, width: h.width, tile: h.tile, layers: h.layers, version: h.version,
+      shifts: h.version >= 3 ? h.shifts : c.header.shifts }, c.header, c.name);
+    if (h.version < 3) { // a version-2 file: the mode's shifts for as many levels as declared
+      assert.deepEqual(h.shifts, defaultShifts(h.mode, h.layers), c.name);
+    }
     const tiles = tileGrid(h.height, h.width, h.tile).length;
     assert.deepEqual({ available: got.available, damaged: got.damaged, damage: got.damage,
       truncated: got.truncated, byteRanges: got.byteRanges, trailing: got.trailing,

@@ -52,7 +52,7 @@ from rpncodec.entropy.gaussian import GaussianConditional
 from rpncodec.imageio import atomic_write_bytes, list_images, load_image
 from rpncodec.layers import crcm
 from rpncodec.models import ModelConfig, build_model
-from rpncodec.pyramid import pyramid_images
+from rpncodec.pyramid import layer_references
 from rpncodec.tensors import to_tensor
 from rpncodec.utils.anchors import j2k_decode, j2k_encode
 from rpncodec.utils.evaluate import psnr
@@ -219,9 +219,7 @@ def _measure_image(loaded: LoadedModel, name: str, image: np.ndarray, repeats: i
     h, w = image.shape[:2]
     data = codec.encode(image, loaded)
     container = bitstream.parse(data)
-    layers = container.header.layers
-    reference = (pyramid_images(image, layers) if loaded.config.mode == "spatial"
-                 else [image] * layers)
+    reference = layer_references(image, container.header.shifts)
     for k in range(1, container.header.layers + 1):
         size = (h, w, k)
         if size not in macs:

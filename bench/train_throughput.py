@@ -35,7 +35,7 @@ def measure(trainer: Trainer, steps: int) -> dict[str, float]:
         t0 = time.perf_counter()
         x = trainer.data.batch(cfg.batch, trainer.gen)
         t1 = time.perf_counter()
-        loss = rate_distortion(model(x), x, trainer.lambdas, trainer.cumulative)["loss"]
+        loss = rate_distortion(model(x), x, trainer.lambdas)["loss"]
         t2 = time.perf_counter()
         trainer.opt.zero_grad(set_to_none=True)
         loss.backward()

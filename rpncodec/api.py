@@ -214,20 +214,32 @@ def _source(source: RpnInput) -> bytes | RemoteRpn:
     raise TypeError(f"expected .rpn bytes, a path or a URL, not {type(source).__name__}")
 
 
-def layers_for_width(header: bitstream.Header, width: int) -> int:
-    """The fewest layers of a spatial file that decode at least ``width`` pixels wide (all of
-    them when none is that wide).
+def layers_for_width(header: bitstream.Header, width: int, layers: int | None = None) -> int:
+    """The layer count that decodes the image at least ``width`` pixels wide: the smallest
+    resolution that wide among the file's layers (the full size when none is), with every
+    layer of that resolution, as JPEG 2000's ``reduce`` keeps all quality layers. With
+    ``layers``, at most that many: the last layer of that resolution within the first
+    ``layers`` (a spatial-quality file's width 768 and layers 4 give layer 4 of 5).
 
     Raises:
-        RpncodecError: the file is not a spatial file, or ``width`` is below 1.
+        RpncodecError: the file's layers are all one size, ``width`` is below 1, or the first
+            ``layers`` layers hold none of that resolution.
     """
-    if header.mode != "spatial":
-        raise RpncodecError(f"width applies to spatial files; this is a {header.mode} file "
-                            f"(give layers 1 to {header.layers})")
+    if len(set(header.shifts)) == 1:
+        raise RpncodecError(f"width applies to files with layers at several resolutions; this "
+                            f"is a {header.mode} file (give layers 1 to {header.layers})")
     if width < 1:
         raise RpncodecError(f"width must be at least 1 pixel, not {width}")
-    return next((k for k in range(1, header.layers + 1)
-                 if bitstream.layer_size(header, k)[0] >= width), header.layers)
+    sizes = [bitstream.layer_size(header, k)[0] for k in range(1, header.layers + 1)]
+    wide = next((w for w in sizes if w >= width), sizes[-1])
+    last = max(k for k, w in enumerate(sizes, 1) if w == wide)
+    if layers is None:
+        return last
+    first = sizes.index(wide) + 1
+    if layers < first:
+        raise RpncodecError(f"{width} pixels wide needs at least {first} layers "
+                            f"(layer {first} is the first {wide} wide), not {layers}")
+    return min(last, layers)
 
 
 def partial_note(decoded: Decoded) -> str | None:
@@ -249,12 +261,10 @@ def decode_rpn(source: RpnInput, *, layers: int | None = None, width: int | None
     ``decode``'s."""
     from . import codec
 
-    if layers is not None and width is not None:
-        raise RpncodecError("give layers or width, not both")
     data = _source(source)
     if width is not None or (layers is None and strict):  # the layer count from the header
         header = bitstream.parse(data).header if isinstance(data, bytes) else data.header
-        layers = header.layers if width is None else layers_for_width(header, width)
+        layers = header.layers if width is None else layers_for_width(header, width, layers)
     weights = os.fspath(model) if isinstance(model, os.PathLike) else model
     if isinstance(data, bytes):
         return codec.decode(data, layers, weights, device, backend, max_pixels)
@@ -267,9 +277,10 @@ def decode(source: RpnInput, *, layers: int | None = None, width: int | None = N
     """Decode the first layers of an ``.rpn`` file to an RGB PIL image (what
     ``rpncodec decode`` writes).
 
-    Only the bytes of the layers decoded are read from a URL. A quality file decodes at full
-    size whatever the layer count; a spatial file's layer k of n at ``1/2**(n-k)`` of it
-    (rounding up).
+    Only the bytes of the layers decoded are read from a URL. Each layer decodes at the size
+    its file's header gives it (``info``): a quality file's at full size, a spatial file's at
+    1/4, 1/2 and full size, a spatial-quality file's at 1/4, 1/2, then full size in every
+    further layer (rounding up).
 
     Args:
         source: the file's bytes, its path, its URL (``http(s)://``, ``s3://``, ...) or a
@@ -277,8 +288,10 @@ def decode(source: RpnInput, *, layers: int | None = None, width: int | None = N
         layers: how many layers to decode, 1 to the declared count. Default: every layer,
             or with a damaged or truncated file every intact layer, with a
             ``rpncodec.errors.PartialDecodeWarning`` (unless ``strict``).
-        width: spatial files: decode the fewest layers that are at least this many pixels
-            wide (all of them if none is). Give ``layers`` or ``width``, not both.
+        width: files with layers at several resolutions (spatial, spatial-quality): decode
+            the smallest resolution at least this many pixels wide (the full size if none
+            is), with every layer of that resolution, or with ``layers`` those among the
+            first ``layers`` (``layers_for_width``).
         backend: ``"onnx"`` (ONNX Runtime, the default where installed; no torch) or
             ``"torch"``. Both decode the same pixels.
         model: weights to decode with (an exported ``.pt`` file, an ONNX export folder or an
@@ -304,8 +317,8 @@ def decode(source: RpnInput, *, layers: int | None = None, width: int | None = N
         InputImageError: the path or URL cannot be read.
         ModelError: the file's model is not shipped and ``model`` is not given, the weights
             do not match the file, or an unknown backend or device.
-        RpncodecError: ``layers`` outside 1 to the declared count, ``width`` with a quality
-            file, or both ``layers`` and ``width``.
+        RpncodecError: ``layers`` outside 1 to the declared count, ``width`` with a file
+            whose layers are all one size, or ``layers`` too few for ``width``.
         TypeError: ``source`` is neither bytes, a path, a URL nor an opened file.
     """
     import warnings

@@ -1,10 +1,10 @@
 """The ``.rpn`` container: one file holding every layer of one encoded image.
 
-Layout (format version 2, integers big-endian)::
+Layout (format version 3, integers big-endian)::
 
     header: magic b"\\x89RPN" | version u8 | mode u8 | name length u8 | model name (ASCII)
             | weights digest (8 bytes) | height u32 | width u32 | tile side u32 | layers u8
-            | header CRC32 u32
+            | one shift u8 per layer | header CRC32 u32
     then per layer: payload length u32 | payload CRC32 u32 | payload
     payload of a layer: (n - 1) tile string lengths u32 | the n tile strings, in tile order
 
@@ -17,7 +17,12 @@ still needs only the first k chunks and any prefix of whole layers decodes.
 Layers are ordered so that any prefix decodes; a file cut after layer k (or with layer k+1
 damaged) still yields layers 1..k. :func:`parse` is therefore tolerant and reports how much is
 usable, while :func:`select` applies the policy of what a request for k layers may use.
-Version 1 (no tile field, never tiled) is not read any more.
+Each layer's shift says what it is: its image is the full size halved that many times
+(rounding up), so a reader knows every layer's resolution without knowing the model: 2, 1, 0 in a
+spatial file, 0 for every quality layer, 2, 1, 0, 0, 0 in a spatial-quality file.
+
+Version 2 (no shift bytes: a spatial layer's resolution followed from the mode and the model's
+level count) is still read. Version 1 (no tile field, never tiled) is not read any more.
 """
 
 from __future__ import annotations
@@ -26,14 +31,15 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass, replace
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from rpncodec.errors import BitstreamError, RpncodecError, TruncatedError
 
 MAGIC = b"\x89RPN"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READ_VERSIONS = (2, 3)
 # mode -> the header's mode byte (part of the format: never renumber)
-MODE_BYTES = {"quality": 0, "spatial": 1, "single": 2}
+MODE_BYTES = {"quality": 0, "spatial": 1, "single": 2, "spatial-quality": 3}
 MODES = tuple(MODE_BYTES)
 MAX_SIDE = 65536
 # 16384x16384. Coding is tiled, so the network's memory does not grow with the size; what does
@@ -43,6 +49,7 @@ TILE_MULTIPLE = 64  # spatial mode halves the image twice and its latent twice m
 DEFAULT_TILE = 1024
 MAX_TILE = 2048  # largest tile a decoder accepts: bounds the network's working memory
 MAX_LAYERS = 16
+MAX_SHIFT = 2  # a layer is at most a quarter of the full size (TILE_MULTIPLE = 16 << MAX_SHIFT)
 MAX_PAYLOAD = 2**31
 CHUNK_OVERHEAD = 8  # payload length u32 + payload CRC32 u32
 
@@ -76,18 +83,31 @@ def level_size(height: int, width: int, shift: int) -> tuple[int, int]:
 
 
 def layer_size(header: Header, k: int) -> tuple[int, int]:
-    """``(width, height)`` layer ``k`` of a file with ``header`` decodes to: a spatial layer k
-    of a model of n levels is the image halved ``n - k`` times (rounding up), a quality layer
-    the full size. n is the shipped model's level count (a file cut by ``truncate`` declares
-    fewer layers than its model has), else the layers the file declares."""
-    from .registry import REGISTRY
-
-    if header.mode != "spatial":
-        return header.width, header.height
-    entry = REGISTRY.get(header.model)
-    levels = entry.layers if entry is not None and entry.mode == "spatial" else header.layers
-    lh, lw = level_size(header.height, header.width, max(levels, header.layers) - k)
+    """``(width, height)`` that layer ``k`` (1-based) of a file with ``header`` decodes to: the
+    full size halved ``header.shifts[k - 1]`` times, rounding up."""
+    lh, lw = level_size(header.height, header.width, header.shifts[k - 1])
     return lw, lh
+
+
+def default_shifts(mode: str, layers: int, levels: int | None = None) -> tuple[int, ...]:
+    """The layer shifts of a mode's first ``layers`` layers, for a model of ``levels`` levels
+    (default ``layers``): what a version-2 file (no shift bytes) means, and what a header built
+    without shifts records. Spatial levels halve from the top: n levels are n-1, ..., 0."""
+    n = max(levels or layers, layers)
+    if mode == "spatial":
+        return tuple(n - 1 - k for k in range(layers))
+    if mode == "spatial-quality":
+        return tuple(max(2 - k, 0) for k in range(layers))
+    return (0,) * layers
+
+
+def shifts_problem(shifts: tuple[int, ...]) -> str | None:
+    """Say why a header's layer shifts are impossible, or return None."""
+    if any(not 0 <= s <= MAX_SHIFT for s in shifts):
+        return f"layer shifts {list(shifts)} (each must be 0 to {MAX_SHIFT})"
+    if any(a < b for a, b in pairwise(shifts)):
+        return f"layer shifts {list(shifts)} (a layer cannot be smaller than the one before)"
+    return None
 
 
 def tile_problem(tile: int) -> str | None:
@@ -145,9 +165,9 @@ def split_tiles(payload: bytes, tiles: int) -> list[bytes]:
     return [payload[a:b] for a, b in zip(starts, stops, strict=True)]
 
 
-def header_size(model: str) -> int:
-    """Number of bytes of the header of a file made with model name ``model``."""
-    return HEADER_FIXED.size + len(model.encode("ascii")) + HEADER_TAIL.size + U32.size
+def header_size(model: str, layers: int) -> int:
+    """Number of bytes of the header of a file of ``layers`` layers made with model ``model``."""
+    return HEADER_FIXED.size + len(model.encode("ascii")) + HEADER_TAIL.size + layers + U32.size
 
 
 @dataclass(frozen=True)
@@ -161,6 +181,8 @@ class Header:
     width: int
     layers: int
     tile: int = DEFAULT_TILE  # tile side; an image no larger than this is one tile
+    # each layer's resolution: halvings of the full size (default: the mode's, default_shifts)
+    shifts: tuple[int, ...] = ()
 
     @property
     def tiles(self) -> int:
@@ -186,6 +208,14 @@ class Header:
         problem = tile_problem(self.tile)
         if problem:
             raise BitstreamError(f".rpn header declares {problem}")
+        shifts = tuple(self.shifts) or default_shifts(self.mode, self.layers)
+        if len(shifts) != self.layers:
+            raise BitstreamError(f".rpn header declares {self.layers} layers but "
+                                 f"{len(shifts)} layer shifts")
+        problem = shifts_problem(shifts)
+        if problem:
+            raise BitstreamError(f".rpn header declares {problem}")
+        object.__setattr__(self, "shifts", shifts)
 
     def to_bytes(self) -> bytes:
         """Serialize, including the trailing header CRC32."""
@@ -194,6 +224,7 @@ class Header:
             HEADER_FIXED.pack(MAGIC, FORMAT_VERSION, MODE_BYTES[self.mode], len(name))
             + name
             + HEADER_TAIL.pack(self.digest, self.height, self.width, self.tile, self.layers)
+            + bytes(self.shifts)
         )
         return body + U32.pack(zlib.crc32(body))
 
@@ -232,17 +263,22 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
         raise TruncatedError("file is empty (0 bytes), so it holds no .rpn header")
     if data[: len(MAGIC)] != MAGIC[: len(data)]:
         raise BitstreamError("not an .rpn file (wrong magic)")
-    if len(data) > 4 and data[4] != FORMAT_VERSION:
+    if len(data) > 4 and data[4] not in READ_VERSIONS:
         raise BitstreamError(
             f"unsupported .rpn format version {data[4]} "
-            f"(this rpncodec reads version {FORMAT_VERSION})"
+            f"(this rpncodec reads versions {READ_VERSIONS[0]} to {READ_VERSIONS[-1]})"
         )
     if len(data) < HEADER_FIXED.size:
         raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
-    _, _, mode_byte, name_len = HEADER_FIXED.unpack_from(data)
+    _, version, mode_byte, name_len = HEADER_FIXED.unpack_from(data)
     if not 1 <= name_len <= 64:
         raise BitstreamError(f"damaged .rpn header (model name length {name_len})")
-    size = HEADER_FIXED.size + name_len + HEADER_TAIL.size + U32.size
+    tail_at = HEADER_FIXED.size + name_len
+    size = tail_at + HEADER_TAIL.size + U32.size
+    if version >= 3:  # one shift byte per layer: the layer count comes first
+        if len(data) < tail_at + HEADER_TAIL.size:
+            raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
+        size += data[tail_at + HEADER_TAIL.size - 1]
     if len(data) < size:
         raise TruncatedError(
             f"file is truncated inside its header (only {len(data)} of {size} bytes)"
@@ -257,10 +293,23 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
         raise BitstreamError(
             "invalid model name in .rpn header (must be ASCII letters, digits, . _ -)"
         )
-    digest, height, width, tile, layers = HEADER_TAIL.unpack_from(data,
-                                                                  HEADER_FIXED.size + name_len)
-    header = Header(MODES[mode_byte], name.decode("ascii"), digest, height, width, layers, tile)
+    digest, height, width, tile, layers = HEADER_TAIL.unpack_from(data, tail_at)
+    mode, model = MODES[mode_byte], name.decode("ascii")
+    if version >= 3:
+        shifts = tuple(data[tail_at + HEADER_TAIL.size : size - U32.size])
+    else:
+        shifts = default_shifts(mode, layers, _registry_levels(model, mode))
+    header = Header(mode, model, digest, height, width, layers, tile, shifts)
     return header, size
+
+
+def _registry_levels(model: str, mode: str) -> int | None:
+    """Levels of the shipped ``model`` of ``mode`` (None if it is not one): a version-2 spatial
+    file cut by ``truncate`` declares fewer layers than its model has levels."""
+    from .registry import REGISTRY
+
+    entry = REGISTRY.get(model)
+    return entry.layers if entry is not None and entry.mode == mode else None
 
 
 def parse(data: bytes) -> Container:
@@ -360,10 +409,12 @@ def prefix_size(container: Container, layers: int) -> int:
 def truncate(data: bytes, layers: int) -> bytes:
     """Cut a file down to its first ``layers`` layers, as a valid file declaring that many.
 
-    The chunks are copied byte for byte; only the header's layer count (and its CRC) changes.
+    The chunks are copied byte for byte; only the header's layer count and shifts (and its
+    CRC) change. A version-2 file comes out as version 3.
     """
     container = parse(data)
     select(container, layers)
     start = container.byte_ranges[0][0]
     end = container.byte_ranges[layers - 1][1]
-    return replace(container.header, layers=layers).to_bytes() + bytes(data[start:end])
+    header = replace(container.header, layers=layers, shifts=container.header.shifts[:layers])
+    return header.to_bytes() + bytes(data[start:end])

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # `truncate` start without them (docs/performance.md).
 
 SAMPLE = Path(__file__).parent / "samples" / "kodim23.png"
-ENCODE_MODES = ("quality", "spatial")  # what --mode picks a shipped model for
+ENCODE_MODES = ("quality", "spatial", "spatial-quality")  # what --mode picks a shipped model for
 EXIT_STATUSES = (
     (0, "success (decode without --strict: also when a damaged or truncated file decoded "
         "fewer layers than it declares, with a warning on stderr)"),
@@ -102,10 +102,10 @@ def cmd_decode(args: argparse.Namespace) -> int:
     else:
         check_not_same_file(args.input, args.output)
         source = None
-    decoded = decode_rpn(source or args.input, layers=args.layers, model=args.model,
-                         backend=args.backend, device=args.device, strict=args.strict,
-                         max_pixels=args.max_pixels)
-    note = partial_note(decoded) if args.layers is None else None
+    decoded = decode_rpn(source or args.input, layers=args.layers, width=args.width,
+                         model=args.model, backend=args.backend, device=args.device,
+                         strict=args.strict, max_pixels=args.max_pixels)
+    note = partial_note(decoded) if args.layers is None and args.width is None else None
     if note:
         print(f"rpncodec: warning: {note}", file=sys.stderr)
     save_image(decoded.image, args.output)
@@ -413,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the default model), or auto: every candidate model of the mode codes the "
                    "image and the best file is kept")
     s.add_argument("--mode", choices=ENCODE_MODES, help="quality: layers add "
-                   "quality (default); spatial: layers decode at 1/4, 1/2 and full resolution "
+                   "quality (default); spatial: layers decode at 1/4, 1/2 and full resolution; "
+                   "spatial-quality: 1/4, 1/2, then full resolution at increasing quality "
                    "(picks that mode's shipped model)")
     s.add_argument("--tile", type=int, default=bitstream.DEFAULT_TILE,
                    help=f"tile side, a multiple of {bitstream.TILE_MULTIPLE} up to "
@@ -448,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "the format follows the suffix (.png, .ppm, .bmp, .tif, ...; PNG if none)")
     s.add_argument("--layers", type=int, metavar="K", help="how many layers to use (default: "
                    "all; of a damaged or truncated file, every intact layer, with a warning)")
+    s.add_argument("--width", type=int, metavar="W", help="spatial and spatial-quality files: "
+                   "the smallest resolution at least W pixels wide (the full size if none is), "
+                   "with all its layers, or with --layers K those among the first K")
     s.add_argument("--model", help="weights to decode with (default: the model the file names)")
     s.add_argument("--device", default="cpu", help="where the network runs: cpu (default), "
                    "cuda or cuda:N (bit-exact only on the kind of device that encoded)")
@@ -601,7 +605,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="shipped model name or exported .pt file (default: the "
                    "default model, or --mode's)")
     s.add_argument("--mode", choices=ENCODE_MODES,
-                   help="use this mode's shipped model (spatial: 1/4, 1/2, full resolution)")
+                   help="use this mode's shipped model (spatial: 1/4, 1/2, full resolution; "
+                   "spatial-quality: 1/4, 1/2, then full resolution at increasing quality)")
     s.add_argument("--out", default="demo-out", help="folder to write sample.rpn and "
                    "layerK.png to (created if missing; default demo-out)")
     s.set_defaults(func=cmd_demo)

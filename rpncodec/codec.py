@@ -74,7 +74,8 @@ def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE, refine: i
         for layer, string in zip(per_layer, strings, strict=True):
             layer.append(string)
     header = bitstream.Header(mode=loaded.config.mode, model=loaded.name, digest=loaded.digest,
-                              height=h, width=w, layers=len(per_layer), tile=tile)
+                              height=h, width=w, layers=len(per_layer), tile=tile,
+                              shifts=loaded.config.layer_shifts[: len(per_layer)])
     return bitstream.pack(header, [bitstream.join_tiles(layer) for layer in per_layer])
 
 
@@ -97,6 +98,9 @@ def model_for(header: bitstream.Header, model: str | Coder | None = None,
         raise ModelError(f"file declares a {header.mode} stream of {header.layers} layers, "
                          f"which {loaded.name} ({loaded.config.mode}, "
                          f"{loaded.config.layers} layers) cannot decode")
+    if header.shifts != loaded.config.layer_shifts[: header.layers]:
+        raise ModelError(f"file declares layer shifts {list(header.shifts)}, but "
+                         f"{loaded.name}'s layers have {list(loaded.config.layer_shifts)}")
     return loaded
 
 

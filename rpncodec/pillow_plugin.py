@@ -8,18 +8,20 @@ Pillow names its other unregistered formats (``image/x-tga``, ``image/x-pcx``).
 
 Opening reads only the header: the image reports mode ``RGB`` and the full size, and Pillow
 applies ``Image.MAX_IMAGE_PIXELS`` to that size as for any format. ``im.header`` is the parsed
-header; ``im.info`` holds ``model`` (the encoder's name), ``rpn_mode`` (``quality`` or
-``spatial``) and ``rpn_layers`` (the declared layer count). Before ``load()`` (which
-any pixel access triggers) the decode can be narrowed, as with Pillow's JPEG 2000 plugin:
+header; ``im.info`` holds ``model`` (the encoder's name), ``rpn_mode`` (``quality``,
+``spatial``, ``spatial-quality`` or ``single``) and ``rpn_layers`` (the declared layer count).
+Before ``load()`` (which any pixel access triggers) the decode can be narrowed, as with
+Pillow's JPEG 2000 plugin:
 
 - ``im.layers = k`` decodes only the first k layers (0, the default, means all). Only their
   bytes are read from the file.
-- ``im.reduce = r`` decodes a spatial file at ``1/2**r`` of its size (its layers up to
-  ``n - r``); ``size`` changes on ``load()`` to the size decoded (which rounds up: a 4n+1
-  side halves to 2n+1). A quality file has no lower resolution and refuses ``reduce``.
-- ``im.draft(None, (w, h))`` picks the smallest spatial resolution at least ``w x h``, and
-  sets ``size`` at once (``Image.thumbnail`` calls it, so thumbnails of spatial files decode
-  only the layers they need).
+- ``im.reduce = r`` decodes a spatial or spatial-quality file at ``1/2**r`` of its size
+  (its layers up to the last of that resolution); ``size`` changes on ``load()`` to the size
+  decoded (which rounds up: a 4n+1 side halves to 2n+1). A quality file has no lower
+  resolution and refuses ``reduce``.
+- ``im.draft(None, (w, h))`` picks the smallest resolution at least ``w x h`` of such a file,
+  and sets ``size`` at once (``Image.thumbnail`` calls it, so thumbnails decode only the
+  layers they need).
 - ``im.backend`` (``"onnx"`` or ``"torch"``) and ``im.model`` (a weights file, for files of
   a model rpncodec does not ship) choose the decoder, as for ``rpncodec.decode``.
 
@@ -115,28 +117,31 @@ class RpnImageFile(ImageFile.ImageFile):
             raise ValueError(f"layers must be 0 (all) or 1 to {h.layers}, not {k!r}")
         if not r:
             return k or None
-        if h.mode != "spatial":
-            raise ValueError(f"reduce needs a spatial .rpn file; this one is {h.mode} "
-                             "(its layers are all full size: set layers instead)")
-        if not isinstance(r, int) or not 0 < r < h.layers:
-            raise ValueError(f"reduce must be 0 to {h.layers - 1} for this file, not {r!r}")
-        if k and k != h.layers - r:
+        if len(set(h.shifts)) == 1:
+            raise ValueError(f"reduce needs a .rpn file with layers at several resolutions; "
+                             f"this one is {h.mode} (its layers are all one size: set layers "
+                             "instead)")
+        if not isinstance(r, int) or r not in h.shifts:
+            raise ValueError(f"reduce must be 0 to {max(h.shifts)} for this file, not {r!r}")
+        last = max(j for j, s in enumerate(h.shifts, 1) if s == r)  # all its quality layers
+        if k and h.shifts[k - 1] != r:
             raise ValueError(f"layers={k} and reduce={r} disagree: reduce={r} is layer "
-                             f"{h.layers - r} of {h.layers}")
-        return h.layers - r
+                             f"{last} of {h.layers}")
+        return k or last
 
     def draft(self, mode: str | None, size: tuple[int, int] | None
               ) -> tuple[str, tuple[int, int, float, float]] | None:
-        """Configure a spatial file to decode at the smallest resolution that is at least
-        ``size`` (``mode`` is ignored: the file decodes to RGB); None for a quality file, an
-        image already loaded, or no ``size``."""
+        """Configure a file with layers at several resolutions (spatial, spatial-quality) to
+        decode at the smallest resolution that is at least ``size`` (``mode`` is ignored: the
+        file decodes to RGB); None for a file whose layers are all one size, an image already
+        loaded, or no ``size``."""
         h = self.header
-        if h.mode != "spatial" or self._im is not None or not size:
+        if len(set(h.shifts)) == 1 or self._im is not None or not size:
             return None
         ratio = min(h.width // max(size[0], 1), h.height // max(size[1], 1))
-        r = min(max(ratio, 1).bit_length() - 1, h.layers - 1)
+        r = max(s for s in h.shifts if s <= max(ratio, 1).bit_length() - 1)
         self._reduce, self.layers = r, 0
-        self._size = bitstream.layer_size(h, h.layers - r)
+        self._size = bitstream.layer_size(h, max(j for j, s in enumerate(h.shifts, 1) if s == r))
         return self.mode, (0, 0, h.width / 2**r, h.height / 2**r)
 
     def load(self) -> Image.core.PixelAccess | None:

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from .bitstream import level_size
 from .tensors import to_image, to_tensor
 
-__all__ = ["downsample2", "level_size", "pyramid", "pyramid_images"]
+__all__ = ["downsample2", "layer_references", "level_size", "pyramid", "pyramid_images"]
 
 
 def downsample2(x: Tensor) -> Tensor:
@@ -41,3 +41,11 @@ def pyramid(x: Tensor, levels: int) -> list[Tensor]:
 def pyramid_images(image: np.ndarray, levels: int) -> list[np.ndarray]:
     """The uint8 ``[H, W, 3]`` reference images of a spatial stream, coarsest first."""
     return [to_image(t) for t in pyramid(to_tensor(image), levels)]
+
+
+def layer_references(image: np.ndarray, shifts: tuple[int, ...]) -> list[np.ndarray]:
+    """What each layer of a file with these layer shifts is compared with: ``image`` halved
+    that many times by the pyramid the model was trained on (the image itself at shift 0)."""
+    top = max(shifts)
+    levels = pyramid_images(image, top + 1) if top else [image]
+    return [levels[top - s] for s in shifts]

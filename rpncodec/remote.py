@@ -32,7 +32,7 @@ from typing import Protocol
 from . import bitstream
 from .errors import InputImageError, RpncodecError
 
-PROBE = bitstream.header_size("x" * 64) + bitstream.CHUNK_OVERHEAD
+PROBE = bitstream.header_size("x" * 64, bitstream.MAX_LAYERS) + bitstream.CHUNK_OVERHEAD
 TIMEOUT_S = 30.0
 MAX_FILE = 2**31  # no .rpn file rpncodec writes is larger; a server claiming more is refused
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

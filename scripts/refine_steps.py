@@ -43,7 +43,7 @@ def main() -> None:
             latents = refine_latents(model, x, steps)
             seconds = time.perf_counter() - t0
             with torch.no_grad():
-                rd = rate_distortion(model(x, None, latents), x, lambdas, mode == "quality")
+                rd = rate_distortion(model(x, None, latents), x, lambdas)
             loss = float(rd["loss"])
             base = base or loss
             layers = " ".join(f"{float(b):.4f}/{psnr_from_mse(float(d)):.2f}"

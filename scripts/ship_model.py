@@ -35,14 +35,13 @@ from rpncodec import bitstream, codec
 from rpncodec.cli import SAMPLE
 from rpncodec.imageio import load_image
 from rpncodec.metrics import psnr
-from rpncodec.pyramid import pyramid_images
+from rpncodec.pyramid import layer_references
 from rpncodec.zoo import load_model
 loaded = load_model({name!r})
 image = load_image(SAMPLE)
 data = codec.encode(image, loaded)
 container = bitstream.parse(data)
-n = container.header.layers
-refs = pyramid_images(image, n) if loaded.config.mode == "spatial" else [image] * n
+refs = layer_references(image, container.header.shifts)
 print(json.dumps([(bitstream.prefix_size(container, k),
                    round(psnr(ref, codec.decode(data, k, loaded).image), 3))
                   for k, ref in enumerate(refs, 1)]))

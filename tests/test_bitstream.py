@@ -24,12 +24,14 @@ def raw_header(**fields) -> bytes:
     values = {"version": bitstream.FORMAT_VERSION, "mode": 0, "name": b"m", "digest": bytes(8)}
     values |= {"height": 4, "width": 4, "tile": 1024, "layers": 1}
     values.update(fields)
+    shifts = values.get("shifts", bytes(values["layers"]) if values["version"] >= 3 else b"")
     body = (
         bitstream.HEADER_FIXED.pack(bitstream.MAGIC, values["version"], values["mode"],
                                     len(values["name"]))
         + values["name"]
         + bitstream.HEADER_TAIL.pack(values["digest"], values["height"], values["width"],
                                      values["tile"], values["layers"])
+        + shifts
     )
     return body + bitstream.U32.pack(zlib.crc32(body))
 
@@ -41,7 +43,7 @@ def test_round_trip():
     assert (container.available, container.damaged, container.truncated) == (3, None, False)
     assert select(container, None) == PAYLOADS
     assert select(container, 2) == PAYLOADS[:2]
-    assert len(HEADER.to_bytes()) == bitstream.header_size(HEADER.model)
+    assert len(HEADER.to_bytes()) == bitstream.header_size(HEADER.model, 3)
 
 
 def test_all_modes_round_trip():
@@ -53,14 +55,14 @@ def test_all_modes_round_trip():
 def test_byte_ranges_and_prefix_size():
     data = packed()
     container = parse(data)
-    start = bitstream.header_size(HEADER.model)
+    start = bitstream.header_size(HEADER.model, 3)
     for (begin, end), payload in zip(container.byte_ranges, PAYLOADS, strict=True):
         assert begin == start and end == begin + 8 + len(payload)
         start = end
     assert prefix_size(container, 3) == len(data)
-    assert prefix_size(container, 1) == len(
-        pack(Header("quality", "rpn-q.v1", bytes(range(8)), 48, 64, 1), PAYLOADS[:1])
-    )
+    # a layer's rate counts the whole file's header (with every layer's shift byte)
+    one = pack(Header("quality", "rpn-q.v1", bytes(range(8)), 48, 64, 1), PAYLOADS[:1])
+    assert prefix_size(container, 1) == len(one) + 2
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3])
@@ -80,7 +82,7 @@ def test_truncate_refuses_missing_layers():
 
 def test_cut_at_every_offset():
     data = packed()
-    size = bitstream.header_size(HEADER.model)
+    size = bitstream.header_size(HEADER.model, 3)
     ends = [end for _, end in parse(data).byte_ranges]
     for cut in range(len(data)):
         prefix = data[:cut]
@@ -128,7 +130,7 @@ def test_damaged_second_chunk():
 
 def test_damaged_first_chunk_with_all_layers():
     data = bytearray(packed())
-    data[bitstream.header_size(HEADER.model) + 8] ^= 1
+    data[bitstream.header_size(HEADER.model, 3) + 8] ^= 1
     with pytest.raises(BitstreamError, match=r"layer 1 of 3 is damaged.*no layer can be decoded"):
         select(parse(bytes(data)), None)
 
@@ -146,14 +148,14 @@ def test_wrong_magic():
             parse(data)
 
 
-@pytest.mark.parametrize("version", [1, 3])
+@pytest.mark.parametrize("version", [1, 4])
 def test_unknown_version(version):
     data = bytearray(packed())
     data[4] = version
     with pytest.raises(BitstreamError) as info:
         parse(bytes(data))
     assert str(info.value) == (
-        f"unsupported .rpn format version {version} (this rpncodec reads version 2)")
+        f"unsupported .rpn format version {version} (this rpncodec reads versions 2 to 3)")
     assert not isinstance(info.value, TruncatedError)
 
 
@@ -204,7 +206,7 @@ def test_header_records_the_tile_side_and_one_tile_payload_is_the_string():
     assert c.header.tile == 64 and c.header == header
     assert bitstream.split_tiles(c.chunks[1], 8) == strings
     assert bitstream.join_tiles([b"abc"]) == b"abc"
-    assert len(header.to_bytes()) == bitstream.header_size("m") == 33
+    assert len(header.to_bytes()) == bitstream.header_size("m", 2) == 35
 
 
 def test_damaged_tile_table_keeps_the_layers_before_it():
@@ -218,7 +220,9 @@ def test_damaged_tile_table_keeps_the_layers_before_it():
 
 
 def test_bad_header_fields_refused():
-    bad = [raw_header(mode=3), raw_header(name=b"a b"), raw_header(layers=0), raw_header(layers=17)]
+    bad = [raw_header(mode=4), raw_header(name=b"a b"), raw_header(layers=0), raw_header(layers=17),
+           raw_header(layers=2, shifts=bytes([0, 1])), raw_header(shifts=bytes([3])),
+           raw_header(version=4)]
     for data in bad:
         with pytest.raises(BitstreamError):
             parse(data)
@@ -258,3 +262,41 @@ def test_mutated_file_never_crashes(flips, cut):
             data[position] = value
     with contextlib.suppress(BitstreamError):
         select(parse(bytes(data[: len(data) - cut % 8])), None)
+
+
+def test_layer_shifts_say_what_each_layer_is():
+    for mode, shifts in [("quality", (0, 0, 0, 0)), ("spatial", (2, 1, 0)),
+                         ("spatial-quality", (2, 1, 0, 0, 0))]:
+        header = Header(mode, "m", bytes(8), 100, 203, len(shifts))
+        assert header.shifts == shifts
+        back = parse(pack(header, [b""] * len(shifts))).header
+        assert back.shifts == shifts and back == header
+        sizes = [bitstream.layer_size(back, k + 1) for k in range(len(shifts))]
+        assert sizes == [(-(-203 // 2**s), -(-100 // 2**s)) for s in shifts]
+
+
+def test_truncate_keeps_the_first_layers_shifts():
+    header = Header("spatial-quality", "m", bytes(8), 64, 64, 5)
+    cut = parse(bitstream.truncate(pack(header, [b"a", b"b", b"c", b"d", b"e"]), 2)).header
+    assert cut.layers == 2 and cut.shifts == (2, 1)
+    assert bitstream.layer_size(cut, 2) == (32, 32)
+
+
+def test_impossible_shifts_refused():
+    with pytest.raises(BitstreamError, match="cannot be smaller"):
+        Header("quality", "m", bytes(8), 64, 64, 2, shifts=(0, 1))
+    with pytest.raises(BitstreamError, match="0 to 2"):
+        Header("spatial", "m", bytes(8), 64, 64, 1, shifts=(3,))
+    with pytest.raises(BitstreamError, match="2 layers but 1 layer shifts"):
+        Header("quality", "m", bytes(8), 64, 64, 2, shifts=(0,))
+
+
+def test_version_2_files_are_read_with_the_modes_shifts():
+    """Version 2 had no shift bytes: a spatial file's layers halve from its model's top level
+    (a cut file of a shipped model keeps its layers' real sizes)."""
+    v2 = raw_header(version=2, mode=1, name=b"rpn-spatial-cond", layers=1, height=64, width=64)
+    header = parse(v2).header
+    assert header.shifts == (2,) and bitstream.layer_size(header, 1) == (16, 16)
+    v2 = raw_header(version=2, mode=1, name=b"other", layers=2, height=64, width=64)
+    assert parse(v2).header.shifts == (1, 0)
+    assert parse(raw_header(version=2, layers=3)).header.shifts == (0, 0, 0)

@@ -207,7 +207,8 @@ def test_truncated_copy_decodes_identically_to_decoding_that_many_layers(capsys,
     cut = tmp_path / "cut.rpn"
     code, _, err = cli(capsys, "truncate", coded.rpn, "-o", cut, "--layers", k)
     assert code == 0, err
-    assert len(cut.read_bytes()) == chunk_range(coded.data, k)[1]
+    # the first k chunks, and a header with k shift bytes instead of LAYERS
+    assert len(cut.read_bytes()) == chunk_range(coded.data, k)[1] - (LAYERS - k)
     code, out, _ = cli(capsys, "info", cut)
     assert f"{k} layers declared, {k} complete" in out
     png = tmp_path / "cut.png"
@@ -353,7 +354,7 @@ def _flip(data: bytes, at: int) -> bytes:
 
 BAD_RPN = {
     "wrong-magic": (lambda d: b"\x89PNG" + d[4:], "magic"),
-    "version-3": (lambda d: d[:4] + b"\x03" + d[5:], "version 3"),
+    "version-4": (lambda d: d[:4] + b"\x04" + d[5:], "version 4"),
     "name-byte-flipped": (lambda d: _flip(d, NAME_OFFSET + 1), "damaged .rpn header"),
     "huge-declared-size": (lambda d: with_header_fields(d, 70000, 70000), "70000x70000"),
     "text": (lambda d: b"hello, I am not an rpn file\n", "magic"),
@@ -394,11 +395,11 @@ def test_info_of_file_with_bad_header_fails_with_one_line(capsys, coded, tmp_pat
 def test_unknown_version_is_reported_even_though_the_header_crc_matches_the_old_byte(capsys,
                                                                                      coded,
                                                                                      tmp_path):
-    # The version is checked before the CRC, so a version-3 file with a CRC made for version 3
+    # The version is checked before the CRC, so a version-4 file with a CRC made for version 4
     # is reported the same way: as an unsupported version, not as damage.
-    data = with_header(coded.data, version=3)
+    data = with_header(coded.data, version=4)
     line = fails(capsys, "info", write_rpn(tmp_path, data))
-    assert "unsupported .rpn format version 3" in line
+    assert "unsupported .rpn format version 4" in line
 
 
 @pytest.mark.parametrize("what", ["directory", "missing"])

@@ -9,6 +9,7 @@ drift from the code."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 import struct
@@ -55,8 +56,10 @@ def page_checks(last_column: str) -> dict[int, tuple[str, list[re.Pattern]]]:
 
 
 def _pattern(template: str) -> re.Pattern:
-    parts = re.split(r"\b(?:32\+n|WxH|[VSnMLTXY])\b", template)
-    return re.compile(r"\d+(?:x\d+)?".join(re.escape(p) for p in parts))
+    """``Z`` stands for a list of numbers, the other placeholders for one number (or WxH)."""
+    lists = [re.split(r"\b(?:32\+n\+L|32\+n|WxH|[VSnMLTXY])\b", t) for t in template.split("Z")]
+    return re.compile(r"\[[\d, ]*\]".join(r"\d+(?:x\d+)?".join(map(re.escape, parts))
+                                          for parts in lists))
 
 
 # --- the container, as the page lays it out -----------------------------------------------------
@@ -68,18 +71,35 @@ def header_problem(data: bytes) -> int | None:
     checks = [
         lambda: size >= 1,
         lambda: data[:4] == MAGIC[:size],
-        lambda: size <= 4 or data[4] == 2,
+        lambda: size <= 4 or data[4] in (2, 3),
         lambda: size >= 7,
         lambda: 1 <= n <= 64,
-        lambda: size >= 32 + n,
-        lambda: struct.unpack(">I", data[28 + n:32 + n])[0] == zlib.crc32(data[:28 + n]),
-        lambda: data[5] <= 2,
+        lambda: (data[4] == 2 or size >= 28 + n) and size >= header_length(data),
+        lambda: struct.unpack(">I", data[header_length(data) - 4:header_length(data)])[0]
+        == zlib.crc32(data[:header_length(data) - 4]),
+        lambda: data[5] <= 3,
         lambda: re.fullmatch(rb"[A-Za-z0-9._-]+", data[7:7 + n]) is not None,
         lambda: image_size_ok(*fields(data)[1:3]),
         lambda: 1 <= fields(data)[4] <= 16,
         lambda: fields(data)[3] % 64 == 0 and 64 <= fields(data)[3] <= 2048,
+        lambda: all(s <= 2 for s in shifts(data)),
+        lambda: all(a >= b for a, b in itertools.pairwise(shifts(data))),
     ]
     return next((i for i, ok in enumerate(checks, 1) if not ok()), None)
+
+
+def header_length(data: bytes) -> int:
+    """32 + n, and one shift byte per layer in version 3."""
+    return 32 + data[6] + (data[27 + data[6]] if data[4] == 3 else 0)
+
+
+def shifts(data: bytes) -> list[int]:
+    """The layer shifts: the header's bytes (version 3), or derived from the mode (version 2,
+    a model of 3 levels in spatial mode)."""
+    n, layers = data[6], fields(data)[4]
+    if data[4] == 3:
+        return list(data[28 + n:28 + n + layers])
+    return [3 - k for k in range(1, layers + 1)] if data[5] == 1 else [0] * layers
 
 
 def image_size_ok(height: int, width: int) -> bool:
@@ -97,14 +117,17 @@ def read_header(data: bytes) -> tuple[dict, int]:
     n = data[6]
     digest, height, width, tile, layers = fields(data)
     return dict(mode=data[5], name=data[7:7 + n].decode("ascii"), digest=digest, height=height,
-                width=width, tile=tile, layers=layers), 32 + n
+                width=width, tile=tile, layers=layers, shifts=shifts(data)), header_length(data)
 
 
 def forge(mode: int = 0, name: bytes = b"tiny-q", height: int = 80, width: int = 130,
-          tile: int = 64, layers: int = 4, name_length: int | None = None) -> bytes:
-    """A header with a correct CRC, whatever its fields."""
-    body = (MAGIC + bytes([2, mode, len(name) if name_length is None else name_length]) + name
-            + struct.pack(">8sIIIB", bytes(8), height, width, tile, layers))
+          tile: int = 64, layers: int = 4, name_length: int | None = None,
+          layer_shifts: bytes | None = None) -> bytes:
+    """A version-3 header with a correct CRC, whatever its fields (shifts: all 0 unless
+    given)."""
+    body = (MAGIC + bytes([3, mode, len(name) if name_length is None else name_length]) + name
+            + struct.pack(">8sIIIB", bytes(8), height, width, tile, layers)
+            + (bytes(layers) if layer_shifts is None else layer_shifts))
     return body + struct.pack(">I", zlib.crc32(body))
 
 
@@ -289,17 +312,25 @@ def verdict(data: bytes) -> tuple[str, str] | None:
 
 def test_the_header_checks_come_in_the_documented_order_with_their_errors(coded) -> None:
     rows = page_checks("rpncodec's message")
-    assert sorted(rows) == list(range(1, 13))
+    assert sorted(rows) == list(range(1, 15))
     good = forge()
+    version2 = MAGIC + bytes([2, 0, 6]) + b"tiny-q" + struct.pack(">8sIIIB", bytes(8), 80, 130,
+                                                                     64, 4)
+    version2 += struct.pack(">I", zlib.crc32(version2))
     bad_crc = good[:-1] + bytes([good[-1] ^ 1])
     cases = [
-        b"", b"X", b"\x89", b"\x89RP", MAGIC, b"\x89RPX", b"\x89RPN\x03", b"\x89RPN\x01\x00",
+        b"", b"X", b"\x89", b"\x89RP", MAGIC, b"\x89RPX", b"\x89RPN\x04", b"\x89RPN\x01\x00",
         good[:5], good[:6], good[:7], good[:20], good[:-1], good[:6] + b"\x00abc",
         forge(name_length=0), forge(name_length=65)[:40], forge(name_length=10), bad_crc,
-        forge(mode=3), forge(name=b"a/b"), forge(mode=3, name=b"a/b"), forge(height=0),
+        forge(mode=4), forge(name=b"a/b"), forge(mode=4, name=b"a/b"), forge(height=0),
         forge(width=70000), forge(height=20000, width=20000), forge(name=b"a b", height=0),
         forge(layers=0), forge(layers=17), forge(height=0, layers=0), forge(tile=100),
         forge(tile=4096), forge(tile=0), forge(layers=0, tile=100), good, coded,
+        good[:33], forge(layers=5)[:36], forge(layer_shifts=b"\x03\x02\x01\x00"),
+        forge(layer_shifts=b"\x02\x01\x00\x01"), forge(layer_shifts=b"\x03\x00\x01\x00"),
+        forge(tile=100, layer_shifts=b"\x09" * 4),
+        forge(mode=1, layers=3, layer_shifts=b"\x02\x01\x00"),
+        version2, version2[:-1], version2[:5] + b"\x01" + version2[6:],
     ]
     failed = set()
     for data in cases:

@@ -37,9 +37,12 @@ def headers(draw, max_layers: int = bitstream.MAX_LAYERS, max_tiles: int | None 
         tile = max(tile, *(-(-side // max_tiles) for side in (height, width)))
         tile = min(bitstream.MAX_TILE, -(-tile // bitstream.TILE_MULTIPLE)
                    * bitstream.TILE_MULTIPLE)
+    layers = draw(st.integers(1, max_layers))
+    shifts = sorted(draw(st.lists(st.integers(0, bitstream.MAX_SHIFT), min_size=layers,
+                                  max_size=layers)), reverse=True)
     return Header(draw(st.sampled_from(bitstream.MODES)), draw(names),
-                  draw(st.binary(min_size=8, max_size=8)), height, width,
-                  draw(st.integers(1, max_layers)), tile)
+                  draw(st.binary(min_size=8, max_size=8)), height, width, layers, tile,
+                  tuple(shifts))
 
 
 @st.composite
@@ -130,7 +133,7 @@ def test_header_round_trip(file):
     assert c.chunks == payloads
     assert (c.available, c.damaged, c.truncated, c.trailing) == (header.layers, None, False, 0)
     assert c.byte_ranges[-1][1] == len(data)
-    assert len(header.to_bytes()) == bitstream.header_size(header.model)
+    assert len(header.to_bytes()) == bitstream.header_size(header.model, header.layers)
 
 
 @settings(max_examples=200, deadline=None)
@@ -142,9 +145,10 @@ def test_truncate(file, data):
     cut = truncate(full, k)
     c = parse(cut)
     assert c.header.layers == k and c.chunks == payloads[:k] and c.trailing == 0
-    assert {**vars(c.header), "layers": header.layers} == vars(header)
-    assert cut[bitstream.header_size(header.model) :] == full[
-        bitstream.header_size(header.model) : parse(full).byte_ranges[k - 1][1]]
+    assert {**vars(c.header), "layers": header.layers, "shifts": header.shifts} == vars(header)
+    assert c.header.shifts == header.shifts[:k]
+    assert cut[bitstream.header_size(header.model, k) :] == full[
+        bitstream.header_size(header.model, header.layers) : parse(full).byte_ranges[k - 1][1]]
     assert truncate(cut, k) == cut
     # a file cut inside layer k+1 still truncates to k layers, and not to more
     if k < header.layers:

@@ -168,7 +168,7 @@ def test_draft_of_a_quality_file_changes_nothing(cli_coded):
 @pytest.mark.parametrize(("attribute", "value", "message"), [
     ("layers", 5, "layers must be 0"),
     ("layers", -1, "layers must be 0"),
-    ("reduce", 1, "reduce needs a spatial"),
+    ("reduce", 1, "reduce needs a .rpn file with layers at several resolutions"),
 ])
 def test_bad_layer_options_are_refused_at_load(cli_coded, attribute, value, message):
     with opened(cli_coded.rpn, cli_coded.model) as im:

@@ -70,7 +70,7 @@ def _huge(loaded) -> bytes:
     """A header declaring 65536x65536 pixels (past the decoder's limit), with a valid CRC."""
     name = loaded.name.encode()
     body = (struct.pack(">4sBBB", bitstream.MAGIC, bitstream.FORMAT_VERSION, 0, len(name)) + name
-            + struct.pack(">8sIIIB", loaded.digest, 65536, 65536, 1024, 4))
+            + struct.pack(">8sIIIB", loaded.digest, 65536, 65536, 1024, 4) + bytes(4))
     return body + struct.pack(">I", zlib.crc32(body)) + b"\0" * 16
 
 
@@ -205,7 +205,9 @@ def test_width_picks_the_smallest_spatial_layer_wide_enough(server):
         assert status == 200 and h["x-rpn-layer"] == str(layer), (width, body[:200])
     assert _png(get(f"{server}/images/s?width=49")[2]).shape == (64, 96, 3)
     status, _, body = get(f"{server}/images/q?width=10")
-    assert status == 400 and b"spatial" in body
+    assert status == 400 and b"several resolutions" in body
+    status, h, _ = get(f"{server}/images/s?width=49&layers=3")  # the width's layer, within 3
+    assert status == 200 and h["x-rpn-layer"] == "2"
 
 
 def test_info_json(server, files):
@@ -237,7 +239,7 @@ HOSTILE = [
     ("/images/q?layers=0", 400), ("/images/q?layers=99", 400), ("/images/q?layers=abc", 400),
     ("/images/q?layers=-1", 400), ("/images/q?layers=1.5", 400), ("/images/q?layers=", 400),
     ("/images/q?layers=" + "9" * 5000, 400), ("/images/q?format=gif", 400),
-    ("/images/s?width=0", 400), ("/images/s?width=x", 400), ("/images/s?width=1&layers=1", 400),
+    ("/images/s?width=0", 400), ("/images/s?width=x", 400), ("/images/s?width=60&layers=1", 400),
     # damaged, cut and hostile files in the folder
     ("/images/cut?layers=3", 422), ("/images/damaged?layers=2", 422),
     ("/images/garbage/info", 422), ("/images/garbage?layers=1", 422),

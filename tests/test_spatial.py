@@ -97,7 +97,7 @@ def test_trainer_learns_spatial_mode_with_per_level_rates(tmp_path) -> None:
                       data=str(folder), val_every=1000, checkpoint_every=1000, seed=1,
                       rate_warmup=0)
     trainer = Trainer(cfg, tmp_path / "run")
-    assert trainer.lambdas == (500.0, 300.0, 150.0) and not trainer.cumulative
+    assert trainer.lambdas == (500.0, 300.0, 150.0)
     first = trainer.train_step()
     for _ in range(28):
         trainer.train_step()

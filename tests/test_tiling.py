@@ -45,7 +45,7 @@ def test_each_tile_decodes_exactly_as_that_crop_coded_alone(tiny, tiled) -> None
 def test_an_image_that_fits_one_tile_codes_as_without_tiling(tiny) -> None:
     image = smooth_image(64, 64, seed=4)
     small, large = (codec.encode(image, tiny, tile=t) for t in (64, bitstream.MAX_TILE))
-    head = bitstream.header_size(tiny.name)
+    head = bitstream.header_size(tiny.name, tiny.model.config.layers)
     assert small[head:] == large[head:]  # identical layer chunks: one string per layer
     strings = tiny.encode_tile(codec.pad(image, tiny.model.pad_multiple))
     assert bitstream.parse(large).chunks == strings

@@ -8,12 +8,13 @@ and prebuilt model files), so they check what the site writer does without ``mak
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
 import threading
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -319,15 +320,70 @@ def test_a_host_without_range_support_is_read_once_in_full(tmp_path):
 
 # -- rpncodec serve's /web routes --------------------------------------------------------------
 
-def _client(folder: Path, web: Path, monkeypatch):
-    pytest.importorskip("starlette")
-    from starlette.testclient import TestClient
+@dataclass
+class Reply:
+    status_code: int
+    headers: dict[str, str]  # lower-cased names
+    content: bytes
 
+    @property
+    def text(self) -> str:
+        return self.content.decode()
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class AsgiClient:
+    """GET requests straight into an ASGI app, without its lifespan (so no decoders) and
+    without a network or an HTTP client library."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def get(self, url: str, headers: dict[str, str] | None = None) -> Reply:
+        path, _, query = url.partition("?")
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+                 "root_path": "", "query_string": query.encode(),
+                 "headers": [(b"host", b"testserver")] + [
+                     (k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+                 "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
+        sent: list[dict] = []
+
+        async def run() -> None:
+            done = asyncio.Event()
+            requested = False
+
+            async def receive() -> dict:
+                nonlocal requested
+                if not requested:
+                    requested = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                await done.wait()
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict) -> None:
+                sent.append(message)
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    done.set()
+
+            await self.app(scope, receive, send)
+
+        asyncio.run(run())
+        start = sent[0]
+        return Reply(start["status"],
+                     {k.decode().lower(): v.decode() for k, v in start["headers"]},
+                     b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+def _client(folder: Path, web: Path, monkeypatch) -> AsgiClient:
+    pytest.importorskip("starlette")
     from rpncodec.serve import ServeConfig
     from rpncodec.serve.app import create_app
 
     monkeypatch.setenv("RPNCODEC_WEB", str(web))
-    return TestClient(create_app(ServeConfig(folder, workers=1)))  # no lifespan: no decoders
+    return AsgiClient(create_app(ServeConfig(folder, workers=1)))
 
 
 def test_serve_offers_the_in_browser_viewer_cross_origin_isolated(fake_web, rpn_dir,

@@ -18,12 +18,14 @@ if TYPE_CHECKING:
     from .protocol import ScalableModel
     from .quality import QualityRPN
     from .spatial import SpatialRPN
+    from .spatial_quality import SpatialQualityRPN
 
 _LAZY = {"LayeredModel": ".base", "Level": ".level", "ScalableModel": ".protocol",
-         "QualityRPN": ".quality", "SpatialRPN": ".spatial"}
+         "QualityRPN": ".quality", "SpatialRPN": ".spatial",
+         "SpatialQualityRPN": ".spatial_quality"}
 
-__all__ = ["LayeredModel", "Level", "ModelConfig", "QualityRPN", "ScalableModel", "SpatialRPN",
-           "build_model", "preset"]
+__all__ = ["LayeredModel", "Level", "ModelConfig", "QualityRPN", "ScalableModel",
+           "SpatialQualityRPN", "SpatialRPN", "build_model", "preset"]
 
 
 def __getattr__(name: str) -> object:
@@ -36,5 +38,8 @@ def build_model(config: ModelConfig) -> LayeredModel:
     """The architecture a config describes (single-layer = one quality level)."""
     from .quality import QualityRPN
     from .spatial import SpatialRPN
+    from .spatial_quality import SpatialQualityRPN
 
-    return SpatialRPN(config) if config.mode == "spatial" else QualityRPN(config)
+    cls = {"spatial": SpatialRPN, "spatial-quality": SpatialQualityRPN}.get(config.mode,
+                                                                             QualityRPN)
+    return cls(config)

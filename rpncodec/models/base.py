@@ -1,9 +1,11 @@
 """The layered model: a list of levels and the one loop that trains, codes and decodes them.
 
-Quality and spatial mode differ only in two small hooks: what each analysis sees
-(:meth:`LayeredModel.level_inputs`) and what each synthesis reads
-(:meth:`LayeredModel.synthesis_input`); the sizes (padding, each level's latent size) are the
-configuration's geometry (:class:`~rpncodec.models.config.ModelConfig`), shared with the
+The modes differ only in what each level's layer is (the configuration's layer shifts: how
+many times it halves the input), and that decides the two hooks: what each analysis sees (the
+resolution pyramid's image of its layer's size, :meth:`LayeredModel.level_inputs`) and what
+each synthesis reads (the decoded latents of the levels up to it at its resolution,
+:meth:`LayeredModel.synthesis_input`). The sizes (padding, each level's latent size) are the
+configuration's geometry too (:class:`~rpncodec.models.config.ModelConfig`), shared with the
 torch-free runtime.
 """
 
@@ -13,8 +15,11 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import in_layer
+from ..latent_codecs import build_latent_codec
+from ..pyramid import pyramid
 from .config import ModelConfig
-from .level import Level
+from .level import Level, prediction
+from .transforms import analysis, synthesis
 
 INFERENCE_MEMORY_FORMAT = torch.channels_last  # see to_inference_format
 
@@ -32,12 +37,20 @@ def to_inference_format(x: Tensor) -> Tensor:
 
 class LayeredModel(nn.Module):
     """A model of ``config.layers`` levels with CompressAI's contract (forward / compress /
-    decompress / update / aux_loss). Subclasses build the levels and define the hooks."""
+    decompress / update / aux_loss). Level k is analysis, latent codec, prediction (from level
+    k-1, for k > 0) and a synthesis of :meth:`ModelConfig.synthesis_width` inputs; the mode
+    classes (:class:`~.quality.QualityRPN`, :class:`~.spatial.SpatialRPN`,
+    :class:`~.spatial_quality.SpatialQualityRPN`) differ only in their configuration."""
 
-    def __init__(self, config: ModelConfig, levels: list[Level]) -> None:
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.levels = nn.ModuleList(levels)
+        w = config.widths
+        self.levels = nn.ModuleList(
+            Level(analysis(w[k]), build_latent_codec(config.latent_codecs[k], w, k),
+                  synthesis(config.synthesis_width(k), w[k]),
+                  prediction(config, k) if k else None)
+            for k in range(len(w)))
         self.register_load_state_dict_pre_hook(_rename_legacy_keys)
 
     @property
@@ -46,12 +59,17 @@ class LayeredModel(nn.Module):
 
     # -- the hooks -------------------------------------------------------------------------
     def level_inputs(self, x: Tensor, levels: int) -> list[Tensor]:
-        """The image each of the first ``levels`` analyses sees."""
-        raise NotImplementedError
+        """The image each of the first ``levels`` analyses sees: ``x`` halved as many times
+        as its layer's shift (:mod:`rpncodec.pyramid`), which is what that layer decodes to."""
+        shifts = self.config.layer_shifts[:levels]
+        images = pyramid(x, shifts[0] + 1)[::-1]  # images[s] = x halved s times
+        return [images[s] for s in shifts]
 
     def synthesis_input(self, k: int, y_hat: list[Tensor]) -> Tensor:
-        """What synthesis ``k`` (0-based) reads, from the decoded latents of levels 0..k."""
-        raise NotImplementedError
+        """What synthesis ``k`` (0-based) reads: the decoded latents of
+        :meth:`ModelConfig.synthesis_levels`, concatenated."""
+        levels = self.config.synthesis_levels(k)
+        return y_hat[k] if len(levels) == 1 else torch.cat(y_hat[levels.start : k + 1], 1)
 
     # -- sizes: the configuration's geometry --------------------------------------------------
     @property
@@ -72,7 +90,8 @@ class LayeredModel(nn.Module):
                 latents: list[Tensor] | None = None) -> dict:
         """Every layer's reconstruction, likelihoods and decoded latent (of the first
         ``levels`` only, when given: level-by-level training runs nothing above the level it
-        trains), and the image each layer is compared with (``targets``). ``latents``, when
+        trains), the image each layer is compared with (``targets``) and the levels whose bits
+        each layer's rate counts (``rate_levels``, :mod:`.objective`). ``latents``, when
         given, replace the analyses' outputs (an encoder refining them, :mod:`.refine`)."""
         inputs = self.level_inputs(x, levels or self.layers)
         x_hat, likelihoods, y_hat = [], [], []
@@ -82,7 +101,8 @@ class LayeredModel(nn.Module):
             y_hat.append(latent)
             likelihoods.append(lik)
             x_hat.append(self.levels[k].synthesis(self.synthesis_input(k, y_hat)))
-        return {"x_hat": x_hat, "likelihoods": likelihoods, "y_hat": y_hat, "targets": inputs}
+        return {"x_hat": x_hat, "likelihoods": likelihoods, "y_hat": y_hat, "targets": inputs,
+                "rate_levels": [self.config.synthesis_levels(k) for k in range(len(inputs))]}
 
     @torch.inference_mode()
     def compress(self, x: Tensor, layers: int | None = None, reconstruct: bool = True,

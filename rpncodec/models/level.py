@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from ..latent_codecs import Context, LatentCodec
 from ..latent_codecs.base import CODING_DTYPE
 from ..layers.cache import in_dtype
+from ..layers.crcm import QualityPrediction, SpatialPrediction
 from ..layers.plain import PlainPrediction
 from .config import ModelConfig
 
@@ -58,10 +59,13 @@ class Level(nn.Module):
         return self.latent_codec.decompress(data, size, self.context(lower, size))
 
 
-def prediction(config: ModelConfig, k: int, crcm: type[nn.Module]) -> nn.Module:
-    """Level ``k``'s (k > 0) prediction module: the mode's context-mining module ``crcm``, or
-    the plain predictor when ``config.prediction == "plain"``."""
+def prediction(config: ModelConfig, k: int) -> nn.Module:
+    """Level ``k``'s (k > 0) prediction module from level k-1: spatial context mining when
+    level k's layer is twice the size of level k-1's, quality context mining when both are the
+    same size; or the plain predictor when ``config.prediction == "plain"``."""
     ff, fl = config.widths[k - 1], config.widths[k]
+    upsample = config.layer_shifts[k - 1] > config.layer_shifts[k]
     if config.prediction == "plain":
-        return PlainPrediction(ff, fl, upsample=config.mode == "spatial")
+        return PlainPrediction(ff, fl, upsample=upsample)
+    crcm = SpatialPrediction if upsample else QualityPrediction
     return crcm(ff, fl, config.mask_axis)

@@ -6,7 +6,11 @@ the RATE. CompressAI writes ``lambda_c * 255^2 * MSE + bpp``, so ``lambda_c = 1 
 (e.g. 240 -> 0.0042). In quality mode bpp_k is cumulative: all bits needed for layer k, and
 every layer is compared with the input. In spatial mode each level's rate is its own bits over
 its own pixels (not cumulative, as the reference) and each level is compared with its own
-resolution's target (the model's ``out["targets"]``).
+resolution's target (the model's ``out["targets"]``). In general layer k's rate is the bits of
+the levels its synthesis reads (the model's ``out["rate_levels"]``,
+:meth:`~rpncodec.models.config.ModelConfig.synthesis_levels`) over its own pixels: cumulative
+in quality mode, its own level's in spatial mode, and from the full-size spatial level up in
+spatial-quality mode.
 """
 
 from __future__ import annotations
@@ -20,27 +24,26 @@ def bits(likelihoods: Tensor) -> Tensor:
     return -torch.log2(likelihoods).sum()
 
 
-def layer_bpp(likelihoods: list[Tensor], pixels: list[int], cumulative: bool) -> list[Tensor]:
-    """Per-layer bits per pixel (layer k's bits over ``pixels[k]``), optionally cumulative."""
-    per = [bits(lik) / n for lik, n in zip(likelihoods, pixels, strict=True)]
-    if cumulative:
-        per = list(torch.cumsum(torch.stack(per), 0).unbind(0))
-    return per
+def layer_bpp(likelihoods: list[Tensor], pixels: list[int],
+              rate_levels: list[range]) -> list[Tensor]:
+    """Per-layer bits per pixel: the bits of levels ``rate_levels[k]`` over ``pixels[k]``."""
+    level_bits = [bits(lik) for lik in likelihoods]
+    return [sum(level_bits[j] for j in levels) / n
+            for levels, n in zip(rate_levels, pixels, strict=True)]
 
 
-def rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...],
-                    cumulative: bool = True) -> dict:
+def rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...]) -> dict:
     """Sum over layers of ``lambda_k * bpp_k + 255^2 * MSE_k``, plus the per-layer terms."""
-    return guided_rate_distortion(out, x, lambdas, [None] * len(out["x_hat"]), cumulative)
+    return guided_rate_distortion(out, x, lambdas, [None] * len(out["x_hat"]))
 
 
 def guided_rate_distortion(out: dict, x: Tensor, lambdas: tuple[float, ...],
-                           weights: list[Tensor | None], cumulative: bool = True) -> dict:
+                           weights: list[Tensor | None]) -> dict:
     """Like :func:`rate_distortion`, with layer k's squared error weighted by ``weights[k]``
     (``None`` = unweighted, e.g. the top layer, which has no uncertainty map). Layer k is
     compared with ``out["targets"][k]`` (the input itself in quality mode)."""
     targets = out["targets"]
-    bpp = layer_bpp(out["likelihoods"], [t[:, 0].numel() for t in targets], cumulative)
+    bpp = layer_bpp(out["likelihoods"], [t[:, 0].numel() for t in targets], out["rate_levels"])
     mse = []
     for x_hat, t, wk in zip(out["x_hat"], targets, weights, strict=True):
         err = (x_hat - t) ** 2

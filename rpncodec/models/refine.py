@@ -63,8 +63,7 @@ def _codecs_training(model: LayeredModel) -> Iterator[None]:
 def _loss(model: LayeredModel, x: Tensor, latents: list[Tensor],
           lambdas: tuple[float, ...]) -> Tensor:
     out = model(x, len(latents), latents)
-    return rate_distortion(out, x, lambdas[: len(latents)],
-                           cumulative=model.config.mode == "quality")["loss"]
+    return rate_distortion(out, x, lambdas[: len(latents)])["loss"]
 
 
 def temperature(step: int, steps: int) -> float:

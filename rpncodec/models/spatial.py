@@ -14,31 +14,9 @@ multiples of 128 because its mask chain only works on even sizes; ours does not.
 
 from __future__ import annotations
 
-from torch import Tensor
-
-from ..latent_codecs import build_latent_codec
-from ..layers.crcm import SpatialPrediction
-from ..pyramid import pyramid
 from .base import LayeredModel
-from .config import ModelConfig
-from .level import Level, prediction
-from .transforms import analysis, synthesis
 
 
 class SpatialRPN(LayeredModel):
     """Spatial-scalable RPN: layer k reconstructs ``1 / 2**(layers - k)`` of the input size,
     and is compared with the pyramid level of that size (``forward``'s ``targets``)."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        w = config.widths
-        super().__init__(config, [
-            Level(analysis(w[k]), build_latent_codec(config.latent_codecs[k], w, k),
-                  synthesis(w[k], w[k]),
-                  prediction(config, k, SpatialPrediction) if k else None)
-            for k in range(len(w))])
-
-    def level_inputs(self, x: Tensor, levels: int) -> list[Tensor]:
-        return pyramid(x, self.layers)[:levels]
-
-    def synthesis_input(self, k: int, y_hat: list[Tensor]) -> Tensor:
-        return y_hat[k]

@@ -129,17 +129,18 @@ class RuntimeModel:
                                            _sub(self._params, f"levels.{k}."), self._threads)
         return self._levels[k]
 
-    # -- the mode hooks (as QualityRPN / SpatialRPN) ---------------------------------------
+    # -- the hooks (as LayeredModel's, from the configuration's layer shifts) -----------------
     def latent_size(self, height: int, width: int) -> tuple[int, int]:
         return self.config.latent_size(height, width)
 
     def _level_inputs(self, x: np.ndarray, levels: int) -> list[np.ndarray]:
-        if self.config.mode != "spatial":
-            return [x] * levels
-        return pyramid(x, self.layers)[:levels]
+        shifts = self.config.layer_shifts[:levels]
+        images = pyramid(x, shifts[0] + 1)[::-1]  # images[s] = x halved s times
+        return [images[s] for s in shifts]
 
     def _synthesize(self, k: int, y_hat: list[np.ndarray]) -> np.ndarray:
-        x = y_hat[k] if self.config.mode == "spatial" else np.concatenate(y_hat[: k + 1], 1)
+        levels = self.config.synthesis_levels(k)
+        x = np.concatenate(y_hat[levels.start : k + 1], 1)
         return self.level(k).synthesis(x.astype(np.float32))
 
     # -- the loop ------------------------------------------------------------------------------

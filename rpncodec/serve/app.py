@@ -131,31 +131,28 @@ class Service:
                                                       **SECURITY})
 
     def choose_layer(self, found: FileInfo, query) -> int:
-        """The layer a query asks for (400 for a malformed or impossible one)."""
+        """The layer a query asks for (400 for a malformed or impossible one): ``layers=K``,
+        ``width=W`` (``layers_for_width``), or both (the width's resolution within K layers)."""
         declared = found.header.layers
         layers, width = query.get("layers"), query.get("width")
-        if layers is not None and width is not None:
-            raise Refused(400, "give layers= or width=, not both")
-        if width is not None:
-            if found.header.mode != "spatial":
-                raise Refused(400, f"width= applies to spatial files; {found.name} is a "
-                              f"{found.header.mode} file (use layers=1 to {declared})")
-            if not width.isascii() or not width.isdigit():
-                raise Refused(400, f"width must be a whole number of pixels, not {width[:20]!r}")
-            if len(width) > 9:
-                raise Refused(400, f"width={width[:20]} is above the largest width this "
-                              "server accepts (999999999; any width above the largest layer's "
-                              "gives that layer)")
-            if int(width) < 1:
-                raise Refused(400, "width must be at least 1 pixel, not 0")
-            return layers_for_width(found.header, int(width))
-        if layers is None:
-            return found.available or declared  # every layer that decodes
-        if not (layers.isascii() and layers.isdigit() and len(layers) <= 9) or \
-                not 1 <= int(layers) <= declared:
-            raise Refused(400, f"layers must be a whole number from 1 to {declared} "
-                          f"({found.name} has {declared} layers), not {layers[:20]!r}")
-        return int(layers)
+        if layers is not None:
+            if not (layers.isascii() and layers.isdigit() and len(layers) <= 9) or \
+                    not 1 <= int(layers) <= declared:
+                raise Refused(400, f"layers must be a whole number from 1 to {declared} "
+                              f"({found.name} has {declared} layers), not {layers[:20]!r}")
+            layers = int(layers)
+        if width is None:
+            return found.available or declared if layers is None else layers
+        if not width.isascii() or not width.isdigit():
+            raise Refused(400, f"width must be a whole number of pixels, not {width[:20]!r}")
+        if len(width) > 9:
+            raise Refused(400, f"width={width[:20]} is above the largest width this server "
+                          "accepts (999999999; any width above the largest layer's gives that "
+                          "layer's resolution)")
+        try:
+            return layers_for_width(found.header, int(width), layers)
+        except RpncodecError as exc:
+            raise Refused(400, f"{found.name}: {exc}") from None
 
     async def image(self, request: Request) -> Response:
         query = request.query_params

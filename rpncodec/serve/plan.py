@@ -1,17 +1,17 @@
 """Which layer and which tiles of a file one image request needs (pure geometry, no I/O).
 
-A ``.rpn`` file is cut into independent tiles (``bitstream.tile_grid``), and layer k of a
-spatial file is the image at scale 1/2^(layers-k). A request for a region at an output size is
-served from
+A ``.rpn`` file is cut into independent tiles (``bitstream.tile_grid``), and layer k is the
+image at scale 1/2^shift (its header's layer shift). A request for a region at an output size
+is served from the smallest resolution whose crop of the region is at least the output size
+(so a IIIF tile at scale factor 4 decodes layer 1 of a spatial file's tiles it overlaps,
+nothing more), and among the layers of that resolution:
 
-- **spatial files:** the smallest layer whose crop of the region is at least the output size
-  (so a IIIF tile at scale factor 4 decodes layer 1 of the tiles it overlaps, nothing more);
-- **quality files:** every layer are full size, so the number of layers follows the output
-  scale (output pixels per image pixel) by :func:`quality_layers`: all layers at or above
-  ``full_scale`` (default 1/2), one layer fewer for each further halving (a thumbnail at 1/8
-  of the image is drawn from layer 1 of a four-layer file), never fewer than one. A
-  ``full_scale`` of 0 always decodes every layer;
-- **single-layer files:** their layer.
+- **one layer** (spatial files, single-layer files): that layer;
+- **several** (quality files, a spatial-quality file's full resolution): the number of layers
+  follows the output scale (output pixels per pixel of that resolution) by
+  :func:`quality_layers`: all of them at or above ``full_scale`` (default 1/2), one fewer for
+  each further halving (a thumbnail at 1/8 of the image is drawn from layer 1 of a four-layer
+  quality file), never fewer than one. A ``full_scale`` of 0 always decodes every layer.
 
 Only the tiles whose decoded extent overlaps the region's crop are decoded. The crop is in the
 chosen layer's pixels; tile ``i`` of the grid covers ``[ceil(top*s), ceil((top+h)*s))`` there,
@@ -81,8 +81,8 @@ def quality_layers(scale: float, layers: int, full_scale: float) -> int:
 
 
 def layer_scale(header: bitstream.Header, k: int) -> Fraction:
-    """Scale of layer ``k`` against the full image (1 except for spatial lower layers)."""
-    return Fraction(1, 2 ** (header.layers - k)) if header.mode == "spatial" else Fraction(1)
+    """Scale of layer ``k`` against the full image: 1/2 to the power of its shift."""
+    return Fraction(1, 2 ** header.shifts[k - 1])
 
 
 def _crop(region: tuple[int, int, int, int], scale: Fraction) -> tuple[int, int, int, int]:
@@ -93,14 +93,14 @@ def _crop(region: tuple[int, int, int, int], scale: Fraction) -> tuple[int, int,
 def choose_layers(header: bitstream.Header, available: int, region: tuple[int, int, int, int],
                   size: tuple[int, int], full_scale: float) -> int:
     """The layer count a request for ``region`` at ``size`` decodes (see the module doc)."""
-    if header.mode == "spatial":
-        for k in range(1, available + 1):
-            x0, y0, x1, y1 = _crop(region, layer_scale(header, k))
-            if x1 - x0 >= size[0] and y1 - y0 >= size[1]:
-                return k
-        return available
-    scale = max(size[0] / region[2], size[1] / region[3])
-    return min(available, quality_layers(scale, header.layers, full_scale))
+    shifts = header.shifts
+    for shift in sorted(set(shifts[:available]), reverse=True):  # smallest resolution first
+        x0, y0, x1, y1 = _crop(region, Fraction(1, 2**shift))
+        if x1 - x0 >= size[0] and y1 - y0 >= size[1]:
+            break
+    same = [k for k, s in enumerate(shifts, 1) if s == shift]
+    scale = max(size[0] / region[2], size[1] / region[3]) * 2**shift  # per layer pixel
+    return min(available, same[0] - 1 + quality_layers(scale, len(same), full_scale))
 
 
 def plan(header: bitstream.Header, available: int, region: tuple[int, int, int, int],

@@ -20,7 +20,7 @@ def save_checkpoint(trainer: Trainer, path: Path) -> None:
     t = trainer
     save_atomic({"config": asdict(t.cfg), "model_config": t.model.config.to_dict(),
                  "model": t.model.state_dict(), "uncertainty": t.uncertainty.state_dict(),
-                 "opt": t.opt.state_dict(), "aux_opt": t.aux_opt.state_dict(),
+                 "opt": t.opt.state_dict(), "aux_opt": t.aux_opt and t.aux_opt.state_dict(),
                  "unc_opt": t.unc_opt and t.unc_opt.state_dict(), "step": t.step,
                  "gen": t.gen.get_state(), "torch_rng": torch.get_rng_state(),
                  "fitted": t.fitted}, path)
@@ -36,7 +36,8 @@ def load_checkpoint(trainer: Trainer, path: Path) -> None:
     state = torch.load(path, weights_only=True, map_location=t.device)
     t.model.load_state_dict(state["model"])
     t.opt.load_state_dict(state["opt"])
-    t.aux_opt.load_state_dict(state["aux_opt"])
+    if t.aux_opt:
+        t.aux_opt.load_state_dict(state["aux_opt"])
     if t.unc_opt and "uncertainty" in state:  # older checkpoints lack these
         t.uncertainty.load_state_dict(state["uncertainty"])
         t.unc_opt.load_state_dict(state["unc_opt"])

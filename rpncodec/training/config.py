@@ -13,8 +13,9 @@ import argparse
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
+from ..bitstream import MODES
 from ..models import ModelConfig, preset
-from ..models.config import QUALITY_LAMBDAS, SPATIAL_LAMBDAS
+from ..models.config import QUALITY_LAMBDAS, SPATIAL_LAMBDAS, SPATIAL_QUALITY_LAMBDAS
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "train" / "bsds500"
 
@@ -66,8 +67,8 @@ def stage_at(step: int, steps: int, warmup: float = 0.1, period: int = 20, learn
 class TrainConfig:
     """Hyper-parameters of one run; saved in every checkpoint."""
 
-    mode: str = _opt("quality", "quality, spatial or single", choices=["quality", "spatial",
-                                                                       "single"])
+    mode: str = _opt("quality", "quality, spatial, spatial-quality or single",
+                     choices=list(MODES))
     preset: str = _opt("cpu", "model size: paper, cpu, small or tiny "
                        "(docs/how-it-works.md, presets)")
     latent_codecs: list[str] | None = _opt(
@@ -78,13 +79,14 @@ class TrainConfig:
                            "baseline)", choices=["crcm", "plain"])
     steps: int = _opt(10000, "training steps (the sum of --progressive when given)")
     batch: int = _opt(16, "crops per step")
-    crop: int = _opt(64, "crop side (a multiple of the mode's padding: 16, spatial 64)")
+    crop: int = _opt(64, "crop side (a multiple of the mode's padding: 16, spatial and "
+                     "spatial-quality 64)")
     lr: float = _opt(1e-3, "learning rate of the networks")
     aux_lr: float = _opt(1e-3, "learning rate of the latent codecs' auxiliary parameters")
     clip: float = _opt(1.0, "gradient-norm clip")
     lambdas: list[float] | None = _opt(
         None, "rate multiplier per level (default: quality 240 120 45 20, spatial 500 300 150, "
-        "single: the quality top level's)", nargs="+")
+        "spatial-quality 500 300 150 45 20, single: the quality top level's)", nargs="+")
     decay_at: float = _opt(0.85, "fraction of the run (of each progressive phase) after which "
                            "the lr drops 10x")
     rate_warmup: int = _opt(300, "steps over which the rate weight ramps from 0 to its lambda "
@@ -116,6 +118,9 @@ class TrainConfig:
     init_levels: list[str] | None = _opt(
         None, "spatial: start level k from single-layer model k (shipped name or .pt), its "
         "prediction zeroed, so training starts at simulcast", nargs="+", metavar="MODEL")
+    freeze_levels: int = _opt(
+        0, "keep the first K levels exactly as --init gave them (weights and coding tables), "
+        "e.g. a spatial-quality model's spatial levels", metavar="K")
 
     def __post_init__(self) -> None:
         if self.progressive:
@@ -166,7 +171,9 @@ class TrainConfig:
 
     def mode_lambdas(self) -> tuple[float, ...]:
         """The per-level lambdas (a single-layer model takes the top level's)."""
-        lambdas = self.lambdas or (SPATIAL_LAMBDAS if self.mode == "spatial" else QUALITY_LAMBDAS)
+        lambdas = self.lambdas or {"spatial": SPATIAL_LAMBDAS,
+                                   "spatial-quality": SPATIAL_QUALITY_LAMBDAS}.get(
+                                       self.mode, QUALITY_LAMBDAS)
         return tuple(lambdas[-1:] if self.mode == "single" else lambdas)
 
 

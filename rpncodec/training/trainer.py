@@ -63,14 +63,15 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg.model_config()).to(self.device)
         # level k's uncertainty comes from level k+1's decoded latent (none for the top level)
-        self.uncertainty = UncertaintyHeads(self.model.config.widths, cfg.mode).to(self.device)
+        self.uncertainty = UncertaintyHeads(self.model.config).to(self.device)
         self.lambdas = cfg.mode_lambdas()[: self.model.layers]
-        self.cumulative = cfg.mode != "spatial"  # spatial rates are per level (own pixels)
         if cfg.init:
             self._init(cfg.init)
         if cfg.init_levels:
             self._init_levels(cfg.init_levels)
-        aux = self.model.aux_parameters()
+        for level in self.model.levels[: cfg.freeze_levels]:
+            level.requires_grad_(False)
+        aux = [p for p in self.model.aux_parameters() if p.requires_grad]
         self.net, self.unc_net = self.model, self.uncertainty
         if self.world > 1:
             ddp = torch.nn.parallel.DistributedDataParallel
@@ -80,9 +81,11 @@ class Trainer:
             self.net = ddp(self.model)
             if len(self.uncertainty):
                 self.unc_net = ddp(self.uncertainty)
-        main = [p for p in self.model.parameters() if not any(p is a for a in aux)]
+        main = [p for p in self.model.parameters()
+                if p.requires_grad and not any(p is a for a in aux)]
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
-        self.aux_opt = torch.optim.Adam(aux, lr=cfg.aux_lr)
+        # none when every level with auxiliary parameters is frozen
+        self.aux_opt = torch.optim.Adam(aux, lr=cfg.aux_lr) if aux else None
         # a single-layer model has no level above to estimate uncertainty from
         self.unc_opt = (torch.optim.Adam(self.uncertainty.parameters(), lr=cfg.lr)
                         if len(self.uncertainty) else None)
@@ -104,7 +107,7 @@ class Trainer:
 
     def _check(self, cfg: TrainConfig) -> None:
         """Refuse option combinations that cannot train, with one clear error."""
-        layers, multiple = cfg.layers, 16 << (cfg.mode == "spatial") * 2
+        layers, multiple = cfg.layers, cfg.model_config().pad_multiple
         if len(cfg.mode_lambdas()) < layers:
             raise RpncodecError(f"need {layers} lambdas, got {len(cfg.mode_lambdas())}")
         if cfg.crop % multiple:
@@ -116,6 +119,11 @@ class Trainer:
                                 f"count per level ({layers})")
         if not 0 <= cfg.extra_share <= 1:
             raise RpncodecError(f"--extra-share must be between 0 and 1, got {cfg.extra_share}")
+        if not 0 <= cfg.freeze_levels < layers:
+            raise RpncodecError(f"--freeze-levels must be 0 to {layers - 1}, got "
+                                f"{cfg.freeze_levels}")
+        if cfg.freeze_levels and not cfg.init:
+            raise RpncodecError("--freeze-levels needs --init (the weights to keep)")
         if cfg.minutes and self.world > 1:
             raise RpncodecError("--minutes needs one process (ranks would fit different "
                                 "schedules)")
@@ -176,14 +184,14 @@ class Trainer:
             weights[:-1] = [guidance_weights(s) for s in maps]
         scale = cfg.rate_scale_at(self.step)
         lambdas = tuple(scale * lam for lam in self.lambdas[: len(weights)])
-        rd = guided_rate_distortion(out, x, lambdas, weights, self.cumulative)
+        rd = guided_rate_distortion(out, x, lambdas, weights)
         self.opt.zero_grad(set_to_none=True)
         rd["loss"].backward()
         params = [p for p in self.opt.param_groups[0]["params"] if p.grad is not None]
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)
         self.opt.step()
         aux = self.model.aux_loss()
-        if aux.requires_grad:  # not when the trained level's codec has no auxiliary part
+        if aux.requires_grad and self.aux_opt:  # not when no trained codec has such a part
             self.aux_opt.zero_grad(set_to_none=True)
             aux.backward()
             self.aux_opt.step()
@@ -214,10 +222,10 @@ class Trainer:
 
     def validate(self) -> dict:
         """Validation on the held-out photos, and apart on the held-out --extra-data crops."""
-        record = validate(self.model, self.uncertainty, self.val, self.lambdas, self.cumulative)
+        record = validate(self.model, self.uncertainty, self.val, self.lambdas)
         if self.val_extra is not None:
             record["extra"] = validate(self.model, self.uncertainty, self.val_extra,
-                                       self.lambdas, self.cumulative)
+                                       self.lambdas)
         return record
 
     def log(self, record: dict) -> None:
@@ -299,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
         trainer.load(out / "checkpoint.pt")
     trainer.run()
     if args.export and trainer.rank == 0:
-        digest = export(trainer.model, Path(args.export))
+        digest = export(trainer.model, Path(args.export), frozen=cfg.freeze_levels)
         print(f"exported {args.export} sha256 {digest}")
     return 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..layers.crcm import up2
+from ..models.config import ModelConfig
 
 
 class UncertaintyNet(nn.Module):
@@ -30,13 +31,14 @@ class UncertaintyNet(nn.Module):
 
 class UncertaintyHeads(nn.Module):
     """One uncertainty net per level below the top: level k's map from level k+1's latent
-    (spatial: that latent is at level k's resolution / 8, quality's at / 16)."""
+    (at level k's resolution / 8 when level k+1 is twice its size, else / 16)."""
 
-    def __init__(self, widths: tuple[int, ...], mode: str) -> None:
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        steps = 3 if mode == "spatial" else 4
+        widths, shifts = config.widths, config.layer_shifts
         self.nets = nn.ModuleList(
-            UncertaintyNet(widths[k + 1], widths[k], steps) for k in range(len(widths) - 1))
+            UncertaintyNet(widths[k + 1], widths[k], 4 - (shifts[k] - shifts[k + 1]))
+            for k in range(len(widths) - 1))
 
     def forward(self, latents: list[Tensor]) -> list[Tensor]:
         return [net(y) for net, y in zip(self.nets, latents, strict=True)]

@@ -13,11 +13,11 @@ from .losses import psnr
 
 @torch.no_grad()
 def validate(model: LayeredModel, uncertainty: nn.Module, crops: Tensor,
-             lambdas: tuple[float, ...], cumulative: bool) -> dict:
+             lambdas: tuple[float, ...]) -> dict:
     """Rounded latents on ``crops``: per-layer bpp (from the likelihoods) and PSNR."""
     model.eval()
     out = model(crops)
-    rd = guided_rate_distortion(out, crops, lambdas, [None] * model.layers, cumulative)
+    rd = guided_rate_distortion(out, crops, lambdas, [None] * model.layers)
     record = {"bpp": [round(float(b), 4) for b in rd["bpp"]],
               "psnr": [round(psnr(float(m)), 3) for m in rd["mse"]]}
     if len(uncertainty):

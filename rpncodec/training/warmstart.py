@@ -1,5 +1,6 @@
-"""Warm start of a spatial model from single-layer models: each level begins as a trained
-single-layer codec of its own resolution.
+"""Warm starts: a spatial model from single-layer models (each level begins as a trained
+single-layer codec of its own resolution), and a spatial-quality model from a spatial and a
+quality model.
 
 Why: SpatialRPN trained from scratch on this project's budget stayed below simulcast (three
 independent single-layer files whose sizes add up) at every layer, although its level k only
@@ -37,3 +38,30 @@ def levels_from_singles(model: LayeredModel, singles: list[LayeredModel]) -> Non
                 p.copy_(params[name])
         if level.prediction is not None:
             level.prediction.zero_output()
+
+
+@torch.no_grad()
+def spatial_quality_from(model: LayeredModel, spatial: LayeredModel,
+                         quality: LayeredModel) -> None:
+    """Start a spatial-quality model (:class:`~rpncodec.models.SpatialQualityRPN`): its
+    spatial levels are ``spatial``'s (weights and coding tables, so its first layers code
+    exactly as ``spatial`` does while they stay frozen), and each full-size level k above them
+    takes the analysis, latent codec and prediction of ``quality``'s level k (1-based: the
+    first quality level above the full-size spatial one is quality's level 3), with the
+    synthesis of the level below grown by zero weights on the new latent (as
+    :func:`~.progressive.grow_level`), so every new layer starts at the quality of the one
+    below and training can only buy improvements with its bits."""
+    top = len(spatial.levels)
+    if spatial.config.widths != model.config.widths[:top]:
+        raise ValueError(f"spatial widths {spatial.config.widths} do not match "
+                         f"{model.config.widths[:top]}")
+    for level, source in zip(model.levels, spatial.levels, strict=False):
+        level.load_state_dict(source.state_dict())
+    for k in range(top, len(model.levels)):
+        level, source = model.levels[k], quality.levels[k - 1]
+        for part in ("analysis", "latent_codec", "prediction"):
+            getattr(level, part).load_state_dict(getattr(source, part).state_dict())
+        below = model.levels[k - 1].synthesis.state_dict()
+        grown = torch.zeros_like(level.synthesis[0].weight)
+        grown[: below["0.weight"].shape[0]] = below["0.weight"]
+        level.synthesis.load_state_dict({**below, "0.weight": grown})

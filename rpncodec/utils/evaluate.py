@@ -1,16 +1,17 @@
 """``rpncodec eval``: per-layer rate and quality over a folder, from real files.
 
 bpp of layer k = 8 * (bytes of the file cut after layer k, header included) / pixels of layer
-k's output (the full image in quality mode; in spatial mode layer k decodes level k of the
-resolution pyramid and is compared with :func:`rpncodec.pyramid.pyramid_images` of the
-original, so it divides by its own pixels). PSNR is on the 8-bit RGB output; MS-SSIM
-(pytorch-msssim, 5 scales) needs both sides > 160 pixels and is null otherwise.
+k's output (the full image in quality mode; a layer below full size, in the spatial modes,
+decodes a level of the resolution pyramid and is compared with
+:func:`rpncodec.pyramid.layer_references` of the original, so it divides by its own pixels).
+PSNR is on the 8-bit RGB output; MS-SSIM (pytorch-msssim, 5 scales) needs both sides > 160
+pixels and is null otherwise.
 
 The JSON follows CompressAI's results shape (``name``, ``description``, ``results`` lists of
 ``bpp``, ``psnr-rgb``, ``ms-ssim-rgb``, ``encoding_time``, ``decoding_time``), one entry per
 layer, plus ``bytes``, ``incremental_bytes`` and ``layer`` (1-based; a rate sweep is all 1s)
-lists, and ``mode`` (``quality``, ``spatial`` or ``single``) so tools know whether the entries
-are the layers of one stream or the points of a sweep.
+lists, and ``mode`` (``quality``, ``spatial``, ``spatial-quality`` or ``single``) so tools
+know whether the entries are the layers of one stream or the points of a sweep.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .. import bitstream, codec
 from ..errors import InputImageError, RpncodecError
 from ..imageio import atomic_write_bytes, list_images, load_image
 from ..metrics import psnr  # also re-exported for bench/codec_speed.py
-from ..pyramid import pyramid_images
+from ..pyramid import layer_references
 from ..zoo import LoadedModel
 
 MSSSIM_MIN_SIDE = 161
@@ -52,8 +53,9 @@ def evaluate_image(image: np.ndarray, loaded: LoadedModel,
     """Encode once, decode every layer; per layer: cumulative and incremental bytes, bpp,
     PSNR, MS-SSIM, times (encode time is the one encode of all layers).
 
-    In spatial mode layer k is compared with level k of the pyramid of ``image`` and its bpp
-    divides by that level's pixels. When ``outputs`` is given, it receives the encoded file
+    A layer below full size (spatial, spatial-quality) is compared with ``image`` halved as
+    many times by the pyramid (``layer_references``), and its bpp divides by its own
+    pixels. When ``outputs`` is given, it receives the encoded file
     (``"data"``) and the decoded image of every layer (``"layers"``), for callers that write
     them out. ``refine``: latent refinement steps of the encode (:mod:`rpncodec.models.refine`).
     """
@@ -61,9 +63,7 @@ def evaluate_image(image: np.ndarray, loaded: LoadedModel,
     data = codec.encode(image, loaded, refine=refine)
     enc = time.perf_counter() - t0
     container = bitstream.parse(data)
-    layers = container.header.layers
-    spatial = loaded.config.mode == "spatial"
-    references = pyramid_images(image, layers) if spatial else [image] * layers
+    references = layer_references(image, container.header.shifts)
     rows, previous = [], 0
     for k, reference in enumerate(references, 1):
         t0 = time.perf_counter()
@@ -92,7 +92,8 @@ def evaluate_folder(folder: Path, loaded: LoadedModel, per_image: bool = False,
         per[name] = evaluate_image(image, loaded, refine=refine)
         last = per[name][-1]
         print(f"{name}: top layer {last['bpp']:.4f} bpp {last['psnr']:.2f} dB", file=sys.stderr)
-    spatial = " (spatial: / each layer's own pixels)" if loaded.config.mode == "spatial" else ""
+    spatial = (" (/ each layer's own pixels)" if len(set(loaded.config.layer_shifts)) > 1
+               else "")
     refined = f", latents refined {refine} steps" if refine else ""
     return summarize(loaded.name + (f"+refine{refine}" if refine else ""), (
         f"rpncodec {loaded.config.mode} model {loaded.name}{refined}; bpp from file bytes (header "

@@ -90,8 +90,9 @@ FAILURES = ("crash", "wrong output", "slow")
 DECODED_KINDS = ("same pixels", "flagged", "silent")  # what a "decoded" outcome gave
 
 # Header layout: bitstream.HEADER_FIXED (magic, version, mode, name length) | name |
-# bitstream.HEADER_TAIL (digest, height, width, tile, layers) | CRC32 (bitstream.U32). Offsets
-# are derived from those structs, so the layout is written only in bitstream.py.
+# bitstream.HEADER_TAIL (digest, height, width, tile, layers) | one shift byte per layer
+# (version 3) | CRC32 (bitstream.U32). Offsets are derived from those structs, so the layout is
+# written only in bitstream.py.
 _VERSION_AT = len(bitstream.MAGIC)
 _MODE_AT = _VERSION_AT + 1
 _NAME_LEN_AT = _MODE_AT + 1
@@ -111,7 +112,12 @@ def _header_size(buf: Buf) -> int | None:
     """Size of the header as its name length byte says, or None if the file is shorter."""
     if len(buf) <= _NAME_LEN_AT:
         return None
-    size = _NAME_AT + buf[_NAME_LEN_AT] + bitstream.HEADER_TAIL.size + _U32.size
+    tail_end = _NAME_AT + buf[_NAME_LEN_AT] + bitstream.HEADER_TAIL.size
+    if buf[_VERSION_AT] >= 3:  # the shift bytes: as many as the layer count says
+        if tail_end > len(buf):
+            return None
+        tail_end += buf[tail_end - 1]
+    size = tail_end + _U32.size
     return size if size <= len(buf) else None
 
 
@@ -472,14 +478,15 @@ def _refused_above() -> float:
     return math.inf if limit is None else 2 * limit
 
 
-def _output_problem(decoded: codec.Decoded, layers: int | None, top: int) -> str | None:
-    """What is wrong with a decode of ``layers`` by a model of ``top`` layers, or None. A
-    spatial layer k decodes at 1/2**(top - k) of the declared size, also from a file that
+def _output_problem(decoded: codec.Decoded, layers: int | None,
+                    shifts: tuple[int, ...]) -> str | None:
+    """What is wrong with a decode of ``layers`` by a model whose layers have ``shifts``, or
+    None. Layer k decodes at 1/2**shifts[k-1] of the declared size, also from a file that
     declares fewer layers than the model has (a truncated one)."""
     header = decoded.container.header
     image = decoded.image
-    shift = top - decoded.layers if header.mode == "spatial" else 0
-    want = (*level_size(header.height, header.width, shift), 3)  # spatial: lower layers smaller
+    shift = shifts[decoded.layers - 1] if 1 <= decoded.layers <= len(shifts) else 0
+    want = (*level_size(header.height, header.width, shift), 3)  # lower layers smaller
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.shape != want:
         shape = getattr(image, "shape", None)
         return f"image {type(image).__name__} {shape} {getattr(image, 'dtype', '')}, want {want}"
@@ -510,7 +517,7 @@ def decode_outcome(data: bytes, layers: int | None, model: Coder,
         outcome = "crash"
         detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
     else:
-        problem = _output_problem(decoded, layers, model.config.layers)
+        problem = _output_problem(decoded, layers, model.config.layer_shifts)
         outcome, detail = ("wrong output", problem) if problem else ("decoded", "")
     seconds = time.perf_counter() - t0
     if outcome in ("decoded", "clean error") and seconds > case_limit_s:

@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .. import bitstream
 from ..errors import RpncodecError
 from ..imageio import atomic_write_bytes
 from ..metrics import psnr
-from ..pyramid import pyramid_images
+from ..pyramid import layer_references
 from ..zoo import REGISTRY, LoadedModel, load_model
 from .anchors import CODECS, j2k_decode, j2k_encode
 from .bdrate import METHOD, bdrate, codec_specs, comparable, load_results, results_mode
@@ -155,9 +156,7 @@ def crop_section(name: str, image: np.ndarray, loaded: LoadedModel, out: Path,
     """HTML figures for one image and model: per layer, the model and JPEG 2000 at its bytes."""
     outputs: dict = {}
     rows = evaluate_image(image, loaded, outputs)
-    layers = len(rows)
-    spatial = loaded.config.mode == "spatial"
-    references = pyramid_images(image, layers) if spatial else [image] * layers
+    references = layer_references(image, bitstream.parse(outputs["data"]).header.shifts)
     y, x = detail_window(image, crop)
     stem = f"{loaded.name}-{Path(name).stem}"
     figures = []
@@ -168,7 +167,7 @@ def crop_section(name: str, image: np.ndarray, loaded: LoadedModel, out: Path,
                    "</figcaption></figure>")
     for k, (row, reference, decoded) in enumerate(
             zip(rows, references, outputs["layers"], strict=True), 1):
-        scale = image.shape[0] // reference.shape[0] if spatial else 1
+        scale = image.shape[0] // reference.shape[0]
         ys, xs, cs = y // scale, x // scale, max(crop // scale, 1)
         anchor, anchor_bytes = j2k_at_bytes(reference, row["bytes"])
         cells = []
@@ -181,7 +180,7 @@ def crop_section(name: str, image: np.ndarray, loaded: LoadedModel, out: Path,
             cells.append(f'<figure><img class="crop" src="crops/{file}"><figcaption>'
                          f"{html.escape(who)}: {size} B, {8 * size / pixels:.3f} bpp, "
                          f"{psnr(reference, recon):.2f} dB (whole image)</figcaption></figure>")
-        size_note = f" ({reference.shape[1]}x{reference.shape[0]})" if spatial else ""
+        size_note = f" ({reference.shape[1]}x{reference.shape[0]})" if scale > 1 else ""
         figures.append(f'<div class="pair"><b>layer {k}</b>{size_note}'
                        f'<div class="crops">{"".join(cells)}</div></div>')
     return (f"<h3>{html.escape(name)}, {html.escape(loaded.name)}</h3>"
@@ -203,9 +202,10 @@ def build_report(folder: Path, out: Path, images: Path | None = None,
     sections = []
     for mode_group, title in ((("quality", "single"), "full resolution (quality layers and "
                                 "single-layer sweeps)"),
-                              (("spatial",), "spatial layers (each at its own resolution)")):
+                              (("spatial", "spatial-quality"),
+                               "spatial layers (each at its own resolution)")):
         group = [p for p in paths if _mode(p) in mode_group]
-        if mode_group == ("spatial",) and not group:
+        if mode_group[0] == "spatial" and not group:
             continue
         png = f"rd-{mode_group[0]}.png"
         plot([str(p) for p in group], out / png)

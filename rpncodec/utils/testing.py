@@ -63,13 +63,15 @@ def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200,
 
 
 def with_header(data: bytes, *, version: int | None = None, crc: bool = True,
-                **fields: int | bytes) -> bytes:
-    """``data`` (a whole .rpn header at least) with header fields replaced, bypassing
-    :class:`~rpncodec.bitstream.Header`'s validation, so tests can write hostile headers.
+                shifts: bytes | None = None, **fields: int | bytes) -> bytes:
+    """``data`` (a whole version-3 .rpn header at least) with header fields replaced,
+    bypassing :class:`~rpncodec.bitstream.Header`'s validation, so tests can write hostile
+    headers.
 
     ``fields`` are those of ``bitstream.HEADER_TAIL`` (:data:`TAIL_FIELDS`); ``version`` is the
-    format version byte. The header CRC is recomputed unless ``crc`` is False. The layout comes
-    from bitstream's structs, so it is written only there."""
+    format version byte; ``shifts`` the layer shift bytes (default: the file's, cut or padded
+    with its last to the layer count). The header CRC is recomputed unless ``crc`` is False.
+    The layout comes from bitstream's structs, so it is written only there."""
     unknown = set(fields) - set(TAIL_FIELDS)
     if unknown:
         raise ValueError(f"not header tail fields: {sorted(unknown)}")
@@ -78,11 +80,16 @@ def with_header(data: bytes, *, version: int | None = None, crc: bool = True,
     if version is not None:
         bitstream.HEADER_FIXED.pack_into(buf, 0, magic, version, mode, name_len)
     at = bitstream.HEADER_FIXED.size + name_len
+    end = at + bitstream.HEADER_TAIL.size
     values = dict(zip(TAIL_FIELDS, bitstream.HEADER_TAIL.unpack_from(buf, at), strict=True))
+    old = bytes(buf[end : end + values["layers"]])
     values.update(fields)
     bitstream.HEADER_TAIL.pack_into(buf, at, *(values[f] for f in TAIL_FIELDS))
+    if shifts is None:
+        shifts = (old + old[-1:] * values["layers"])[: values["layers"]]
+    buf[end : end + len(old)] = shifts
+    end += len(shifts)
     if crc:
-        end = at + bitstream.HEADER_TAIL.size
         bitstream.U32.pack_into(buf, end, zlib.crc32(buf[:end]))
     return bytes(buf)
 

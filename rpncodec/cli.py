@@ -251,12 +251,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_anchors(args: argparse.Namespace) -> int:
-    from .utils.anchors import run_anchor, target_rates
+    from .utils.anchors import MATCHED, run_anchor, target_rates
     from .utils.evaluate import write_json
     from .zoo import load_model
 
-    mean, per_image = ([], {}) if args.codec not in ("jpeg2000-layered", "jpeg2000-resolutions") \
-        else target_rates(args.match, args.bpp)
+    mean, per_image = ([], {}) if args.codec not in MATCHED else target_rates(
+        args.match, args.bpp, ordered=args.codec == "jpeg2000-spatial-quality")
     models = [load_model(m) for m in args.model or []]
     report = run_anchor(Path(args.folder), args.codec, mean, per_image, args.per_image,
                         settings=args.bpp if args.codec == "jpeg2000" else args.quality,
@@ -557,11 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
                  "a folder, in the same JSON as eval")
     s.add_argument("folder", help="folder of images (searched recursively by suffix)")
     s.add_argument("--codec", required=True, help="jpeg2000-layered, jpeg2000-resolutions, "
-                   "jpeg2000, jpeg, webp, avif, jxl, simulcast or simulcast-resolutions "
-                   "(docs/results.md)")
+                   "jpeg2000-spatial-quality, jpeg2000, jpeg, webp, avif, jxl, simulcast or "
+                   "simulcast-resolutions (docs/results.md)")
     s.add_argument("--match", help="rpncodec eval JSON (with --per-image) whose rates to match")
-    s.add_argument("--bpp", type=float, nargs="+", help="cumulative layer rates (layered), total "
-                   "rates (resolutions) or the rate grid (jpeg2000) instead")
+    s.add_argument("--bpp", type=float, nargs="+", help="cumulative layer rates (layered, "
+                   "spatial-quality: over each layer's pixels), total rates (resolutions) or "
+                   "the rate grid (jpeg2000) instead")
     s.add_argument("--quality", type=float, nargs="+", help="quality grid of jpeg/webp/avif/jxl")
     s.add_argument("--model", action="append", help="simulcast: one single-layer model per "
                    "layer, lowest rate first (repeat the option)")

@@ -23,6 +23,7 @@ from rpncodec.utils.anchors import (
     j2k_encode,
     jpeg2000_layered,
     jpeg2000_resolutions,
+    jpeg2000_spatial_quality,
     resolution_prefix,
     simulcast,
     sweep,
@@ -87,6 +88,28 @@ def test_resolutions_anchor_decodes_three_sizes_of_one_codestream() -> None:
         assert sum(r["incremental_bytes"] for r in point) == point[2]["bytes"]
         assert all(r["psnr_own"] > 20 for r in point)
     assert rows[5]["psnr"] > rows[2]["psnr"]  # the higher total rate is better at full size
+
+
+def test_spatial_quality_anchor_decodes_prefixes_of_one_codestream_at_each_layers_size(
+        tmp_path, capsys) -> None:
+    image = smooth_image(101, 133, seed=6)  # 4n+1 sides: reduced sizes round up
+    rates = [4.0, 2.4, 0.8, 1.2, 1.6]  # over each layer's own pixels: need not rise
+    rows = jpeg2000_spatial_quality(image, rates, (2, 1, 0, 0, 0))
+    sizes = [(26, 34), (51, 67), (101, 133), (101, 133), (101, 133)]
+    assert [r["layer"] for r in rows] == [1, 2, 3, 4, 5]
+    assert all(a["bytes"] < b["bytes"] for a, b in pairwise(rows))  # prefixes
+    assert [r["bpp"] for r in rows] == pytest.approx(
+        [8 * r["bytes"] / (h * w) for r, (h, w) in zip(rows, sizes, strict=True)])
+    assert rows[-1]["bpp"] == pytest.approx(1.6, rel=0.25)
+    assert rows[2]["psnr"] < rows[3]["psnr"] < rows[4]["psnr"]  # quality layers add quality
+    assert all(r["psnr_own"] > 20 for r in rows[:2])
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(image).save(folder / "a.png")
+    assert main(["anchors", str(folder), "--codec", "jpeg2000-spatial-quality",
+                 "--bpp", *map(str, rates)]) == 0
+    assert capsys.readouterr().out.count("\n") >= 6
+    assert main(["anchors", str(folder), "--codec", "jpeg2000-spatial-quality"]) == 1
 
 
 @pytest.mark.parametrize("reduce", [1, 2, 3])

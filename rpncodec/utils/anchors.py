@@ -14,6 +14,12 @@ Scalable anchors, one stream per image:
   with :func:`rpncodec.pyramid.pyramid_images` of the original: the spatial anchor. Layer k's
   bytes are those of a real file, the codestream cut after the resolutions it decodes (found
   from the PLT packet lengths), over layer k's own pixels.
+- ``jpeg2000-spatial-quality``: the combined anchor of a spatial-quality stream: one LRCP
+  codestream whose quality layer k ends at layer k's cumulative bytes, layer k decoded with
+  its first k quality layers at ``reduce`` 2, 1, 0, 0, 0 (bytes of real k-layer files, over
+  the layer's own pixels). A J2K quality layer spreads its bytes over every resolution, so the
+  reduced layers pay for detail they do not show: that is what one quality-progressive
+  codestream costs a thumbnail.
   The 9/7 wavelet's low-pass image is not the pyramid's triangle-filtered image (it is sharper
   and aliased), which caps the lower layers' PSNR against the pyramid whatever the rate;
   ``psnr_own`` therefore also compares each layer with the same codestream's decode at an
@@ -42,6 +48,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 import sys
 import time
@@ -52,9 +59,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile
 
+from ..bitstream import default_shifts, level_size
 from ..errors import RpncodecError
 from ..metrics import psnr
-from ..pyramid import pyramid_images
+from ..pyramid import layer_references, pyramid_images
 from ..zoo import LoadedModel
 from .evaluate import msssim, readable_images, summarize
 
@@ -175,6 +183,36 @@ def jpeg2000_resolutions(image: np.ndarray, total_bpps: list[float]) -> list[dic
     return rows
 
 
+def jpeg2000_spatial_quality(image: np.ndarray, bpps: list[float],
+                             shifts: tuple[int, ...]) -> list[dict]:
+    """Per layer of a spatial-quality stream: one quality-layered J2K codestream (LRCP,
+    irreversible, ``mct=1``) whose quality layer k ends at layer k's cumulative rate (``bpps``:
+    over each layer's own pixels, as ``rpncodec eval`` reports them), decoded with its first k
+    quality layers at ``reduce`` = the layer's shift, against the pyramid.
+
+    Layer k's bytes and pixels are those of the real k-layer file (as
+    :func:`jpeg2000_layered`); a reduced layer's ``psnr_own`` compares it with the same image
+    coded without a rate limit and decoded at that reduce (J2K's own low-pass image)."""
+    height, width = image.shape[:2]
+    full = [b * math.prod(level_size(height, width, s)) / (height * width)
+            for b, s in zip(bpps, shifts, strict=True)]  # the same bytes, per full-size pixel
+    unconstrained = j2k_encode(image, [])
+    t0 = time.perf_counter()
+    stream = j2k_encode(image, full)
+    enc = time.perf_counter() - t0
+    rows, previous = [], 0
+    for k, (reference, shift) in enumerate(zip(layer_references(image, shifts), shifts,
+                                               strict=True), 1):
+        prefix = stream if k == len(full) else j2k_encode(image, full[:k])
+        t0 = time.perf_counter()
+        out = j2k_decode(prefix, 0, shift)
+        dec = time.perf_counter() - t0
+        rows.append(_row(reference, out, len(prefix), previous, k, enc, dec,
+                         psnr_own=psnr(j2k_decode(unconstrained, 0, shift), out)))
+        previous = len(prefix)
+    return rows
+
+
 @dataclass(frozen=True)
 class Sweep:
     """A single-layer codec swept over a setting (a rate or a quality)."""
@@ -237,8 +275,9 @@ SWEEPS: dict[str, Sweep] = {
                  f"libjxl via imagecodecs, effort={JXL_EFFORT}; setting = quality (level)"),
 }
 
-CODECS = ("jpeg2000-layered", "jpeg2000-resolutions", *SWEEPS, "simulcast",
-          "simulcast-resolutions")
+CODECS = ("jpeg2000-layered", "jpeg2000-resolutions", "jpeg2000-spatial-quality", *SWEEPS,
+          "simulcast", "simulcast-resolutions")
+MATCHED = ("jpeg2000-layered", "jpeg2000-resolutions", "jpeg2000-spatial-quality")  # --match
 
 
 def sweep(image: np.ndarray, codec: str, settings: list[float]) -> list[dict]:
@@ -278,9 +317,11 @@ def simulcast(image: np.ndarray, models: list[LoadedModel], resolutions: bool = 
     return rows
 
 
-def target_rates(match: str | None, bpps: list[float] | None) -> tuple[list[float], dict]:
+def target_rates(match: str | None, bpps: list[float] | None,
+                 ordered: bool = False) -> tuple[list[float], dict]:
     """Rates to allocate: mean and per-image cumulative bpps of an rpncodec eval JSON, or a
-    fixed list."""
+    fixed list, sorted unless ``ordered`` (per-layer rates over layers of different sizes
+    need not rise)."""
     if match:
         try:
             report = json.loads(Path(match).read_text())
@@ -292,7 +333,7 @@ def target_rates(match: str | None, bpps: list[float] | None) -> tuple[list[floa
         return mean, per
     if not bpps:
         raise RpncodecError("give --match RESULTS.json or --bpp RATE [RATE ...]")
-    return sorted(bpps), {}
+    return list(bpps) if ordered else sorted(bpps), {}
 
 
 def run_anchor(folder: Path, codec: str, mean: list[float] | None = None,
@@ -335,6 +376,20 @@ def run_anchor(folder: Path, codec: str, mean: list[float] | None = None,
 
         def run(name: str, image: np.ndarray) -> list[dict]:
             return jpeg2000_resolutions(image, totals.get(name, grid))
+    elif codec == "jpeg2000-spatial-quality":
+        if not mean:
+            raise RpncodecError(f"{codec} needs --match RESULTS.json or --bpp RATES")
+        shifts = default_shifts("spatial-quality", len(mean))
+        how = "per-image rates of the matched results" if per_image else f"rates {mean}"
+        mode, describe = "spatial-quality", (
+            f"OpenJPEG via Pillow, one LRCP codestream, {len(mean)} quality layers "
+            f"(irreversible 9/7, mct=1) at {how}, layer k decoded with k quality layers at "
+            f"reduce {', '.join(map(str, shifts))} against the pyramid; bytes of real k-layer "
+            "files, / the layer's pixels; psnr-own-rgb of a reduced layer against the image "
+            "coded without a rate limit at that reduce")
+
+        def run(name: str, image: np.ndarray) -> list[dict]:
+            return jpeg2000_spatial_quality(image, per_image.get(name, mean), shifts)
     elif codec.startswith("simulcast"):
         if not models:
             raise RpncodecError(f"{codec} needs one --model per layer (lowest rate first)")

@@ -27,11 +27,15 @@ run jpeg2000-layered anchors "$DIR" --codec jpeg2000-layered --match "$OUT/rpn-q
 run rpn-spatial-cond eval "$DIR" --model rpn-spatial-cond
 run jpeg2000-resolutions-matched anchors "$DIR" --codec jpeg2000-resolutions \
   --match "$OUT/rpn-spatial-cond.json"
+run rpn-spatial-quality eval "$DIR" --model rpn-spatial-quality
+run jpeg2000-spatial-quality-rpn-spatial-quality anchors "$DIR" \
+  --codec jpeg2000-spatial-quality --match "$OUT/rpn-spatial-quality.json"
 "$PY" - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
 for model, anchor in (("rpn-quality-cond", "jpeg2000-layered"),
-                      ("rpn-spatial-cond", "jpeg2000-resolutions-matched")):
+                      ("rpn-spatial-cond", "jpeg2000-resolutions-matched"),
+                      ("rpn-spatial-quality", "jpeg2000-spatial-quality-rpn-spatial-quality")):
     m, a = (json.load(open(f"{out}/{n}.json"))["results"] for n in (model, anchor))
     gaps = " / ".join(f"{p - q:+.2f}" for p, q in zip(m["psnr-rgb"], a["psnr-rgb"]))
     size = " / ".join(f"{b / c - 1:+.1%}" for b, c in zip(m["bytes"], a["bytes"]))

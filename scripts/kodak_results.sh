@@ -38,6 +38,9 @@ if [ "$WHAT" != --anchors-only ]; then
     elif [ "$mode" = spatial ]; then
       run "jpeg2000-resolutions-matched-$model" anchors "$KODAK" \
         --codec jpeg2000-resolutions --match "$OUT/$model.json"
+    elif [ "$mode" = spatial-quality ]; then
+      run "jpeg2000-spatial-quality-$model" anchors "$KODAK" \
+        --codec jpeg2000-spatial-quality --match "$OUT/$model.json"
     fi
   done
 fi

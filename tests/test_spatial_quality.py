@@ -92,6 +92,17 @@ def test_the_command_line_shows_each_layers_size_and_decodes_by_width(sq, tmp_pa
     assert "needs at least 3 layers" in capsys.readouterr().err
 
 
+def test_bulk_coding_of_a_folder_writes_files_every_tool_reads(sq, tmp_path) -> None:
+    images = _images(tmp_path / "in")
+    assert main(["encode", str(images), "-o", str(tmp_path / "out"), "--model", sq.model]) == 0
+    coded = sorted((tmp_path / "out").glob("*.rpn"))
+    assert len(coded) == 4
+    for path in coded:
+        header = bitstream.parse(path.read_bytes()).header
+        assert header.shifts == (2, 1, 0, 0, 0)
+        assert rpncodec.decode(path, width=30, model=sq.model).size == (48, 40)  # 24 < 30
+
+
 def test_serving_and_iiif_pick_the_smallest_resolution_then_the_quality(sq) -> None:
     h = sq.header
     full = (0, 0, h.width, h.height)

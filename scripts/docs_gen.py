@@ -27,7 +27,8 @@ from rpncodec.models.config import QUALITY_LAMBDAS, SPATIAL_LAMBDAS  # noqa: E40
 from rpncodec.registry import REGISTRY, WEIGHTS_DIR  # noqa: E402
 
 RESULTS = ROOT / "results"
-SIZES = {"quality": ["full"] * 4, "spatial": ["1/4", "1/2", "full"], "single": ["full"]}
+SIZES = {"quality": ["full"] * 4, "spatial": ["1/4", "1/2", "full"], "single": ["full"],
+         "spatial-quality": ["1/4", "1/2", "full", "full", "full"]}
 SINGLE_MODELS = [n for n, e in REGISTRY.items() if e.mode == "single"]
 
 
@@ -114,8 +115,8 @@ DEFAULTS = ("rpn-quality-cond", "rpn-spatial-cond")
 def _anchor(folder: Path, name: str) -> Path:
     """The JPEG 2000 run matched to ``name``'s per-image bytes in ``folder``: its own
     ``<anchor>-<name>.json``, or for a default model the unsuffixed ``<anchor>.json``."""
-    stem = {"quality": "jpeg2000-layered", "spatial": "jpeg2000-resolutions-matched"}.get(
-        REGISTRY[name].mode, "none")
+    stem = {"quality": "jpeg2000-layered", "spatial": "jpeg2000-resolutions-matched",
+            "spatial-quality": "jpeg2000-spatial-quality"}.get(REGISTRY[name].mode, "none")
     own = folder / f"{stem}-{name}.json"
     return own if own.exists() or name not in DEFAULTS else folder / f"{stem}.json"
 
@@ -338,6 +339,7 @@ def results_part(part: str) -> str:
     import category_table
     import readme_tables
     import refine_table
+    import spatial_quality_table
 
     kodak, refine = RESULTS / "kodak", RESULTS / "refine"
     parts = {
@@ -357,6 +359,7 @@ def results_part(part: str) -> str:
             str(refine / "rpn-spatial-cond-refine30.json"),
             str(refine / "jpeg2000-resolutions-matched-rpn-spatial-cond-refine30.json")),
         "categories": category_table.tables,
+        "spatial-quality": lambda: spatial_quality_table.tables(RESULTS),
         "ablation-heads": lambda: _printed(ablation_table.main, str(RESULTS / "ablation")),
         "ablation-joint": lambda: _printed(ablation_joint_table.main, str(RESULTS / "ablation"),
                                            "joint"),

@@ -8,11 +8,13 @@ through every measured point. The integral runs over the range of quality both c
 
 What is compared with what:
 
-- both files layered (mode ``quality`` or ``spatial``, the same mode and layer count):
+- both files layered (mode ``quality``, ``spatial`` or ``spatial-quality``, the same mode and
+  layer count):
   layer k of the test against layer k of the anchor. A layer's curve is its points across
   the files given (several models or rate points make a curve; ``a.json,b.json`` joins files);
-- one side layered, the other a single-layer sweep: each full-resolution layer of the layered
-  side against the whole sweep, and (quality mode) all its layers as one curve;
+- one side layered, the other a single-layer sweep or a layered result of another mode: each
+  full-resolution layer of the layered side against the other side's full-resolution points,
+  and (several full-resolution layers) all of them as one curve;
 - two sweeps: curve against curve.
 
 With a single point on one side, the delta is read off the other side's curve at that point
@@ -45,12 +47,19 @@ class Results:
     """One or more results JSONs of one codec: its points grouped by layer."""
 
     name: str
-    mode: str  # quality, spatial or single
+    mode: str  # quality, spatial, spatial-quality or single
     layers: dict[int, list[tuple[float, float]]] = field(default_factory=dict)  # (bpp, quality)
 
     @property
     def layered(self) -> bool:
-        return self.mode in ("quality", "spatial")
+        return self.mode in ("quality", "spatial", "spatial-quality")
+
+    def full_size_layers(self) -> list[int]:
+        """The layers that decode at full size (layer shift 0)."""
+        from ..bitstream import default_shifts
+
+        ks = sorted(self.layers)
+        return [k for k, s in zip(ks, default_shifts(self.mode, len(ks)), strict=True) if not s]
 
     def all_points(self) -> list[tuple[float, float]]:
         return [p for points in self.layers.values() for p in points]
@@ -197,14 +206,14 @@ def bdrate(test: Results, anchor: Results) -> list[dict]:
         return [{"layer": "curve", **compare_curves(test.all_points(), anchor.all_points())}]
     layered, other, flip = (test, anchor, False) if test.layered else (anchor, test, True)
     # full-resolution layers only: the top one of a spatial stream, every one in quality mode
-    full = sorted(layered.layers) if layered.mode == "quality" else [max(layered.layers)]
-    other_points = (other.layers[max(other.layers)] if other.mode == "spatial"
-                    else other.all_points())
+    full = layered.full_size_layers()
+    other_points = ([p for k in other.full_size_layers() for p in other.layers[k]]
+                    if other.layered else other.all_points())
     for k in full:
         pair = (layered.layers[k], other_points)
         rows.append({"layer": str(k), **compare_curves(*(pair[::-1] if flip else pair))})
-    if layered.mode == "quality" and len(full) > 1:
-        pair = (layered.all_points(), other_points)
+    if len(full) > 1:
+        pair = ([p for k in full for p in layered.layers[k]], other_points)
         rows.append({"layer": "all", **compare_curves(*(pair[::-1] if flip else pair))})
     return rows
 

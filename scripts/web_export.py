@@ -15,7 +15,7 @@ one, the cached one, or one built with torch), without torch otherwise.
 (``model_json``), and per tile and level the symbols of every part coded without a network
 (the ``factorized`` latents and the ``hyperprior`` side latents) as base64 little-endian int32
 arrays, ``null`` elsewhere. Once per model, ``OUT/<model>.model.json`` (web/src/latent.ts
-``ModelJson``: name, sha256, mode, widths and each level's stored tables).
+``ModelJson``: name, sha256, mode, widths, layer shifts and each level's stored tables).
 
 The symbols come from the Python decoder's own calls (``rpncodec.entropy.coding``) on the
 tile strings, so the web tests compare with what Python decodes, not with what it encoded.
@@ -66,7 +66,8 @@ def model_json(loaded) -> dict:
                        "factorized": _tables(params, prefix + FACTORIZED.get(codec, "-")),
                        "gaussian": _tables(params, prefix + "gaussian.")})
     return {"name": loaded.name, "sha256": loaded.sha256, "mode": config.mode,
-            "widths": list(config.widths), "levels": levels}
+            "widths": list(config.widths), "shifts": list(config.layer_shifts),
+            "levels": levels}
 
 
 def _b64(symbols: np.ndarray) -> str:
@@ -136,16 +137,16 @@ DECODE_NETS = {"factorized": (), "conditional": ("head",), "hyperprior": ("h_s",
 
 
 def level_shifts(config) -> list[int]:
-    """How many times each level's image is halved relative to the full size."""
-    n = config.layers
-    return [n - 1 - k if config.mode == "spatial" else 0 for k in range(n)]
+    """How many times each level's image is halved relative to the full size (the model's
+    layer shifts, which its files' headers record)."""
+    return list(config.layer_shifts)
 
 
 def synthesis_inputs(config) -> list[list[int]]:
     """The levels whose latents (concatenated on channels, in order) level k's synthesis
-    reads: quality mode every level up to k, spatial mode level k alone."""
-    return [[k] if config.mode == "spatial" else list(range(k + 1))
-            for k in range(config.layers)]
+    reads: the levels up to k at k's resolution (quality: 0..k; spatial: k alone;
+    spatial-quality: k alone below the full size, then the full-size levels up to k)."""
+    return [list(config.synthesis_levels(k)) for k in range(config.layers)]
 
 
 def _level_files(manifest: dict, blob: bytes, graphs: dict, config, k: int) -> tuple[dict, bytes]:

@@ -6,7 +6,9 @@ symbols, compute the same networks within 1e-12, give pixels within one level of
 without node or without web/node_modules (``make web``).
 
 The default run covers the models whose export ships (rpn-quality-cond, rpn-quality-screen,
-rpn-spatial-cond) and two tiny models; ``-m slow`` adds every other shipped model (their
+rpn-spatial-cond) and three tiny models (quality, spatial, spatial-quality: its file whole,
+cut to each number of layers and cut inside a layer, and with layer shifts its model does not
+have); ``-m slow`` adds every other shipped model (their
 exports are built with torch first)."""
 
 from __future__ import annotations
@@ -368,8 +370,9 @@ def graph_cases(out: Path, names: list[str], rng: np.random.Generator) -> list[d
 # -- whole decodes ---------------------------------------------------------------------------------
 def decode_cases(out: Path, files: dict[str, tuple[bytes, str]]) -> list[dict]:
     """Each file decoded by the onnx backend: every entropy-decoded part's symbols (tile by
-    tile, level by level: a hyperprior's side latent, then the latent) and every layer's
-    pixels; and the browser files of each model (``web_export.export_web_model``)."""
+    tile, level by level: a hyperprior's side latent, then the latent), every layer's pixels
+    and the partial-decode warning of a decode of every layer, or the error; and the browser
+    files of each model (``web_export.export_web_model``)."""
     import rpncodec.runtime.latent as runtime_latent
     from rpncodec.runtime.store import load_runtime
 
@@ -383,11 +386,17 @@ def decode_cases(out: Path, files: dict[str, tuple[bytes, str]]) -> list[dict]:
             _out.append(_decode(*args, **kwargs))
             return _out[-1]
 
+        (out / f"{stem}.rpn").write_bytes(data)
+        case = {"name": stem, "file": f"{stem}.rpn", "model": exported[model]}
         with pytest.MonkeyPatch.context() as mp:
             for fn in ("decode_by_scale", "decode_by_channel"):
                 mp.setattr(runtime_latent, fn, partial(recording,
                                                        _decode=getattr(runtime_latent, fn)))
-            decoded = codec.decode(data, None, model, backend="onnx")
+            try:
+                decoded = codec.decode(data, None, model, backend="onnx")
+            except RpncodecError as exc:
+                cases.append({**case, "error": str(exc)})
+                continue
         header = decoded.container.header
         codecs = load_runtime(model).config.latent_codecs
         symbols, it = [], iter(recorded)
@@ -402,9 +411,8 @@ def decode_cases(out: Path, files: dict[str, tuple[bytes, str]]) -> list[dict]:
             (out / f"{stem}.layer{k}.rgb").write_bytes(image.tobytes())
             layers.append({"pixels": f"{stem}.layer{k}.rgb", "height": image.shape[0],
                            "width": image.shape[1]})
-        (out / f"{stem}.rpn").write_bytes(data)
-        cases.append({"name": stem, "file": f"{stem}.rpn", "model": exported[model],
-                      "symbols": symbols, "layers": layers})
+        cases.append({**case, "symbols": symbols, "layers": layers,
+                      "note": partial_note(decoded)})
     return cases
 
 
@@ -452,11 +460,44 @@ def write_network_fixtures(out: Path, models: list[str], files: dict[str, tuple[
 
 
 @pytest.fixture(scope="module")
-def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded) -> Path:
+def sq_coded(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A 101x69 image (every halving rounds up) coded by a tiny spatial-quality model: five
+    layers at 1/4, 1/2 and three times the full size."""
+    from rpncodec.api import encode
+    from rpncodec.utils.testing import smooth_image, tiny_model
+
+    folder = tmp_path_factory.mktemp("sq-coded")
+    tiny_model(folder, mode="spatial-quality")
+    model = str(folder / "tiny-spatial-quality.pt")
+    return SimpleNamespace(data=encode(smooth_image(69, 101, seed=4), model=model),
+                           model=model)
+
+
+def spatial_quality_files(data: bytes, model: str) -> dict[str, tuple[bytes, str]]:
+    """A spatial-quality file whole, cut to each number of whole layers (valid files declaring
+    that many), cut inside its layers 3 and 5 (the intact layers decode, with the command
+    line's warning), and re-headed with layer shifts its model does not have (refused)."""
+    container = bitstream.parse(data)
+    layers = container.header.layers
+    assert container.header.shifts == (2, 1, 0, 0, 0)
+    files = {"tiny-sq": data}
+    files.update({f"tiny-sq-layers{k}": bitstream.truncate(data, k) for k in range(1, layers)})
+    files.update({f"tiny-sq-cut-in-layer{k}": data[: container.byte_ranges[k - 1][1] - 5]
+                  for k in (3, 5)})
+    files["tiny-sq-other-shifts"] = with_header(data, shifts=bytes([1, 1, 0, 0, 0]))
+    return {stem: (d, model) for stem, d in files.items()}
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded,
+             sq_coded) -> Path:
     out = tmp_path_factory.mktemp("web-fixtures")
     files = out / "files"
     web_export.export(files, sorted(GOLDEN.glob("*.rpn")))
     web_export.export(files, [cli_coded.rpn], model=cli_coded.model)  # a tiny model's file
+    sq_file = out / "tiny-sq.rpn"
+    sq_file.write_bytes(sq_coded.data)
+    web_export.export(files, [sq_file], model=sq_coded.model)
     rng = np.random.default_rng(7)
     cond = json.loads((files / "rpn-quality-cond.model.json").read_text())
     (out / "ans.json").write_text(json.dumps(ans_cases(rng)))
@@ -471,7 +512,9 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded)
     files = {name: ((GOLDEN / f"{name}.rpn").read_bytes(), name) for name in SHIPPED_EXPORTS}
     files["tiny-quality"] = (cli_coded.data, cli_coded.model)
     files["tiny-spatial"] = (spatial_coded.data, spatial_coded.model)
-    write_network_fixtures(out, SHIPPED_EXPORTS, files, [cli_coded.model, spatial_coded.model])
+    files.update(spatial_quality_files(sq_coded.data, sq_coded.model))
+    write_network_fixtures(out, SHIPPED_EXPORTS, files, [cli_coded.model, spatial_coded.model,
+                                                         sq_coded.model])
     return out
 
 

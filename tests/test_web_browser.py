@@ -3,8 +3,9 @@ of the default models (quality and spatial, layer 1 and every layer) in the brow
 it reports matches the Python decoder: the same size, pixels within one level (>= 99.9% equal:
 onnxruntime-web against native ONNX Runtime), exactly the bytes of those layers' prefix
 (``bitstream.prefix_size``, also counted by the server), the command line's words for a
-damaged, cut or missing file; view.html paints a spatial file at 1/4, 1/2 and full size; the
-page runs several threads when the host sends COOP/COEP and one otherwise.
+damaged, cut or missing file; view.html paints a spatial file at 1/4, 1/2 and full size, and
+a spatial-quality file (a tiny model's) at 1/4, 1/2, then three times at full size; the page
+runs several threads when the host sends COOP/COEP and one otherwise.
 
 Skips, saying why, without Chromium or without the built decoder (``make web``). About a
 minute of browser starts and WebAssembly compiles on 2 cores, so marked slow: ``make test``
@@ -66,6 +67,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                        + 20])
     (out / "notes.rpn").write_bytes(b"hello, not an image")
     return out
+
+
+@pytest.fixture(scope="module")
+def sq_model(site: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny spatial-quality model's file ``sq.rpn`` and model files, put into the site by
+    hand (the site writer takes shipped models only); the model's weights file."""
+    from rpncodec.api import encode
+    from rpncodec.utils.testing import smooth_image, tiny_model
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import web_export
+
+    folder = tmp_path_factory.mktemp("sq-model")
+    tiny_model(folder, mode="spatial-quality")
+    model = str(folder / "tiny-spatial-quality.pt")
+    (site / "sq.rpn").write_bytes(encode(smooth_image(69, 101, seed=4), model=model))
+    web_export.export_web_model(model, site / "models")
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +185,31 @@ def test_the_viewer_paints_a_spatial_file_at_a_quarter_half_and_full_size(served
     assert report["fetched"] == sent["rpn-spatial-cond.rpn"] == (site / "rpn-spatial-cond.rpn"
                                                                  ).stat().st_size
     assert report["requests"] <= 3 + 3
+
+
+def test_the_viewer_shows_a_spatial_quality_file_small_then_full_size_sharpening(
+        served, site, sq_model, tmp_path):
+    origin, reports, sent = served
+    sent.clear()
+    report = run_page(find_chromium(), decode_url(origin, "sq.rpn", page="view.html"), reports,
+                      tmp_path / "profile")
+    assert "error" not in report, report
+    c = bitstream.parse((site / "sq.rpn").read_bytes())
+    assert c.header.shifts == (2, 1, 0, 0, 0)
+    assert [(p["width"], p["height"]) for p in report["layers"]] == [
+        bitstream.layer_size(c.header, k) for k in range(1, 6)] == [
+        (26, 18), (51, 35), (101, 69), (101, 69), (101, 69)]
+    assert report["buttons"] == ["1 (1/4)", "2 (1/2)", "3", "4", "5"]
+    assert [p["bytes"] for p in report["layers"]] == [bitstream.prefix_size(c, k)
+                                                      for k in range(1, 6)]
+    assert report["fetched"] == sent["sq.rpn"] == (site / "sq.rpn").stat().st_size
+    for layers in (1, 4):  # the pixels of a small layer and of a full-size quality layer
+        report = decode_page(served, tmp_path, "sq.rpn", layers)
+        assert "error" not in report, report
+        python = np.asarray(rpncodec.decode(site / "sq.rpn", layers=layers, model=sq_model)
+                            .convert("RGB"))
+        assert_close(png_pixels(report), python)
+        assert report["bytes_fetched"] == bitstream.prefix_size(c, layers) == report["sent"]
 
 
 def test_rpncodec_serve_offers_the_same_in_browser_decoder(site, tmp_path):

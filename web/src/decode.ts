@@ -12,11 +12,12 @@
 
 import { decodeByChannel, decodeByScale, splitParts } from "./coding";
 import {
-  type Container, type Header, type Tile, damagedMessage, defaultShifts, parseContainer,
-  parseHeader, partialNote, selectLayers, splitTiles, tileGrid,
+  type Container, type Header, type Tile, damagedMessage, parseContainer, parseHeader,
+  partialNote, selectLayers, splitTiles, tileGrid,
 } from "./container";
 import { BitstreamError, ModelError, RpncodecError, TruncatedError } from "./errors";
 import { type Tensor, tensor } from "./graph";
+import { checkModelFor, headerShifts } from "./latent";
 import { type OrtSession, type WebLevel, type WebModel } from "./model";
 import { now } from "./platform";
 import { readU32 } from "./bytes";
@@ -67,33 +68,20 @@ export function readHeader(data: Uint8Array): Header {
   return parseHeader(data);
 }
 
-/** Python's `ModelError` messages when `model` cannot decode `header`'s file. */
+/** Python's `ModelError` messages when `model` cannot decode `header`'s file: other weights,
+ * another mode or too many layers, layers at other sizes than the model's levels. */
 export function checkWebModel(header: Header, model: WebModel): void {
-  const digest = Array.from(header.digest, (b) => b.toString(16).padStart(2, "0")).join("");
-  if (model.sha256.slice(0, 16).toLowerCase() !== digest) {
-    throw new ModelError(`file was encoded with ${header.model} weights ${digest}, but ` +
-      `${model.name} has ${model.sha256.slice(0, 16)}; decode with those weights`);
-  }
-  if (model.mode !== header.mode || header.layers > model.layers) {
-    throw new ModelError(`file declares a ${header.mode} stream of ${header.layers} layers, ` +
-      `which ${model.name} (${model.mode}, ${model.layers} layers) cannot decode`);
-  }
+  checkModelFor(header, model, model.shifts);
 }
 
 /**
- * Each layer's shift for `model`: a version-3 header's own (which must be the model's
- * levels'), a version-2 file's derived from its mode and the model's level count.
+ * Each layer's shift (how many times its image halves the full size): a version-3 header's
+ * own, a version-2 file's its mode's for the model's level count; checked against the
+ * model's levels (`checkWebModel`).
  */
 export function layerShifts(header: Header, model: WebModel): number[] {
-  const shifts = header.version >= 3 ? header.shifts
-    : defaultShifts(header.mode, header.layers, model.layers);
-  shifts.forEach((s, k) => {
-    if (s !== model.shifts[k]) {
-      throw new ModelError(`file declares layer ${k + 1} at 1/${2 ** s} of the full size, ` +
-        `which ${model.name} decodes at 1/${2 ** model.shifts[k]}`);
-    }
-  });
-  return shifts;
+  checkWebModel(header, model);
+  return headerShifts(header, model.shifts);
 }
 
 // -- reading a file: whole, or chunk by chunk from a range source ------------------------------
@@ -337,7 +325,6 @@ export async function decodeLayers(model: WebModel, source: Uint8Array | RangeSo
   const container = await reader.container(layersArg);
   const header = container.header;
   const chunks = selectLayers(container, layersArg);
-  checkWebModel(header, model);
   const shifts = layerShifts(header, model);
   const tiles = tileGrid(header.height, header.width, header.tile);
   const strings = chunks.map((chunk) => splitTiles(chunk, tiles.length));

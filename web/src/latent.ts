@@ -9,8 +9,8 @@
 import { type Tables, buildTables } from "./ans";
 import { decodeByChannel, splitParts } from "./coding";
 import {
-  type Container, type Header, type Mode, type Tile, damagedMessage, parseContainer,
-  selectLayers, splitTiles, tileGrid,
+  type Container, type Header, type Mode, type Tile, damagedMessage, defaultShifts,
+  parseContainer, selectLayers, splitTiles, tileGrid,
 } from "./container";
 import { BitstreamError, ModelError } from "./errors";
 
@@ -33,28 +33,33 @@ export interface ModelInfo {
   mode: Mode;
   /** Channels of each level's latent, lowest level first. */
   widths: number[];
+  /** How many times each level's image halves the full size (the model's layer shifts;
+   * default: its mode's, `defaultShifts`). */
+  shifts?: number[];
   levels: LevelCodec[];
 }
 
 const LATENT_STRIDE = 16;
 const HYPERPRIOR = new Set(["hyperprior", "hyperprior-ms"]);
 
-/** Input sides are padded to a multiple of this (16; in spatial mode 16 * 2^(levels-1)). */
-export function padMultiple(model: ModelInfo): number {
-  return model.mode === "spatial" ? LATENT_STRIDE << (model.widths.length - 1) : LATENT_STRIDE;
+/** Each level's shift: the model's own, or its mode's for as many levels as it has. */
+export function modelShifts(model: Pick<ModelInfo, "mode" | "widths" | "shifts">): number[] {
+  return model.shifts ?? defaultShifts(model.mode, model.widths.length);
 }
 
-/** Each level's latent `[height, width]` for a tile of `height x width` pixels. */
-export function levelSizes(model: ModelInfo, height: number,
-  width: number): Array<[number, number]> {
+/** Input sides are padded to a multiple of this: 16, times 2 per halving of level 1. */
+export function padMultiple(model: Pick<ModelInfo, "mode" | "widths" | "shifts">): number {
+  return LATENT_STRIDE << modelShifts(model)[0];
+}
+
+/** Each level's latent `[height, width]` for a tile of `height x width` pixels: the top
+ * (full-size) latent halved by the level's shift. */
+export function levelSizes(model: Pick<ModelInfo, "mode" | "widths" | "shifts">,
+  height: number, width: number): Array<[number, number]> {
   const m = padMultiple(model);
   const f = m / LATENT_STRIDE;
   const top: [number, number] = [Math.ceil(height / m) * f, Math.ceil(width / m) * f];
-  const n = model.widths.length;
-  return model.widths.map((_, k) => {
-    const shift = model.mode === "spatial" ? n - 1 - k : 0;
-    return [top[0] >> shift, top[1] >> shift];
-  });
+  return modelShifts(model).map((s) => [top[0] >> s, top[1] >> s]);
 }
 
 /** The factorized parts of one level of one tile (null where a network is needed). */
@@ -78,17 +83,42 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Refuse a model that cannot decode `header`'s file (the command line's messages). */
-export function checkModel(header: Header, model: ModelInfo): void {
+/**
+ * Refuse a model that cannot decode `header`'s file, with the command line's messages
+ * (`rpncodec.codec.model_for`): other weights, another mode or too many layers, or layers at
+ * other sizes than the model's (`shifts`: the model's, one per level).
+ */
+export function checkModelFor(header: Header, model: { name: string; sha256: string;
+  mode: Mode }, shifts: number[]): void {
   const digest = hex(header.digest);
   if (model.sha256.slice(0, 16).toLowerCase() !== digest) {
     throw new ModelError(`file was encoded with ${header.model} weights ${digest}, but ` +
       `${model.name} has ${model.sha256.slice(0, 16)}; decode with those weights`);
   }
-  if (model.mode !== header.mode || header.layers > model.widths.length) {
+  if (model.mode !== header.mode || header.layers > shifts.length) {
     throw new ModelError(`file declares a ${header.mode} stream of ${header.layers} layers, ` +
-      `which ${model.name} (${model.mode}, ${model.widths.length} layers) cannot decode`);
+      `which ${model.name} (${model.mode}, ${shifts.length} layers) cannot decode`);
   }
+  const declared = headerShifts(header, shifts);
+  if (declared.some((s, k) => s !== shifts[k])) {
+    throw new ModelError(`file declares layer shifts [${declared.join(", ")}], but ` +
+      `${model.name}'s layers have [${shifts.join(", ")}]`);
+  }
+}
+
+/**
+ * The shifts of `header`'s layers: a version-3 header's own; a version-2 file's (no shift
+ * bytes) its mode's for a model of `shifts.length` levels, as the Python decoder reads a
+ * version-2 file of a shipped model.
+ */
+export function headerShifts(header: Header, shifts: number[]): number[] {
+  return header.version >= 3 ? header.shifts
+    : defaultShifts(header.mode, header.layers, shifts.length);
+}
+
+/** Refuse a model that cannot decode `header`'s file (the command line's messages). */
+export function checkModel(header: Header, model: ModelInfo): void {
+  checkModelFor(header, model, modelShifts(model));
 }
 
 function decodeLevel(data: Uint8Array, level: LevelCodec, channels: number,
@@ -118,6 +148,8 @@ export interface ModelJson {
   sha256: string;
   mode: Mode;
   widths: number[];
+  /** The model's layer shifts (absent from older descriptions: the mode's). */
+  shifts?: number[];
   levels: Array<{ codec: string; factorized: TablesJson | null; gaussian: TablesJson | null }>;
 }
 
@@ -131,11 +163,16 @@ export function modelFromJson(json: ModelJson): ModelInfo {
     throw new Error(`model ${json.name}: ${json.levels.length} levels for ` +
       `${json.widths.length} widths`);
   }
+  if (json.shifts && json.shifts.length !== json.widths.length) {
+    throw new Error(`model ${json.name}: ${json.shifts.length} shifts for ` +
+      `${json.widths.length} levels`);
+  }
   return {
     name: json.name,
     sha256: json.sha256,
     mode: json.mode,
     widths: json.widths,
+    shifts: json.shifts ?? defaultShifts(json.mode, json.widths.length),
     levels: json.levels.map((level) => ({
       codec: level.codec,
       factorized: tablesFromJson(level.factorized),

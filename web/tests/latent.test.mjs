@@ -17,11 +17,16 @@ function models() {
   };
 }
 
-test("latent sizes follow the padding rule of each mode", () => {
+test("latent sizes follow the padding rule and layer shifts of each mode", () => {
   const quality = { mode: "quality", widths: [8, 8, 8, 8] };
   assert.deepEqual(levelSizes(quality, 40, 72), Array(4).fill([3, 5]));
   const spatial = { mode: "spatial", widths: [8, 8, 8] };
   assert.deepEqual(levelSizes(spatial, 69, 101), [[2, 2], [4, 4], [8, 8]]);
+  const sq = { mode: "spatial-quality", widths: [8, 8, 8, 8, 8] };
+  assert.deepEqual(levelSizes(sq, 69, 101), [[2, 2], [4, 4], [8, 8], [8, 8], [8, 8]]);
+  // a description's own shifts decide, whatever the mode
+  assert.deepEqual(levelSizes({ ...quality, shifts: [1, 0, 0, 0] }, 40, 72),
+    [[2, 3], [4, 6], [4, 6], [4, 6]]);
 });
 
 test("the factorized symbols of every file are Python's", { skip: needsFixtures }, () => {

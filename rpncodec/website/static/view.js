@@ -2,12 +2,14 @@
 /**
  * view.html?src=NAME.rpn[&layers=K][&threads=N]: the progressive viewer. Downloads the file
  * layer by layer with Range requests, decodes each layer in a worker as it arrives and paints
- * it at once (a spatial file's 1/4 and 1/2 layers are scaled up to the full frame), with the
+ * it at once (a layer below the full size, such as a spatial file's 1/4 and 1/2 layers, is
+ * scaled up to the full frame), with the
  * bytes fetched and the decode time of every layer. The layer buttons show any decoded layer
  * again, or fetch and decode up to a higher one (`layers=K` stops the first download at K).
  * With `report=URL`, the first download's outcome is POSTed there as JSON (for tests):
  * {"layers": [{"layer", "width", "height", "bytes", "fetched", "decode_ms", "shown_ms"}],
- *  "fetched", "requests", "threads", "isolated", "note"} or {"error": "..."}.
+ *  "fetched", "requests", "threads", "isolated", "note", "buttons" (the layer buttons' labels)}
+ * or {"error": "..."}.
  */
 
 import { decode, layersWanted, paint, sourceUrl, startWorker, threadsWanted } from "./client.js";
@@ -22,7 +24,8 @@ const start = performance.now();
 const decoded = new Map();
 /** @type {Map<number, number>} each layer's chunk end in the file */
 const ends = new Map();
-let full = { width: 0, height: 0, layers: 0, mode: "", model: "" };
+let full = { width: 0, height: 0, layers: 0, mode: "", model: "",
+  shifts: /** @type {number[]} */ ([]) };
 let shown = 0;
 let busy = false;
 let reported = false;
@@ -66,8 +69,8 @@ function buttons() {
   for (let k = 1; k <= full.layers; k++) {
     const button = document.createElement("button");
     button.dataset.layer = String(k);
-    const fraction = full.mode === "spatial" ? ` (1/${2 ** (full.layers - k)})`.replace(" (1/1)", "") : "";
-    button.textContent = `${k}${fraction}`;
+    const shift = full.shifts[k - 1] ?? 0;
+    button.textContent = shift ? `${k} (1/${2 ** shift})` : `${k}`;
     button.title = `show layer ${k} of ${full.layers}`;
     button.onclick = () => (decoded.has(k) ? show(k) : load(k));
     nav.appendChild(button);
@@ -103,7 +106,7 @@ async function load(layers) {
       header: (m) => {
         runtime = { threads: m.threads, isolated: m.isolated };
         if (!full.layers) {
-          full = { ...m.header, model: m.model };
+          full = { ...m.header, model: m.model, shifts: m.shifts };
           $("meta").textContent = `${full.model}, ${full.mode} mode, ${full.width}x${full.height}, ` +
             `${full.layers} layers; ${m.threads} thread${m.threads > 1 ? "s" : ""}` +
             (m.isolated ? " (cross-origin isolated)" : " (not cross-origin isolated: one thread)");
@@ -129,8 +132,9 @@ async function load(layers) {
       `fetched in ${done.requests} requests, ${total} ms` + (done.note ? `; ${done.note}` : ""));
     document.title = `${$("name").textContent}: layer ${shown}, done`;
     document.body.dataset.done = "1";
+    const labels = Array.from($("layers").querySelectorAll("button"), (b) => b.textContent);
     await report({ layers: timeline, fetched: done.fetched, requests: done.requests,
-      note: done.note, ...runtime });
+      note: done.note, buttons: labels, ...runtime });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     say(`error: ${message}`);

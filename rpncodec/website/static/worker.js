@@ -6,7 +6,8 @@
  * jobs are kept, so a job asking for more layers reads only the missing ones.
  *
  * Messages in:  {type: "decode", src (absolute URL), layers (number | null), threads}
- * Messages out: {type: "header", header, model, threads, isolated}
+ * Messages out: {type: "header", header, model, shifts, threads, isolated} (`shifts`: how many
+ *                times each declared layer halves the full size)
  *               {type: "fetched", layer, end, fetched, requests}
  *               {type: "layer", layer, width, height, shift, rgba (transferred), decodeMs,
  *                bytes, note, fetched, requests}
@@ -16,7 +17,7 @@
  */
 
 import * as ort from "../ort/ort.wasm.min.mjs";
-import { decodeLayers, openModel, readHeader } from "./rpncodec.mjs";
+import { decodeLayers, headerShifts, openModel, readHeader } from "./rpncodec.mjs";
 import { PrefixFetcher } from "./fetcher.js";
 
 const here = new URL(".", import.meta.url);
@@ -98,7 +99,7 @@ async function run(job) {
     const head = readHeader(await f.headerBytes());
     const opened = await model(head.model);
     postMessage({ type: "header", header: plain(head), model: opened.name,
-      threads: ort.env.wasm.numThreads, isolated: self.crossOriginIsolated === true });
+      shifts: headerShifts(head, opened.shifts), threads: ort.env.wasm.numThreads, isolated: self.crossOriginIsolated === true });
     while (downloading) {
       if (ends.length > painted) { // layers arrived that are not on screen: an early pass
         const have = ends.length;

@@ -23,11 +23,13 @@ def settle_quantiles(model: LayeredModel, steps: int = 3000, lr: float = 1e-2,
     building tables, of every level but the first ``frozen``."""
     codecs = [level.latent_codec for level in model.levels[frozen:]]
     params = [p for codec in codecs for p in codec.aux_parameters()]
+    if not params:  # conditional codecs have no auxiliary parameters
+        return 0.0
     for p in params:  # level-by-level training may have left them frozen
         p.requires_grad_(True)
     opt = torch.optim.Adam(params, lr=lr)
     loss = torch.zeros(())
-    for _ in range(steps if params else 0):
+    for _ in range(steps):
         loss = sum(codec.aux_loss() for codec in codecs)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -178,6 +178,10 @@ def test_warm_started_from_spatial_and_quality_models_with_its_spatial_levels_fr
                  "--out", str(tmp_path / "run"), "--val-every", "2", "--init", str(init),
                  "--freeze-levels", "3", "--latent-codecs", *config.latent_codecs,
                  "--export", str(out)]) == 0
+    kept = torch.load(out, weights_only=True)["state_dict"]
+    for key, value in torch.load(tmp_path / "start.pt", weights_only=True)["state_dict"].items():
+        if key.split(".")[1] in ("0", "1", "2"):  # every weight and buffer of levels 1-3
+            assert torch.equal(kept[key], value), key
     trained_model = load_model(str(out))
     trained = codec.encode(image, trained_model)
     assert bitstream.parse(trained).chunks[:3] == bitstream.parse(reference).chunks

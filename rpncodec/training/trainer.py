@@ -162,6 +162,10 @@ class Trainer:
         cfg = self.cfg
         stage = cfg.stage_at(self.step)
         self.model.train()
+        for level in self.model.levels[: cfg.freeze_levels]:
+            # as the decoder runs them: no noise, and no spectral-norm power iterations, whose
+            # vectors are buffers an optimizer never sees (they would change the bytes)
+            level.eval()
         for group in self.opt.param_groups + (self.unc_opt.param_groups if self.unc_opt else []):
             group["lr"] = cfg.lr_at(self.step)
         x = self.batch().to(self.device)

@@ -112,7 +112,8 @@ def test_serving_and_iiif_pick_the_smallest_resolution_then_the_quality(sq) -> N
     assert choose_layers(h, 5, full, (101, 69), 0.5) == 5  # full size: every quality layer
     assert choose_layers(h, 4, full, (101, 69), 0.5) == 4  # only 4 layers decode
     assert choose_layers(h, 5, full, (101, 69), 0.0) == 5
-    # a crop of the full resolution shown at a quarter of its pixels: one quality layer fewer
+    # a crop shown at a quarter of its pixels comes from the quarter-size layer; larger, from
+    # the full size with every quality layer (any smaller scale has a smaller layer)
     assert choose_layers(h, 5, (0, 0, 80, 60), (20, 15), 0.5) == 1
     assert choose_layers(h, 5, (0, 0, 80, 60), (70, 50), 0.5) == 5
 

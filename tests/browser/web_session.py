@@ -17,6 +17,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from functools import partial
 from http.server import ThreadingHTTPServer
@@ -37,18 +38,29 @@ class _Handler(SiteHandler):
 
     reports: list[dict]
     sent: dict[str, int]
-    delay_s = 0.0  # before each .rpn response: a slow link
+    delay_s: float | Callable[[], float] = 0.0  # before each .rpn response: a slow link
+    log: list[tuple[str, int, int, float]] | None = None  # .rpn bodies: name, start, size, when
 
     def send_head(self):
         """SiteHandler's, after ``delay_s`` for an ``.rpn`` file."""
-        if self.delay_s and self.path.split("?")[0].endswith(".rpn"):
-            time.sleep(self.delay_s)
+        delay = self.delay_s() if callable(self.delay_s) else self.delay_s
+        if delay and self.path.split("?")[0].endswith(".rpn"):
+            time.sleep(delay)
         return super().send_head()
 
     def count(self, path: str, start: int, size: int) -> None:
         name = path.split("?")[0].rsplit("/", 1)[-1]
         if name.endswith(".rpn"):
             self.sent[name] = self.sent.get(name, 0) + size
+            self._body = (name, start, size)
+
+    def copyfile(self, source, outputfile) -> None:
+        """SiteHandler's, then the time the body was written, in ``log``."""
+        self._body = None
+        super().copyfile(source, outputfile)
+        if self.log is not None and self._body:
+            outputfile.flush()
+            self.log.append((*self._body, time.time()))
 
     def _cors(self) -> None:  # a page of another origin (rpncodec serve) may report here
         self.send_header("Access-Control-Allow-Origin", "*")
@@ -74,13 +86,19 @@ class _Handler(SiteHandler):
 
 
 @contextmanager
-def site_server(site: Path, isolate: bool = True, delay_s: float = 0.0):
-    """Serve ``site`` (``delay_s`` before each answer for an ``.rpn`` file); yields
-    ``(origin, reports, sent)`` (lists/dicts filled as pages run)."""
+def site_server(site: Path, isolate: bool = True, delay_s: float | Callable[[], float] = 0.0,
+                log: list | None = None):
+    """Serve ``site`` (``delay_s`` before each answer for an ``.rpn`` file, or what that
+    function returns then: a link made slow for some pages only); yields
+    ``(origin, reports, sent)`` (lists/dicts filled as pages run). With ``log``, each
+    ``.rpn`` body sent is appended to it as ``(name, start, size, time.time())``, once
+    written."""
     reports: list[dict] = []
     sent: dict[str, int] = {}
     handler = type("Handler", (_Handler,), {"reports": reports, "sent": sent,
-                                            "isolate": isolate, "delay_s": delay_s})
+                                            "isolate": isolate, "delay_s": staticmethod(
+                                                delay_s) if callable(delay_s) else delay_s,
+                                            "log": log})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -7,7 +7,9 @@
  *
  * Layers are decoded in order and each is shown as soon as it is ready (`onLayer`): layer k
  * reuses the latents of layers 1..k-1 and runs one synthesis. From a `RangeSource` only the
- * header and the chunks of the layers decoded are read.
+ * header and the chunks of the layers decoded are read. A `DecodeState` carries the latents
+ * from one decode of a file to the next, so a file arriving layer by layer can be decoded
+ * again as it grows without decoding its first layers again.
  */
 
 import { decodeByChannel, decodeByScale, splitParts } from "./coding";
@@ -61,6 +63,49 @@ export interface DecodeOptions {
     => void;
   /** Stops the decode (between tiles) with the signal's reason. */
   signal?: { aborted: boolean; reason?: unknown };
+  /**
+   * Kept between decodes of the same file (a file still arriving, decoded again with more
+   * layers): the latents of the layers decoded, so the next decode starts where this one
+   * stopped. Layers an earlier decode delivered are not delivered again, except the last
+   * one asked for when there is nothing new (its image is synthesised again).
+   */
+  state?: DecodeState;
+}
+
+/**
+ * The latents of the layers of one file decoded so far (`DecodeOptions.state`), with the file
+ * bytes and model they came from: a decode reuses them only for the same model and the same
+ * header and chunks. Owned by the caller (one per file being viewed); no global state.
+ */
+export class DecodeState {
+  /** The model the latents came from. */
+  model: WebModel | null = null;
+  /** The file's bytes up to the end of the last layer whose latents are kept. */
+  bytes: Uint8Array = new Uint8Array(0);
+  /** `latents[tile][level]`. */
+  latents: Tensor[][] = [];
+
+  /** Layers whose latents are kept for every tile. */
+  get layers(): number {
+    return this.latents.length ? Math.min(...this.latents.map((l) => l.length)) : 0;
+  }
+
+  /** How many of the kept layers `data` (parsed as `container`) shares, for `model`. */
+  reusable(model: WebModel, data: Uint8Array, container: Container, wanted: number): number {
+    if (this.model !== model) return 0;
+    let n = Math.min(this.layers, wanted);
+    while (n > 0) {
+      const end = container.byteRanges[n - 1][1];
+      if (end <= this.bytes.length && end <= data.length && equal(this.bytes, data, end)) break;
+      n--;
+    }
+    return n;
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The header of a file from its first bytes (112 bytes always suffice). */
@@ -336,13 +381,23 @@ export async function decodeLayers(model: WebModel, source: Uint8Array | RangeSo
   const m = model.padMultiple;
   const top = (t: Tile): [number, number] => [Math.ceil(t[2] / m) * (m / 16),
     Math.ceil(t[3] / m) * (m / 16)];
-  const latents: Tensor[][] = tiles.map(() => []);
+  const state = options.state ?? new DecodeState();
+  const reuse = state.reusable(model, reader.data, container, chunks.length);
+  if (!reuse) {
+    state.model = model;
+    state.latents = tiles.map(() => []);
+  }
+  const latents = state.latents;
+  for (const l of latents) l.length = reuse;
   let last: LayerImage | null = null;
-  for (let k = 0; k < chunks.length; k++) {
+  // layers decoded before are skipped, but the last one asked for is always shown
+  for (let k = Math.min(reuse, chunks.length - 1); k < chunks.length; k++) {
     const t0 = now();
     const clock: Clock = { entropy: 0, graphs: 0 };
     let synthesisMs = 0;
-    const [level, session] = await Promise.all([model.level(k), model.synthesis(k)]);
+    const [level, session] = await Promise.all([k < reuse ? null : model.level(k),
+      model.synthesis(k)]);
+    if (k + 1 < chunks.length) model.prefetch(k + 1); // fetched while this layer decodes
     const s = shifts[k];
     const f = 2 ** s;
     const width = Math.ceil(header.width / f), height = Math.ceil(header.height / f);
@@ -351,19 +406,21 @@ export async function decodeLayers(model: WebModel, source: Uint8Array | RangeSo
       abortCheck(options.signal);
       const [th0, tw0] = top(tiles[i]);
       const size: [number, number] = [th0 >> model.shifts[k], tw0 >> model.shifts[k]];
-      try {
-        const onSymbols = options.onSymbols;
-        const hook: SymbolHook | null = onSymbols ? (part, sym) => onSymbols(i, k, part, sym)
-          : null;
-        latents[i].push(decodeLevel(level, strings[k][i], size, k ? latents[i][k - 1] : null,
-          clock, hook));
-      } catch (exc) {
-        if (!(exc instanceof BitstreamError)) throw exc;
-        const where = tiles.length > 1 ? `tile ${i + 1} of ${tiles.length}: ` : "";
-        const error = new BitstreamError(damagedMessage(k + 1, header.layers,
-          `${where}${exc.message}`));
-        error.layer = k + 1;
-        throw error;
+      if (k >= reuse) { // else its latent was decoded before: only the synthesis to run
+        try {
+          const onSymbols = options.onSymbols;
+          const hook: SymbolHook | null = onSymbols ? (part, sym) => onSymbols(i, k, part, sym)
+            : null;
+          latents[i].push(decodeLevel(level!, strings[k][i], size,
+            k ? latents[i][k - 1] : null, clock, hook));
+        } catch (exc) {
+          if (!(exc instanceof BitstreamError)) throw exc;
+          const where = tiles.length > 1 ? `tile ${i + 1} of ${tiles.length}: ` : "";
+          const error = new BitstreamError(damagedMessage(k + 1, header.layers,
+            `${where}${exc.message}`));
+          error.layer = k + 1;
+          throw error;
+        }
       }
       const inputs = model.description.levels[k].synthesis_inputs.map((j) => latents[i][j]);
       const t1 = now();
@@ -375,6 +432,7 @@ export async function decodeLayers(model: WebModel, source: Uint8Array | RangeSo
       place(img.data, img.h, img.w, rgba, width, y0, x0, Math.min(y1 - y0, img.h),
         Math.min(x1 - x0, img.w));
     }
+    if (k >= reuse) state.bytes = reader.data.slice(0, container.byteRanges[k][1]);
     const isLast = k === chunks.length - 1;
     last = {
       layer: k + 1, width, height, rgba, decodeMs: now() - t0,

@@ -117,12 +117,67 @@ function hex(buffer: ArrayBuffer): string {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** sha256 of `data` as hex (WebCrypto: pages, workers and Node 20). */
+/**
+ * sha256 of `data` as hex: WebCrypto where there is one (pages and workers of a secure
+ * context, Node 20), else `sha256Bytes` (a page served over plain HTTP from another host than
+ * localhost has no `crypto.subtle`).
+ */
 export async function sha256Hex(data: Uint8Array): Promise<string> {
   const subtle = (globalThis as unknown as { crypto?: { subtle?: { digest(a: string,
     d: Uint8Array): Promise<ArrayBuffer> } } }).crypto?.subtle;
-  if (!subtle) throw new ModelError("cannot check model files: WebCrypto is not available");
-  return hex(await subtle.digest("SHA-256", data));
+  const digest = subtle ? await subtle.digest("SHA-256", data) : sha256Bytes(data).buffer;
+  return hex(digest as ArrayBuffer);
+}
+
+const SHA256_K = Uint32Array.from([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+/** SHA-256 (FIPS 180-4) in plain TypeScript: the digest's 32 bytes. */
+export function sha256Bytes(data: Uint8Array): Uint8Array {
+  const h = Uint32Array.from([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f,
+    0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const blocks = Math.ceil((data.length + 9) / 64);
+  const tail = new Uint8Array((blocks - Math.floor(data.length / 64)) * 64);
+  tail.set(data.subarray(Math.floor(data.length / 64) * 64));
+  tail[data.length % 64] = 0x80;
+  const tailView = new DataView(tail.buffer);
+  tailView.setUint32(tail.length - 8, Math.floor(data.length / 2 ** 29));
+  tailView.setUint32(tail.length - 4, (data.length * 8) >>> 0);
+  const whole = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const w = new Uint32Array(64);
+  const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n));
+  for (let b = 0; b < blocks; b++) {
+    const inTail = b * 64 + 64 > data.length;
+    const view = inTail ? tailView : whole;
+    const at = inTail ? (b - Math.floor(data.length / 64)) * 64 : b * 64;
+    for (let i = 0; i < 16; i++) w[i] = view.getUint32(at + 4 * i);
+    for (let i = 16; i < 64; i++) {
+      const x = w[i - 15], y = w[i - 2];
+      const s0 = rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3);
+      const s1 = rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10);
+      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+    }
+    let [a, bb, c, d, e, f, g, hh] = h;
+    for (let i = 0; i < 64; i++) {
+      const t1 = (hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) +
+        SHA256_K[i] + w[i]) | 0;
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c))) | 0;
+      hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = bb; bb = a; a = (t1 + t2) | 0;
+    }
+    h[0] += a; h[1] += bb; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+  }
+  const out = new Uint8Array(32);
+  const outView = new DataView(out.buffer);
+  h.forEach((v, i) => outView.setUint32(4 * i, v));
+  return out;
 }
 
 /** IEEE half -> double. */
@@ -206,6 +261,7 @@ export class WebModel {
   private readonly options: OpenOptions;
   private readonly levels = new Map<number, Promise<WebLevel>>();
   private readonly sessions = new Map<number, Promise<OrtSession>>();
+  private readonly prefetched = new Map<string, Promise<Uint8Array>>();
 
   constructor(description: WebModelJson, read: FetchFile, options: OpenOptions = {}) {
     this.description = description;
@@ -250,7 +306,34 @@ export class WebModel {
   }
 
   /** A file of the model's folder, checked against its sha256. */
-  async file(name: string): Promise<Uint8Array> {
+  file(name: string): Promise<Uint8Array> {
+    const early = this.prefetched.get(name);
+    if (early) {
+      this.prefetched.delete(name); // handed over once: the level or session keeps it
+      return early;
+    }
+    return this.fetchFile(name);
+  }
+
+  /**
+   * Start fetching (and checking) level `k`'s files that are not loaded yet, without building
+   * anything, so that they are in when a decode gets to that level: a decode calls it for
+   * the next level while it decodes one. Failures surface when the level is used.
+   */
+  prefetch(k: number): void {
+    const files = this.description.levels[k]?.files;
+    if (!files) return;
+    const names = this.levels.has(k) ? [] : [files.graphs, files.arrays];
+    if (this.options.ort && !this.sessions.has(k)) names.push(files.synthesis);
+    for (const name of names) {
+      if (this.prefetched.has(name)) continue;
+      const data = this.fetchFile(name);
+      data.catch(() => this.prefetched.delete(name));
+      this.prefetched.set(name, data);
+    }
+  }
+
+  private async fetchFile(name: string): Promise<Uint8Array> {
     const info = this.description.files[name];
     if (!info) throw new ModelError(`model ${this.name} lists no file ${name}`);
     const data = toBytes(await this.read(name));

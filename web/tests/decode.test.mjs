@@ -9,7 +9,8 @@ import { test } from "node:test";
 
 import * as ort from "onnxruntime-web";
 
-import { ModelError, decodeLayers, openModel, readHeader } from "../dist/rpncodec.mjs";
+import { DecodeState, ModelError, decodeLayers, openModel, readHeader }
+  from "../dist/rpncodec.mjs";
 import { dir, int32, load, needsFixtures } from "./fixtures.mjs";
 
 ort.env.wasm.numThreads = 1;
@@ -100,6 +101,45 @@ test("a file decodes from a range reader, reading only the layers asked for",
           `${c.name}: read ${read} bytes, layer ${layers} ends at ${whole.bytes}`);
       }
     }
+  });
+
+test("a decode state carries the latents from one decode of a growing file to the next",
+  { skip: needsFixtures }, async (t) => {
+    const c = load("decode.json").find((x) => x.name === "tiny-sq");
+    if (!c) return t.skip("no tiny-sq file in the fixtures");
+    const data = new Uint8Array(readFileSync(join(dir, "decode", c.file)));
+    const model = await openModel(folderOf(c.model), { ort });
+    const fresh = [];
+    await decodeLayers(model, data, { onLayer: (k, image) => fresh.push(image) });
+    const state = new DecodeState();
+    const delivered = [];
+    const record = (k, image) => {
+      delivered.push(k);
+      assert.deepEqual(image.rgba, fresh[k - 1].rgba);
+    };
+    // the file as it arrives: 2 layers, then 4, then all; each pass decodes only the new layers
+    const at = (layers) => data.slice(0, fresh[layers - 1].bytes);
+    await decodeLayers(model, at(2), { layers: 2, onLayer: record, state });
+    assert.equal(state.layers, 2);
+    let symbols = 0;
+    await decodeLayers(model, at(4), { layers: 4, onLayer: record, state,
+      onSymbols: () => { symbols++; } });
+    assert.ok(symbols > 0);
+    await decodeLayers(model, data, { onLayer: record, state });
+    assert.deepEqual(delivered, [1, 2, 3, 4, 5]);
+    // nothing new: the last layer asked for is shown again, from the kept latents
+    symbols = 0;
+    const again = await decodeLayers(model, data, { layers: 3, onLayer: record, state,
+      onSymbols: () => { symbols++; } });
+    assert.equal(again.layer, 3);
+    assert.equal(symbols, 0);
+    assert.deepEqual(delivered, [1, 2, 3, 4, 5, 3]);
+    // other bytes (a file cut to 2 layers has another header) are decoded from the start
+    const other = load("decode.json").find((x) => x.name === "tiny-sq-layers2");
+    const cut = new Uint8Array(readFileSync(join(dir, "decode", other.file)));
+    delivered.length = 0;
+    await decodeLayers(model, cut, { onLayer: record, state });
+    assert.deepEqual(delivered, [1, 2]);
   });
 
 test("a model file that does not match model.json is refused", { skip: needsFixtures },

@@ -3,13 +3,16 @@
  * decode.html?src=NAME.rpn&layers=K&report=URL[&threads=N]: decode in the page (in a worker)
  * and show the last layer; with `report`, POST the result as JSON:
  *   {"width", "height", "layers", "decode_ms", "bytes_fetched", "png": "data:image/png;..."}
- * plus "threads", "isolated", "requests", "wall_ms" (page start to done), "note" (the command
+ * plus "threads", "isolated", "requests", "wall_ms" (page start to done), "time_origin" (the
+ * page's start, ms since the Unix epoch: the origin of every *_ms time), "note" (the command
  * line's partial-decode warning, or null) and "per_layer": [{"layer", "width", "height",
  * "bytes" (the file's prefix that layer needs), "decode_ms", "shown_ms" (page start to that
  * layer on screen: runtime start, model and file fetches included)}]; or {"error": "..."} worded as
  * `rpncodec decode` words the same problem. `repeat=N` (benchmarks) decodes N times in the same
- * worker (the bytes are fetched once) and adds each layer's fastest later time as "warm_ms". When done, document.title ends in "done" or
- * "error" and body[data-done] is set (for scripted browsers).
+ * worker (the bytes are fetched once) and adds each layer's fastest later time as "warm_ms".
+ * Each layer's "parts" (and "warm_parts") split its decode into entropy decoding, the float64
+ * networks and the synthesis: {"entropyMs", "graphsMs", "synthesisMs"}. When done,
+ * document.title ends in "done" or "error" and body[data-done] is set (for scripted browsers).
  */
 
 import { decode, layersWanted, paint, sourceUrl, startWorker, threadsWanted } from "./client.js";
@@ -44,7 +47,7 @@ function finish(text, state) {
 async function main() {
   /** @type {any} */
   let last = null;
-  /** @type {Array<Record<string, number>>} */
+  /** @type {Array<Record<string, any>>} */
   const perLayer = [];
   let threads = 1;
   let isolated = false;
@@ -62,12 +65,15 @@ async function main() {
         layer: (m) => {
           if (run > 0) {
             const entry = perLayer[m.layer - 1];
-            entry.warm_ms = Math.min(entry.warm_ms ?? Infinity, m.decodeMs);
+            if (m.decodeMs < (entry.warm_ms ?? Infinity)) {
+              entry.warm_ms = m.decodeMs;
+              entry.warm_parts = m.timings;
+            }
             return;
           }
           last = m;
           perLayer.push({ layer: m.layer, width: m.width, height: m.height, bytes: m.bytes,
-            decode_ms: m.decodeMs, shown_ms: performance.now() - start });
+            decode_ms: m.decodeMs, parts: m.timings, shown_ms: performance.now() - start });
           status.textContent = `layer ${m.layer}: ${m.width}x${m.height}`;
           paint(canvas, m, full.width, full.height);
         },
@@ -78,7 +84,7 @@ async function main() {
     const body = { width: last.width, height: last.height, layers: done.layers,
       decode_ms: decodeMs, bytes_fetched: done.fetched, png, threads, isolated,
       requests: done.requests, per_layer: perLayer, wall_ms: performance.now() - start,
-      note: done.note };
+      note: done.note, time_origin: performance.timeOrigin + start };
     await send(body);
     finish(`${done.layers} layers, ${last.width}x${last.height}, ${done.fetched} bytes, ` +
       `${decodeMs.toFixed(0)} ms` + (done.note ? ` (${done.note})` : ""), "done");

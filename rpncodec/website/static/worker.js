@@ -10,19 +10,30 @@
  *                times each declared layer halves the full size)
  *               {type: "fetched", layer, end, fetched, requests}
  *               {type: "layer", layer, width, height, shift, rgba (transferred), decodeMs,
- *                bytes, note, fetched, requests}
+ *                timings ({entropyMs, graphsMs, synthesisMs}), bytes, note, fetched, requests}
  *               {type: "done", layers, note, fetched, requests}
  *               {type: "error", message, fetched, requests}
  * `fetched` and `requests` count everything transferred for that file so far.
  */
 
 import * as ort from "../ort/ort.wasm.min.mjs";
-import { decodeLayers, headerShifts, openModel, readHeader } from "./rpncodec.mjs";
+import { DecodeState, decodeLayers, headerShifts, openModel, readHeader } from "./rpncodec.mjs";
 import { PrefixFetcher } from "./fetcher.js";
 
 const here = new URL(".", import.meta.url);
 ort.env.wasm.wasmPaths = new URL("../ort/", here).href;
 let threadsSet = false;
+/** @type {Promise<unknown> | null} onnxruntime-web's runtime, started by the first job */
+let runtime = null;
+
+/**
+ * A one-node ONNX model (y = Identity(x), opset 13). Creating its session starts
+ * onnxruntime-web's runtime (the WebAssembly compiled and instantiated, the thread pool
+ * started) at the start of a job, while the file's header and the model's files download,
+ * instead of when the first synthesis is needed.
+ */
+const IDENTITY_ONNX = Uint8Array.from(atob("CAcSADo3ChAKAXgSAXkiCElkZW50aXR5EgFnWg8KAXgSCgoICA" +
+  "ESBAoCCAFiDwoBeRIKCggIARIECgIIAUIECgAQDQ=="), (c) => c.charCodeAt(0));
 
 /** @type {Map<string, Promise<any>>} models by name, opened once */
 const models = new Map();
@@ -56,7 +67,8 @@ function plain(head) {
  * Decode a job's layers, painting each as early as the bytes allow. The decoder reads every
  * chunk a call decodes before its first layer, so while the download runs, each pass decodes
  * the layers that have arrived (from their bytes alone), and a last pass, once everything is
- * in, decodes what was asked; layers already painted are not sent twice. On a fast link the
+ * in, decodes what was asked. The passes share a DecodeState: each starts from the layers
+ * the one before decoded, and layers already painted are not sent twice. On a fast link the
  * whole file is in before the model is ready and there is one pass; on a slow one the earlier
  * passes run while the link is the bottleneck.
  * @param {{src: string, layers: number | null, threads: number}} job
@@ -66,6 +78,9 @@ async function run(job) {
     ort.env.wasm.numThreads = job.threads;
     threadsSet = true;
   }
+  // a failure here is reported by the decode's own session, in its words
+  runtime ??= ort.InferenceSession.create(IDENTITY_ONNX, { executionProviders: ["wasm"] })
+    .then((session) => session.release(), () => null);
   let fetcher = files.get(job.src);
   if (!fetcher) {
     fetcher = new PrefixFetcher(job.src);
@@ -86,25 +101,31 @@ async function run(job) {
   download.catch((error) => { downloadError = error; })
     .finally(() => { downloading = false; wake(); });
   let painted = 0;
+  const state = new DecodeState(); // this job's latents, shared by its passes
   const onLayer = (/** @type {number} */ k, /** @type {any} */ img) => {
     if (k <= painted) return; // painted by an earlier pass
     painted = k;
     const rgba = img.rgba;
     postMessage({ type: "layer", layer: k, width: img.width, height: img.height,
-      shift: img.shift, rgba, decodeMs: img.decodeMs, bytes: img.bytes,
+      shift: img.shift, rgba, decodeMs: img.decodeMs, timings: img.timings, bytes: img.bytes,
       note: img.note ?? null, ...counts() }, [rgba.buffer]);
   };
   try {
     const source = f.source();
     const head = readHeader(await f.headerBytes());
     const opened = await model(head.model);
+    // level 1's files and synthesis session are made ready while layer 1 downloads (a failure
+    // is reported by the decode that needs them)
+    opened.loadLevel(0).catch(() => null);
+    await runtime;
     postMessage({ type: "header", header: plain(head), model: opened.name,
       shifts: headerShifts(head, opened.shifts), threads: ort.env.wasm.numThreads, isolated: self.crossOriginIsolated === true });
     while (downloading) {
       if (ends.length > painted) { // layers arrived that are not on screen: an early pass
         const have = ends.length;
         try {
-          await decodeLayers(opened, f.buffer.slice(0, ends[have - 1]), { layers: have, onLayer });
+          await decodeLayers(opened, f.buffer.slice(0, ends[have - 1]), { layers: have, onLayer,
+            state });
         } catch {
           break; // a damaged layer: the last pass reports it in the command line's words
         }
@@ -118,7 +139,8 @@ async function run(job) {
       postMessage({ type: "done", layers: painted, note: null, ...counts() });
       return;
     }
-    const last = await decodeLayers(opened, source, { layers: job.layers ?? undefined, onLayer });
+    const last = await decodeLayers(opened, source, { layers: job.layers ?? undefined, onLayer,
+      state });
     postMessage({ type: "done", layers: last.layer, note: last.note ?? null, ...counts() });
   } catch (error) {
     await download.catch(() => null);

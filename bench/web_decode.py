@@ -45,6 +45,7 @@ import gzip
 import json
 import os
 import platform
+import shlex
 import signal
 import subprocess
 import sys
@@ -332,8 +333,10 @@ def main() -> int:
                     for mode in MODES:
                         url = decode_url(origin, f"kodim23-{mode}.rpn", report="",
                                          page="view.html")
-                        screenshot(chromium, url, args.screenshots / f"viewer-kodim23-{mode}.png",
-                                   tmp / f"profile-shot-{mode}", 820, 920)
+                        with quiet():
+                            screenshot(chromium, url,
+                                       args.screenshots / f"viewer-kodim23-{mode}.png",
+                                       tmp / f"profile-shot-{mode}", 820, 920)
         except Failed as exc:
             print(f"web_decode: {exc}", file=sys.stderr)
             return 1
@@ -341,7 +344,7 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "command": "python bench/web_decode.py " + " ".join(sys.argv[1:]),
+            "command": shlex.join(["python", "bench/web_decode.py", *sys.argv[1:]]),
             "date": time.strftime("%Y-%m-%d"), "browser": _browser(chromium),
             "machine": platform.machine(), "processor": _cpu(), "cores": os.cpu_count(),
             "repeat": args.repeat, "reloads": args.reloads, "rtt_s": args.rtt,

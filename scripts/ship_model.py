@@ -83,13 +83,20 @@ def main(name: str, weights: Path) -> int:
     run("scripts/make_golden.py", name)
     print(f"tests/golden/{name}.rpn rewritten")
     row = run("-c", SAMPLE_ROW.format(name=name)).strip()
-    cells = ", ".join(f"({b}, {q:.3f})" for b, q in json.loads(row))
+    cells = [f"({b}, {q:.3f})" for b, q in json.loads(row)]
     text = SHIPPED_TEST.read_text()
-    pattern = re.compile(rf'^    "{re.escape(name)}": \[.*\],$', re.M)
+    pattern = re.compile(rf'^    "{re.escape(name)}": \[[^\]]*\],$', re.M)  # may span lines
     if len(pattern.findall(text)) != 1:
         raise SystemExit(f"{SHIPPED_TEST}: no single SAMPLE_RATE_QUALITY row for {name}")
-    SHIPPED_TEST.write_text(pattern.sub(f'    "{name}": [{cells}],', text))
-    print(f"tests/test_shipped.py: {name} -> [{cells}]")
+    head, lines = f'    "{name}": [', [""]
+    for cell in cells:  # as many (bytes, PSNR) pairs a line as fit in 100 columns
+        if lines[-1] and len(head) + len(lines[-1]) + len(cell) + 4 > 100:
+            lines[-1] += ","
+            lines.append("")
+        lines[-1] += (", " if lines[-1] else "") + cell
+    new = head + ("\n" + " " * len(head)).join(lines) + "],"
+    SHIPPED_TEST.write_text(pattern.sub(lambda _: new, text))
+    print(f"tests/test_shipped.py: {name} -> [{', '.join(cells)}]")
     print("still to do: results/kodak (eval + matched anchor, scripts/kodak_results.sh), "
           "scripts/readme_tables.py, the README's tables and demo table, the report, "
           "scripts/backend_agreement.py")

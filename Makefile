@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rpncodec demo --out demo-out
 	$(BIN)/rpncodec demo --mode spatial --out demo-out/spatial
+	$(BIN)/rpncodec demo --mode spatial-quality --out demo-out/spatial-quality
 
 test: $(STAMP)
 	$(BIN)/ruff check rpncodec tests bench

@@ -124,9 +124,10 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
             and a screen-content model) and keep the file whose layers code it best,
             for one encode and one decode per candidate (``rpncodec.auto``).
             Default: the shipped default model of ``mode``.
-        mode: ``"quality"`` (layers add quality; the default) or ``"spatial"`` (layers decode
-            at 1/4, 1/2 and full resolution). Picks that mode's shipped model when ``model``
-            is not given.
+        mode: ``"quality"`` (layers add quality; the default), ``"spatial"`` (layers decode
+            at 1/4, 1/2 and full resolution) or ``"spatial-quality"`` (1/4, 1/2, full, then
+            better full-resolution layers). Picks that mode's shipped model when ``model`` is
+            not given.
         layers: keep only the first ``layers`` layers (default: all the model has). The
             result is the same as truncating the full file.
         tile: tile side in pixels, a multiple of 64 up to 2048. Larger images are coded as

@@ -28,7 +28,7 @@ with tempfile.TemporaryDirectory() as tmp:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    for mode, layers in (("quality", 4), ("spatial", 3)):
+    for mode, layers in (("quality", 4), ("spatial", 3), ("spatial-quality", 5)):
         run("encode", str(SAMPLE), "-o", str(out / f"{mode}.rpn"), "--mode", mode)
         print(run("info", str(out / f"{mode}.rpn")))
         run("truncate", str(out / f"{mode}.rpn"), "-o", str(out / "t.rpn"), "--layers", "1")

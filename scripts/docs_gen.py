@@ -109,7 +109,7 @@ def _gaps(model: Path, anchor: Path) -> dict[int, float]:
             if str(r["layer"]).isdigit() and r["bd_quality"] is not None}
 
 
-DEFAULTS = ("rpn-quality-cond", "rpn-spatial-cond")
+DEFAULTS = ("rpn-quality-cond", "rpn-spatial-cond", "rpn-spatial-quality")
 
 
 def _anchor(folder: Path, name: str) -> Path:

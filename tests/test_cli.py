@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from rpncodec import __version__, bitstream
-from rpncodec.cli import EXIT_STATUSES, build_parser, main
+from rpncodec.cli import ENCODE_MODES, EXIT_STATUSES, build_parser, main
 from rpncodec.utils.testing import smooth_image, tiny_model, with_header
 from rpncodec.zoo import REGISTRY, WEIGHTS_DIR, default_model
 
@@ -227,8 +227,7 @@ def test_models_prints_one_line_per_shipped_model_starting_with_its_name(capsys)
         assert line.startswith(entry.name + "\t")
         assert line.split("\t")[2] == f"{entry.layers} layer{'s' * (entry.layers > 1)}"
         # the default of each mode that encode --mode picks (quality's is the default)
-        mode_default = entry.mode in ("quality", "spatial") and default_model(entry.mode) == \
-            entry.name
+        mode_default = entry.mode in ENCODE_MODES and default_model(entry.mode) == entry.name
         assert ("default" in line.split("\t")) == mode_default, line
         if not (WEIGHTS_DIR / entry.file).exists():
             assert "missing" in line

@@ -46,11 +46,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     image = zoom_image(300, 400, seed=1)
     quality = codec.encode(image, open_model(default_model("quality")), tile=128)
     (folder / "q.rpn").write_bytes(quality)
+    both = codec.encode(image, open_model(default_model("spatial-quality")), tile=128)
+    (folder / "b.rpn").write_bytes(both)
     model = open_model(default_model("quality"))  # a valid file of 16384x16384 empty tiles
     header = bitstream.Header("quality", model.name, model.digest, 16384, 16384, 4, 1024)
     empty = bitstream.join_tiles([b""] * header.tiles)
     (folder / "bomb.rpn").write_bytes(bitstream.pack(header, [empty] * 4))
-    return {"folder": folder, "zoom": zoom, "q": quality}
+    return {"folder": folder, "zoom": zoom, "q": quality, "b": both}
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +134,21 @@ def test_quality_files_follow_the_layer_policy(server, files):
                           .convert("L").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
                           .transpose(Image.Transpose.ROTATE_270))
     assert status == 200 and np.array_equal(_image(body), expected)
+
+
+def test_spatial_quality_files_give_three_sizes_then_the_qualities_of_the_full_one(server,
+                                                                                  files):
+    info = json.loads(get(f"{server}/iiif/3/b/info.json")[2])
+    assert info["tiles"][0]["scaleFactors"] == [1, 2, 4]
+    for size, layers in (("100,", "1"), ("101,", "2"), ("200,", "2"), ("201,", "5"),
+                         ("max", "5")):
+        status, h, body = get(f"{server}/iiif/3/b/full/{size}/0/default.png")
+        assert status == 200 and h["x-rpn-layers"] == layers, (size, body[:200])
+    status, h, body = get(f"{server}/iiif/3/b/full/max/0/default.png")
+    assert np.array_equal(_image(body), codec.decode(files["b"], 5).image)
+    # a region shown at a quarter of its pixels comes from the quarter-size layer alone
+    status, h, _ = get(f"{server}/iiif/3/b/0,0,200,200/50,/0/default.png")
+    assert status == 200 and h["x-rpn-layers"] == "1"
 
 
 @pytest.mark.parametrize("path, status, words", [

@@ -84,10 +84,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     spatial = load_model(default_model("spatial"))
     q = codec.encode(sample[:96, :128], quality)
     s = codec.encode(sample[:128, :192], spatial)
+    b = codec.encode(sample[:128, :192], load_model(default_model("spatial-quality")))
     ends = bitstream.parse(q).byte_ranges
     damaged = bytearray(q)
     damaged[ends[1][0] + 12] ^= 0xFF  # a payload byte of layer 2: its CRC no longer matches
-    content = {"q": q, "s": s, "cut": q[: ends[1][1] + 3], "damaged": bytes(damaged),
+    content = {"q": q, "s": s, "b": b, "cut": q[: ends[1][1] + 3], "damaged": bytes(damaged),
                "garbage": b"GIF89a not an rpn file" * 4, "empty": b"",
                "bomb": _bomb(quality), "huge": _huge(quality)}
     for name, data in content.items():
@@ -181,7 +182,7 @@ def test_decode_from_the_server_reads_only_layer_one(server, files, tmp_path, ca
     assert np.array_equal(np.asarray(Image.open(out)), expected)
 
 
-@pytest.mark.parametrize("name", ["q", "s"])
+@pytest.mark.parametrize("name", ["q", "s", "b"])
 def test_served_pixels_are_what_decode_writes(server, files, name, tmp_path):
     layers = bitstream.parse(files[name]).header.layers
     for k in range(1, layers + 1):
@@ -208,6 +209,14 @@ def test_width_picks_the_smallest_spatial_layer_wide_enough(server):
     assert status == 400 and b"several resolutions" in body
     status, h, _ = get(f"{server}/images/s?width=49&layers=3")  # the width's layer, within 3
     assert status == 200 and h["x-rpn-layer"] == "2"
+    # spatial-quality: the width picks the resolution, layers the quality within it
+    for query, layer in (("width=49", 2), ("width=192", 5), ("width=192&layers=4", 4),
+                         ("width=100&layers=3", 3), ("layers=4", 4)):
+        status, h, body = get(f"{server}/images/b?{query}")
+        assert status == 200 and h["x-rpn-layer"] == str(layer), (query, body[:200])
+    assert _png(get(f"{server}/images/b?width=192&layers=4")[2]).shape == (128, 192, 3)
+    status, _, body = get(f"{server}/images/b?width=192&layers=2")
+    assert status == 400 and b"needs at least 3 layers" in body
 
 
 def test_info_json(server, files):
@@ -297,7 +306,7 @@ def test_serve_refuses_a_missing_folder(tmp_path, capsys):
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="no chromium on this machine")
-@pytest.mark.parametrize("name", ["q", "s"])
+@pytest.mark.parametrize("name", ["q", "s", "b"])
 def test_viewer_shows_the_final_layer(server, files, name, tmp_path):
     layers = bitstream.parse(files[name]).header.layers
     final = _png(get(f"{server}/images/{name}?layers={layers}")[2])

@@ -63,6 +63,8 @@ SAMPLE_RATE_QUALITY: dict[str, list[tuple[int, float]]] = {
     "rpn-quality-cond": [(8700, 30.354), (13160, 32.895), (19348, 34.599), (25532, 35.490)],
     "rpn-quality-screen": [(8934, 30.364), (13654, 32.952), (20162, 34.741), (26886, 35.657)],
     "rpn-spatial-cond": [(808, 27.651), (2880, 30.039), (11036, 32.043)],
+    "rpn-spatial-quality": [(816, 27.651), (2888, 30.039), (11044, 32.043), (17672, 33.913),
+                            (25500, 34.970)],
     "rpn-quality-cpu": [(12003, 29.970), (19487, 32.275), (29003, 33.802), (39659, 34.647)],
     "rpn-spatial-cpu": [(759, 26.711), (3467, 29.546), (16751, 31.531)],
     "rpn-single-cpu-l500": [(7427, 29.686)],
@@ -111,6 +113,20 @@ def test_shipped_spatial_model_decodes_the_sample_at_quarter_half_and_full_size(
         out = codec.decode(data, k, loaded).image
         assert out.shape == reference.shape  # 192x128, 384x256, 768x512
         assert psnr(reference, out) > 25, k  # a trained model, not noise
+
+
+def test_shipped_spatial_quality_model_keeps_the_spatial_models_first_three_layers() -> None:
+    """Its levels 1-3 are rpn-spatial-cond's, frozen: the same chunks and pixels, and two
+    more full-size layers, each better than the one below."""
+    image = load_image(SAMPLE)
+    both, spatial = load_model("rpn-spatial-quality"), load_model("rpn-spatial-cond")
+    one, reference = codec.encode(image, both), codec.encode(image, spatial)
+    assert bitstream.parse(one).chunks[:3] == bitstream.parse(reference).chunks
+    for k in (1, 2, 3):
+        assert np.array_equal(codec.decode(one, k, both).image,
+                              codec.decode(reference, k, spatial).image)
+    top = [psnr(image, codec.decode(one, k, both).image) for k in (3, 4, 5)]
+    assert top[0] < top[1] < top[2]
 
 
 def test_encode_mode_picks_the_modes_shipped_model_and_refuses_a_mismatch(tmp_path, capsys):

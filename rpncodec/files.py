@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,3 +78,22 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             temp.write_bytes(data)
     except OSError as error:
         raise OutputError(f"cannot write {path}: {one_line(error)}") from None
+
+
+def write_folder(target: str | Path, files: Mapping[str, bytes]) -> Path:
+    """Write ``files`` (name -> bytes) as the folder ``target``, replacing a folder already
+    there only once every file is written: a reader sees the old folder or the new one, never
+    half of one, and a failure leaves no temporary folder."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return target

@@ -25,9 +25,6 @@ import copy
 import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -37,6 +34,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
+from .files import write_folder
 from .graph_export import export_graphs
 from .layers.crcm import Up2
 from .runtime.store import EXPORT_FORMAT, GRAPHS
@@ -126,30 +124,18 @@ def _pack(arrays: dict[str, np.ndarray]) -> tuple[bytes, dict[str, list]]:
 
 def export_onnx(loaded: LoadedModel, folder: str | Path) -> Path:
     """Write ``loaded``'s export to ``folder`` (replaced atomically if it exists)."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        files: dict[str, bytes] = {}
-        for k, level in enumerate(loaded.model.levels):
-            cin = level.synthesis[0].weight.shape[0]
-            files[f"analysis{k}.onnx"] = _graph(level.analysis, torch.rand(1, 3, 64, 64))
-            files[f"synthesis{k}.onnx"] = _graph(level.synthesis, torch.rand(1, cin, 4, 4))
-        arrays = _arrays(loaded)
-        graphs = export_graphs(loaded, arrays)
-        files[GRAPHS] = (json.dumps(graphs, separators=(",", ":")) + "\n").encode()
-        blob, index = _pack(arrays)
-        files["arrays.bin"] = blob
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        manifest = {"format": EXPORT_FORMAT, "model": loaded.name, "weights_sha256": loaded.sha256,
-                    "config": loaded.config.to_dict(), "opset": OPSET, "arrays": index,
-                    "files": {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return folder
+    files: dict[str, bytes] = {}
+    for k, level in enumerate(loaded.model.levels):
+        cin = level.synthesis[0].weight.shape[0]
+        files[f"analysis{k}.onnx"] = _graph(level.analysis, torch.rand(1, 3, 64, 64))
+        files[f"synthesis{k}.onnx"] = _graph(level.synthesis, torch.rand(1, cin, 4, 4))
+    arrays = _arrays(loaded)
+    graphs = export_graphs(loaded, arrays)
+    files[GRAPHS] = (json.dumps(graphs, separators=(",", ":")) + "\n").encode()
+    blob, index = _pack(arrays)
+    files["arrays.bin"] = blob
+    manifest = {"format": EXPORT_FORMAT, "model": loaded.name, "weights_sha256": loaded.sha256,
+                "config": loaded.config.to_dict(), "opset": OPSET, "arrays": index,
+                "files": {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}}
+    files["manifest.json"] = (json.dumps(manifest, indent=1) + "\n").encode()
+    return write_folder(folder, files)

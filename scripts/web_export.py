@@ -29,9 +29,7 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +37,7 @@ import numpy as np
 from rpncodec import bitstream
 from rpncodec.entropy.ans import table_models
 from rpncodec.entropy.coding import decode_by_channel, split_parts
+from rpncodec.files import write_folder
 
 FACTORIZED = {"factorized": "bottleneck.", "hyperprior": "z_bottleneck.",
               "hyperprior-ms": "z_bottleneck."}
@@ -215,20 +214,8 @@ def export_web_model(name: str, out: Path) -> Path:
                       "gzip_bytes": len(gzip.compress(d, 9, mtime=0))}
                   for f, d in files.items()},
     }
-    target = out / runtime.name
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{runtime.name}.", dir=out))
-    try:
-        for f, d in files.items():
-            (tmp / f).write_bytes(d)
-        (tmp / "model.json").write_text(json.dumps(description, indent=1) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return target
+    model_json = (json.dumps(description, indent=1) + "\n").encode()
+    return write_folder(out / runtime.name, {**files, "model.json": model_json})
 
 
 def main() -> None:

@@ -23,7 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from rpncodec.models.config import QUALITY_LAMBDAS, SPATIAL_LAMBDAS  # noqa: E402
+from rpncodec.models.config import (  # noqa: E402
+    QUALITY_LAMBDAS,
+    SPATIAL_LAMBDAS,
+    SPATIAL_QUALITY_LAMBDAS,
+)
 from rpncodec.registry import REGISTRY, WEIGHTS_DIR  # noqa: E402
 
 RESULTS = ROOT / "results"
@@ -172,6 +176,8 @@ def lambdas(name: str) -> list[float]:
         return list(QUALITY_LAMBDAS)
     if entry.mode == "spatial":
         return list(SPATIAL_LAMBDAS)
+    if entry.mode == "spatial-quality":
+        return list(SPATIAL_QUALITY_LAMBDAS)
     return [float(name.rsplit("-l", 1)[1])]
 
 

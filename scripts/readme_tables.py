@@ -123,6 +123,8 @@ def spatial_table(folder: Path) -> str:
     out = []
     for path in sorted(folder.glob("rpn-spatial-*.json")):
         model = json.loads(path.read_text())
+        if model.get("mode") != "spatial":  # spatial-quality has its own table
+            continue
         matched = folder / f"jpeg2000-resolutions-matched-{model['name']}.json"
         columns = [("JPEG 2000 at the same total bytes", matched)] + [
             (f"simulcast {_members(p)}", p)

@@ -52,13 +52,13 @@ REGISTRY: dict[str, ModelEntry] = {
                    "then a joint CPU fine-tune (docs/models/rpn-spatial-cond.md)",
                    onnx_manifest="e06c6c45847e52dbc63c78e72f357e43b1f9a4c416a4a1e0b9cfdf33f039c369"),
         ModelEntry("rpn-spatial-quality", "rpn-spatial-quality.pt",
-                   "6c0f4926cfd54cf252ab2f845b6d20b8da6c6969e8381af8821b5798772b094a",
+                   "5c236f7fda032bd1df84dff75bc39f4d7afe4dcd67d41e89e6e2379f1d36d430",
                    "spatial-quality", 5,
                    "spatial-quality mode: 1/4, 1/2 and full resolution (rpn-spatial-cond's "
                    "levels, frozen: the same bytes and pixels), then two full-size quality "
                    "layers from rpn-quality-cond's upper levels, trained on a CPU (docs/models/"
                    "rpn-spatial-quality.md)",
-                   onnx_manifest="4795ceabee0591f0e5286fdf46dbc268bb919c462e223492c3229c5fa5622e70"),
+                   onnx_manifest="9b8a20ab63e13d679fffdd423b2481c119a87c3d4d4961f2a6c69d40e278add2"),
         ModelEntry("rpn-quality-cpu", "rpn-quality-cpu.pt",
                    "b0735007eb288ccb108293e36c58fe34a8592d6349dd274b978cfb2ffab1ce49", "quality", 4,
                    "quality mode, CPU preset (64/64/64/64), the paper's factorized entropy "

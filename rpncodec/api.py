@@ -226,17 +226,17 @@ def layers_for_width(header: bitstream.Header, width: int, layers: int | None = 
         RpncodecError: the file's layers are all one size, ``width`` is below 1, or the first
             ``layers`` layers hold none of that resolution.
     """
-    if len(set(header.shifts)) == 1:
+    if not header.multi_resolution:
         raise RpncodecError(f"width applies to files with layers at several resolutions; this "
                             f"is a {header.mode} file (give layers 1 to {header.layers})")
     if width < 1:
         raise RpncodecError(f"width must be at least 1 pixel, not {width}")
     sizes = [bitstream.layer_size(header, k)[0] for k in range(1, header.layers + 1)]
     wide = next((w for w in sizes if w >= width), sizes[-1])
-    last = max(k for k, w in enumerate(sizes, 1) if w == wide)
+    first = sizes.index(wide) + 1
+    last = header.last_layer_at(header.shifts[first - 1])
     if layers is None:
         return last
-    first = sizes.index(wide) + 1
     if layers < first:
         raise RpncodecError(f"{width} pixels wide needs at least {first} layers "
                             f"(layer {first} is the first {wide} wide), not {layers}")

@@ -185,6 +185,16 @@ class Header:
     shifts: tuple[int, ...] = ()
 
     @property
+    def multi_resolution(self) -> bool:
+        """Whether the layers come in more than one size (spatial, spatial-quality)."""
+        return len(set(self.shifts)) > 1
+
+    def last_layer_at(self, shift: int) -> int:
+        """The last layer (1-based) of the size ``shift`` gives: with every quality layer
+        of that resolution."""
+        return max(k for k, s in enumerate(self.shifts, 1) if s == shift)
+
+    @property
     def tiles(self) -> int:
         """Number of tiles of the image."""
         return tile_count(self.height, self.width, self.tile)

@@ -117,13 +117,13 @@ class RpnImageFile(ImageFile.ImageFile):
             raise ValueError(f"layers must be 0 (all) or 1 to {h.layers}, not {k!r}")
         if not r:
             return k or None
-        if len(set(h.shifts)) == 1:
+        if not h.multi_resolution:
             raise ValueError(f"reduce needs a .rpn file with layers at several resolutions; "
                              f"this one is {h.mode} (its layers are all one size: set layers "
                              "instead)")
         if not isinstance(r, int) or r not in h.shifts:
             raise ValueError(f"reduce must be 0 to {max(h.shifts)} for this file, not {r!r}")
-        last = max(j for j, s in enumerate(h.shifts, 1) if s == r)  # all its quality layers
+        last = h.last_layer_at(r)  # with all its quality layers
         if k and h.shifts[k - 1] != r:
             raise ValueError(f"layers={k} and reduce={r} disagree: reduce={r} is layer "
                              f"{last} of {h.layers}")
@@ -136,12 +136,12 @@ class RpnImageFile(ImageFile.ImageFile):
         file decodes to RGB); None for a file whose layers are all one size, an image already
         loaded, or no ``size``."""
         h = self.header
-        if len(set(h.shifts)) == 1 or self._im is not None or not size:
+        if not h.multi_resolution or self._im is not None or not size:
             return None
         ratio = min(h.width // max(size[0], 1), h.height // max(size[1], 1))
         r = max(s for s in h.shifts if s <= max(ratio, 1).bit_length() - 1)
         self._reduce, self.layers = r, 0
-        self._size = bitstream.layer_size(h, max(j for j, s in enumerate(h.shifts, 1) if s == r))
+        self._size = bitstream.layer_size(h, h.last_layer_at(r))
         return self.mode, (0, 0, h.width / 2**r, h.height / 2**r)
 
     def load(self) -> Image.core.PixelAccess | None:

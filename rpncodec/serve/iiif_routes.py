@@ -47,7 +47,7 @@ def scale_factors(header, available: int) -> list[int]:
     """Files with layers at several resolutions (spatial, spatial-quality): 1, 2, 4... one per
     resolution among the layers that decode. Other files: powers of two until the whole image
     fits one tile (each is a resize of the full-size layers)."""
-    if len(set(header.shifts)) > 1:
+    if header.multi_resolution:
         return [2**j for j in range(max(1, len(set(header.shifts[:available]))))]
     factors = [1]
     while -(-max(header.width, header.height) // factors[-1]) > header.tile:

@@ -398,6 +398,9 @@ class RpnInfo:
     verified: bool = True
     """Whether every present layer's payload was read and its CRC checked (False for a URL,
     where only the header and length fields are read)."""
+    exact_colours: int = 0
+    """Colours the decoder snaps to (format version 4, :mod:`rpncodec.exact_colours`); 0:
+    none."""
 
     @property
     def available(self) -> int:
@@ -437,7 +440,8 @@ def info(source: RpnInput) -> RpnInfo:
     layers = tuple(LayerInfo(k, start, end, *bitstream.layer_size(header, k))
                    for k, (start, end) in enumerate(ranges, 1))
     return RpnInfo(header.model, header.digest.hex(), header.mode, header.width, header.height,
-                   header.tile, header.layers, layers, size, **faults)
+                   header.tile, header.layers, layers, size, **faults,
+                   exact_colours=len(header.palette) // 3)
 
 
 def open(location: str | os.PathLike) -> RemoteRpn:

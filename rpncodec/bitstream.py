@@ -4,7 +4,8 @@ Layout (format version 3, integers big-endian)::
 
     header: magic b"\\x89RPN" | version u8 | mode u8 | name length u8 | model name (ASCII)
             | weights digest (8 bytes) | height u32 | width u32 | tile side u32 | layers u8
-            | one shift u8 per layer | header CRC32 u32
+            | one shift u8 per layer | [version 4: palette size - 1 u8 | the palette's RGB
+            triples | two radii u8 per layer] | header CRC32 u32
     then per layer: payload length u32 | payload CRC32 u32 | payload
     payload of a layer: (n - 1) tile string lengths u32 | the n tile strings, in tile order
 
@@ -36,8 +37,9 @@ from itertools import accumulate, pairwise
 from rpncodec.errors import BitstreamError, RpncodecError, TruncatedError
 
 MAGIC = b"\x89RPN"
-FORMAT_VERSION = 3
-READ_VERSIONS = (2, 3)
+FORMAT_VERSION = 3  # a file with exact colours is version 4 (EXACT_COLOURS_VERSION)
+EXACT_COLOURS_VERSION = 4
+READ_VERSIONS = (2, 3, 4)
 # mode -> the header's mode byte (part of the format: never renumber)
 MODE_BYTES = {"quality": 0, "spatial": 1, "single": 2, "spatial-quality": 3}
 MODES = tuple(MODE_BYTES)
@@ -51,6 +53,7 @@ MAX_TILE = 2048  # largest tile a decoder accepts: bounds the network's working 
 MAX_LAYERS = 16
 MAX_SHIFT = 2  # a layer is at most a quarter of the full size (TILE_MULTIPLE = 16 << MAX_SHIFT)
 MAX_PAYLOAD = 2**31
+MAX_PALETTE = 256  # exact colours a version-4 header lists
 CHUNK_OVERHEAD = 8  # payload length u32 + payload CRC32 u32
 
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -165,9 +168,12 @@ def split_tiles(payload: bytes, tiles: int) -> list[bytes]:
     return [payload[a:b] for a, b in zip(starts, stops, strict=True)]
 
 
-def header_size(model: str, layers: int) -> int:
-    """Number of bytes of the header of a file of ``layers`` layers made with model ``model``."""
-    return HEADER_FIXED.size + len(model.encode("ascii")) + HEADER_TAIL.size + layers + U32.size
+def header_size(model: str, layers: int, colours: int = 0) -> int:
+    """Number of bytes of the header of a file of ``layers`` layers made with model ``model``
+    (with a palette of ``colours`` exact colours: version 4)."""
+    extra = 1 + 3 * colours + 2 * layers if colours else 0
+    return HEADER_FIXED.size + len(model.encode("ascii")) + HEADER_TAIL.size + layers + extra \
+        + U32.size
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,15 @@ class Header:
     tile: int = DEFAULT_TILE  # tile side; an image no larger than this is one tile
     # each layer's resolution: halvings of the full size (default: the mode's, default_shifts)
     shifts: tuple[int, ...] = ()
+    # exact colours (version 4, :mod:`rpncodec.exact_colours`): RGB triples, most frequent
+    # first, and per layer its two snapping radii; empty in a version-3 file
+    palette: bytes = b""
+    radii: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def version(self) -> int:
+        """The format version this header is written as: 4 with exact colours, else 3."""
+        return EXACT_COLOURS_VERSION if self.palette else FORMAT_VERSION
 
     @property
     def multi_resolution(self) -> bool:
@@ -226,16 +241,27 @@ class Header:
         if problem:
             raise BitstreamError(f".rpn header declares {problem}")
         object.__setattr__(self, "shifts", shifts)
+        if len(self.palette) % 3 or len(self.palette) > 3 * MAX_PALETTE:
+            raise BitstreamError(f"an exact-colour palette holds 1 to {MAX_PALETTE} RGB "
+                                 f"triples, not {len(self.palette)} bytes")
+        radii = tuple(tuple(r) for r in self.radii)
+        if len(radii) != (self.layers if self.palette else 0) or any(
+                len(r) != 2 or not all(0 <= v <= 255 for v in r) for r in radii):
+            raise BitstreamError(f"exact colours need two radii 0-255 per layer, not {radii}")
+        object.__setattr__(self, "radii", radii)
 
     def to_bytes(self) -> bytes:
         """Serialize, including the trailing header CRC32."""
         name = self.model.encode("ascii")
         body = (
-            HEADER_FIXED.pack(MAGIC, FORMAT_VERSION, MODE_BYTES[self.mode], len(name))
+            HEADER_FIXED.pack(MAGIC, self.version, MODE_BYTES[self.mode], len(name))
             + name
             + HEADER_TAIL.pack(self.digest, self.height, self.width, self.tile, self.layers)
             + bytes(self.shifts)
         )
+        if self.palette:
+            body += bytes([len(self.palette) // 3 - 1]) + self.palette \
+                + bytes(v for r in self.radii for v in r)
         return body + U32.pack(zlib.crc32(body))
 
 
@@ -285,10 +311,16 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
         raise BitstreamError(f"damaged .rpn header (model name length {name_len})")
     tail_at = HEADER_FIXED.size + name_len
     size = tail_at + HEADER_TAIL.size + U32.size
+    shifts_at = tail_at + HEADER_TAIL.size
     if version >= 3:  # one shift byte per layer: the layer count comes first
-        if len(data) < tail_at + HEADER_TAIL.size:
+        if len(data) < shifts_at:
             raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
-        size += data[tail_at + HEADER_TAIL.size - 1]
+        size += data[shifts_at - 1]
+    colours_at = size - U32.size
+    if version >= 4:  # exact colours: their count comes first
+        if len(data) <= colours_at:
+            raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
+        size += 1 + 3 * (data[colours_at] + 1) + 2 * data[shifts_at - 1]
     if len(data) < size:
         raise TruncatedError(
             f"file is truncated inside its header (only {len(data)} of {size} bytes)"
@@ -305,11 +337,16 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
         )
     digest, height, width, tile, layers = HEADER_TAIL.unpack_from(data, tail_at)
     mode, model = MODES[mode_byte], name.decode("ascii")
+    palette, radii = b"", ()
     if version >= 3:
-        shifts = tuple(data[tail_at + HEADER_TAIL.size : size - U32.size])
+        shifts = tuple(data[shifts_at : shifts_at + layers])
     else:
         shifts = default_shifts(mode, layers, _registry_levels(model, mode))
-    header = Header(mode, model, digest, height, width, layers, tile, shifts)
+    if version >= 4:
+        palette = data[colours_at + 1 : colours_at + 1 + 3 * (data[colours_at] + 1)]
+        flat = data[colours_at + 1 + len(palette) : size - U32.size]
+        radii = tuple(zip(flat[::2], flat[1::2], strict=True))
+    header = Header(mode, model, digest, height, width, layers, tile, shifts, palette, radii)
     return header, size
 
 
@@ -420,11 +457,13 @@ def truncate(data: bytes, layers: int) -> bytes:
     """Cut a file down to its first ``layers`` layers, as a valid file declaring that many.
 
     The chunks are copied byte for byte; only the header's layer count and shifts (and its
-    CRC) change. A version-2 file comes out as version 3.
+    CRC) change, and a version-4 file keeps the radii of the layers it keeps. A version-2 file
+    comes out as version 3.
     """
     container = parse(data)
     select(container, layers)
     start = container.byte_ranges[0][0]
     end = container.byte_ranges[layers - 1][1]
-    header = replace(container.header, layers=layers, shifts=container.header.shifts[:layers])
+    old = container.header
+    header = replace(old, layers=layers, shifts=old.shifts[:layers], radii=old.radii[:layers])
     return header.to_bytes() + bytes(data[start:end])

@@ -126,6 +126,8 @@ def _info_head(args: argparse.Namespace, meta: RpnInfo, where: str, present: str
     print(f"model:   {meta.model} (weights {meta.digest}), {meta.mode} mode")
     print(f"image:   {meta.width}x{meta.height}, {meta.declared} layers declared, "
           f"{meta.available} {present}")
+    if meta.exact_colours:
+        print(f"colours: {meta.exact_colours} exact colours (format version 4)")
     print("layer  bytes      start-end          cumulative bytes  cumulative bpp  resolution")
     for li in meta.layers:
         print(f"{li.layer:>5}  {li.bytes:>9}  {li.start:>8}-{li.end:<8}  {li.end:>16}  "

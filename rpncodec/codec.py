@@ -18,13 +18,13 @@ strong step at the border), and it is cropped on decode.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from . import bitstream
+from . import bitstream, exact_colours
 from .backend import Coder, open_model
 from .errors import BitstreamError, ModelError
 from .limits import check_pixels
@@ -51,13 +51,15 @@ class Decoded:
     container: bitstream.Container
 
 
-def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE, refine: int = 0) -> bytes:
+def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE, refine: int = 0,
+           exact: bool = True) -> bytes:
     """Encode a uint8 RGB image into one .rpn file holding all of the model's layers.
 
     The image is coded in independent ``tile`` x ``tile`` tiles (a multiple of 64; an image
     that fits one tile is one tile). ``refine`` > 0 searches each tile's latents for that many
     steps (:mod:`rpncodec.models.refine`, torch backend): slower, smaller and better files for
-    the same decoder.
+    the same decoder. ``exact`` lets the encoder add exact colours where they lower some
+    layer's error (:func:`add_exact_colours`).
     """
     h, w = image.shape[:2]
     problem = bitstream.size_problem(h, w)
@@ -76,7 +78,44 @@ def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE, refine: i
     header = bitstream.Header(mode=loaded.config.mode, model=loaded.name, digest=loaded.digest,
                               height=h, width=w, layers=len(per_layer), tile=tile,
                               shifts=loaded.config.layer_shifts[: len(per_layer)])
-    return bitstream.pack(header, [bitstream.join_tiles(layer) for layer in per_layer])
+    data = bitstream.pack(header, [bitstream.join_tiles(layer) for layer in per_layer])
+    return add_exact_colours(data, image, loaded) if exact else data
+
+
+def add_exact_colours(data: bytes, image: np.ndarray, loaded: Coder) -> bytes:
+    """``data`` with exact colours (:mod:`rpncodec.exact_colours`, format version 4) when
+    ``image`` has a palette and snapping pays at every layer (:func:`exact_colours.pays`);
+    else ``data`` unchanged. Costs one decode of every layer, only for images with a palette.
+    Files with smaller layers (the spatial modes) keep version 3: those layers would pay the
+    palette's bytes, and their pyramid colours are not the image's."""
+    container = bitstream.parse(data)
+    header = container.header
+    palette = exact_colours.find_palette(image) if not any(header.shifts) else []
+    if not len(palette):
+        return data
+    grid = bitstream.tile_grid(header.height, header.width, header.tile)
+    regions = [(top, top + th, left, left + tw) for top, left, th, tw in grid]
+    radii, gains = [], []
+    for k in range(1, header.layers + 1):
+        decoded = decode(data, k, loaded).image
+        r1, r2, change = exact_colours.choose_radii(image, decoded, palette, regions)
+        error = float(np.sum((image.astype(np.float64) - decoded) ** 2))
+        gains.append(10 * np.log10(error / max(error + change, 1e-3)) if error else 0.0)
+        radii.append((r1, r2))
+    with_colours = replace(header, palette=palette.tobytes(), radii=tuple(radii)).to_bytes()
+    side = len(with_colours) - container.byte_ranges[0][0]
+    if not exact_colours.pays(gains, [end for _, end in container.byte_ranges], side):
+        return data
+    return with_colours + data[container.byte_ranges[0][0]:]
+
+
+def finish_tile(header: bitstream.Header, layers: int, pixels: np.ndarray) -> np.ndarray:
+    """A tile's decoded pixels (cropped to its place in the layer) as the decoder shows them:
+    snapped to the file's exact colours with the layer's radii, if the file has them."""
+    if not header.palette:
+        return pixels
+    palette = np.frombuffer(header.palette, np.uint8).reshape(-1, 3)
+    return exact_colours.snap(pixels, palette, *header.radii[layers - 1])
 
 
 def model_for(header: bitstream.Header, model: str | Coder | None = None,
@@ -159,6 +198,6 @@ def decode(data: bytes, layers: int | None = None, model: str | Coder | None = N
             raise RuntimeError(f"tile {i + 1} decoded at scale {tile_scale}, tile 1 at {scale}")
         y0, x0 = _scaled(top, scale), _scaled(left, scale)
         y1, x1 = _scaled(top + th, scale), _scaled(left + tw, scale)
-        image[y0:y1, x0:x1] = x_hat[: y1 - y0, : x1 - x0]
+        image[y0:y1, x0:x1] = finish_tile(header, len(chunks), x_hat[: y1 - y0, : x1 - x0])
     assert image is not None  # the grid has at least one tile
     return Decoded(image, len(chunks), header.layers, container)

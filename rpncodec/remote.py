@@ -5,8 +5,9 @@ out for that (``bitstream``: header, then per layer ``length | crc | payload``),
 layer k needs the first ``end_k`` bytes of the file and nothing else. :func:`open` returns a
 :class:`RemoteRpn` that reads
 
-1. a probe of the first :data:`PROBE` bytes: the whole header (at most 96 bytes) and the length
-   field of layer 1;
+1. a probe of the first :data:`PROBE` bytes: the whole header (at most 112 bytes) and the
+   length field of layer 1; a header with exact colours (format version 4) can be longer, up
+   to :data:`MAX_HEADER` bytes, and then costs one more read;
 2. for each layer asked for, its payload plus the next layer's 8-byte length field, in one
    ranged read (so layer j+1's position is known without another round trip).
 
@@ -30,9 +31,10 @@ from pathlib import Path
 from typing import Protocol
 
 from . import bitstream
-from .errors import InputImageError, RpncodecError
+from .errors import InputImageError, RpncodecError, TruncatedError
 
 PROBE = bitstream.header_size("x" * 64, bitstream.MAX_LAYERS) + bitstream.CHUNK_OVERHEAD
+MAX_HEADER = bitstream.header_size("x" * 64, bitstream.MAX_LAYERS, bitstream.MAX_PALETTE)
 TIMEOUT_S = 30.0
 MAX_FILE = 2**31  # no .rpn file rpncodec writes is larger; a server claiming more is refused
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -179,7 +181,13 @@ class RemoteRpn:
         self._data = bytearray()
         self._eof = False
         self._fetch(PROBE, "header")
-        self.header, self.header_size = bitstream._parse_header(bytes(self._data))
+        try:
+            self.header, self.header_size = bitstream._parse_header(bytes(self._data))
+        except TruncatedError:
+            if self._eof:
+                raise
+            self._fetch(MAX_HEADER + bitstream.CHUNK_OVERHEAD, "header")
+            self.header, self.header_size = bitstream._parse_header(bytes(self._data))
         self._ends: list[int] = []  # end offset of each layer read so far (payload included)
 
     @property

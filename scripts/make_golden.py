@@ -1,8 +1,10 @@
 """Write the golden files that pin the .rpn format and every shipped model's output.
 
 For each shipped model: ``tests/golden/<model>.rpn`` (of
-:func:`rpncodec.utils.testing.golden_source`) and, in ``tests/golden/pixels.npz``, the
+:func:`rpncodec.utils.testing.golden_source`, without exact colours: version 3) and, in ``tests/golden/pixels.npz``, the
 decoded pixels of every layer. ``tests/test_golden.py`` re-encodes and re-decodes them.
+``--exact-colours``: ``tests/golden/exact-colours/<model>.rpn`` of
+:func:`rpncodec.utils.testing.flat_source` instead (a version-4 file), with its pixels.
 
 Run only when a change of format or weights is *meant* (then say so in the commit), or for a
 newly shipped model (the others' files are kept as they are):
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from rpncodec import codec
-from rpncodec.utils.testing import golden_source
+from rpncodec.utils.testing import flat_source, golden_source
 from rpncodec.zoo import REGISTRY, load_model
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
@@ -27,15 +29,18 @@ TILE = 64
 
 
 def main(names: list[str]) -> int:
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    image = golden_source()
-    index_file, pixels_file = GOLDEN / "index.json", GOLDEN / "pixels.npz"
+    folder, image = GOLDEN, golden_source()
+    if "--exact-colours" in names:
+        names = [n for n in names if n != "--exact-colours"]
+        folder, image = GOLDEN / "exact-colours", flat_source()
+    folder.mkdir(parents=True, exist_ok=True)
+    index_file, pixels_file = folder / "index.json", folder / "pixels.npz"
     index = json.loads(index_file.read_text()) if names and index_file.exists() else {}
     pixels = dict(np.load(pixels_file)) if names and pixels_file.exists() else {}
     for name in names or list(REGISTRY):
         loaded = load_model(name)
-        data = codec.encode(image, loaded, TILE)
-        (GOLDEN / f"{name}.rpn").write_bytes(data)
+        data = codec.encode(image, loaded, TILE, exact=folder != GOLDEN)
+        (folder / f"{name}.rpn").write_bytes(data)
         layers = []
         for k in range(1, loaded.config.layers + 1):
             decoded = codec.decode(data, k, loaded).image

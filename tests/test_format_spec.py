@@ -8,6 +8,7 @@ drift from the code."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import math
@@ -71,10 +72,11 @@ def header_problem(data: bytes) -> int | None:
     checks = [
         lambda: size >= 1,
         lambda: data[:4] == MAGIC[:size],
-        lambda: size <= 4 or data[4] in (2, 3),
+        lambda: size <= 4 or data[4] in (2, 3, 4),
         lambda: size >= 7,
         lambda: 1 <= n <= 64,
-        lambda: (data[4] == 2 or size >= 28 + n) and size >= header_length(data),
+        lambda: (data[4] == 2 or size >= 28 + n)
+        and (data[4] != 4 or size >= 29 + n + data[27 + n]) and size >= header_length(data),
         lambda: struct.unpack(">I", data[header_length(data) - 4:header_length(data)])[0]
         == zlib.crc32(data[:header_length(data) - 4]),
         lambda: data[5] <= 3,
@@ -89,15 +91,30 @@ def header_problem(data: bytes) -> int | None:
 
 
 def header_length(data: bytes) -> int:
-    """32 + n, and one shift byte per layer in version 3."""
-    return 32 + data[6] + (data[27 + data[6]] if data[4] == 3 else 0)
+    """32 + n, one shift byte per layer from version 3, and in version 4 1 + 3K + 2L."""
+    n = data[6]
+    layers = data[27 + n] if data[4] >= 3 else 0
+    colours = data[28 + n + layers] + 1 if data[4] == 4 else 0
+    return 32 + n + layers + (1 + 3 * colours + 2 * layers if colours else 0)
+
+
+def exact_colours(data: bytes) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """A version-4 header's palette and per-layer radii (empty lists before version 4)."""
+    if data[4] != 4:
+        return [], []
+    n, layers = data[6], data[27 + data[6]]
+    at = 28 + n + layers
+    raw = data[at + 1:at + 1 + 3 * (data[at] + 1)]
+    radii = data[at + 1 + len(raw):at + 1 + len(raw) + 2 * layers]
+    return ([tuple(raw[i:i + 3]) for i in range(0, len(raw), 3)],
+            [tuple(radii[i:i + 2]) for i in range(0, len(radii), 2)])
 
 
 def shifts(data: bytes) -> list[int]:
     """The layer shifts: the header's bytes (version 3), or derived from the mode (version 2,
     a model of 3 levels in spatial mode)."""
     n, layers = data[6], fields(data)[4]
-    if data[4] == 3:
+    if data[4] >= 3:
         return list(data[28 + n:28 + n + layers])
     return [3 - k for k in range(1, layers + 1)] if data[5] == 1 else [0] * layers
 
@@ -116,18 +133,21 @@ def read_header(data: bytes) -> tuple[dict, int]:
     assert header_problem(data) is None
     n = data[6]
     digest, height, width, tile, layers = fields(data)
+    palette, radii = exact_colours(data)
     return dict(mode=data[5], name=data[7:7 + n].decode("ascii"), digest=digest, height=height,
-                width=width, tile=tile, layers=layers, shifts=shifts(data)), header_length(data)
+                width=width, tile=tile, layers=layers, shifts=shifts(data), palette=palette,
+                radii=radii), header_length(data)
 
 
 def forge(mode: int = 0, name: bytes = b"tiny-q", height: int = 80, width: int = 130,
           tile: int = 64, layers: int = 4, name_length: int | None = None,
-          layer_shifts: bytes | None = None) -> bytes:
+          layer_shifts: bytes | None = None, colours: bytes = b"") -> bytes:
     """A version-3 header with a correct CRC, whatever its fields (shifts: all 0 unless
-    given)."""
-    body = (MAGIC + bytes([3, mode, len(name) if name_length is None else name_length]) + name
+    given); with ``colours`` (K-1, the palette and the radii), a version-4 one."""
+    body = (MAGIC + bytes([4 if colours else 3, mode,
+                           len(name) if name_length is None else name_length]) + name
             + struct.pack(">8sIIIB", bytes(8), height, width, tile, layers)
-            + (bytes(layers) if layer_shifts is None else layer_shifts))
+            + (bytes(layers) if layer_shifts is None else layer_shifts) + colours)
     return body + struct.pack(">I", zlib.crc32(body))
 
 
@@ -317,9 +337,10 @@ def test_the_header_checks_come_in_the_documented_order_with_their_errors(coded)
     version2 = MAGIC + bytes([2, 0, 6]) + b"tiny-q" + struct.pack(">8sIIIB", bytes(8), 80, 130,
                                                                      64, 4)
     version2 += struct.pack(">I", zlib.crc32(version2))
+    v4 = forge(colours=bytes([1, 255, 255, 255, 10, 20, 30, 8, 40, 0, 0, 16, 0, 255, 255]))
     bad_crc = good[:-1] + bytes([good[-1] ^ 1])
     cases = [
-        b"", b"X", b"\x89", b"\x89RP", MAGIC, b"\x89RPX", b"\x89RPN\x04", b"\x89RPN\x01\x00",
+        b"", b"X", b"\x89", b"\x89RP", MAGIC, b"\x89RPX", b"\x89RPN\x05", b"\x89RPN\x01\x00",
         good[:5], good[:6], good[:7], good[:20], good[:-1], good[:6] + b"\x00abc",
         forge(name_length=0), forge(name_length=65)[:40], forge(name_length=10), bad_crc,
         forge(mode=4), forge(name=b"a/b"), forge(mode=4, name=b"a/b"), forge(height=0),
@@ -331,6 +352,8 @@ def test_the_header_checks_come_in_the_documented_order_with_their_errors(coded)
         forge(tile=100, layer_shifts=b"\x09" * 4),
         forge(mode=1, layers=3, layer_shifts=b"\x02\x01\x00"),
         version2, version2[:-1], version2[:5] + b"\x01" + version2[6:],
+        v4, v4[:38], v4[:39], v4[:47], v4[:-1], forge(colours=b"\x00\x01\x02\x03")[:-1],
+        forge(mode=4, colours=b"\x00" * 12),
     ]
     failed = set()
     for data in cases:
@@ -600,3 +623,70 @@ def test_an_entropy_decoding_failure_names_layer_and_tile(coded, tiny) -> None:
     assert f"`{documented}`" in FLAT
     pattern = re.escape(documented).replace(r"\.\.\.", ".+")
     assert re.fullmatch(pattern, str(caught.value)), str(caught.value)
+
+
+# --- exact colours (version 4) ------------------------------------------------------------------
+
+def snap_as_the_page_says(tile: np.ndarray, palette: list[tuple[int, int, int]], r1: int,
+                          r2: int) -> np.ndarray:
+    """The page's two passes over one tile's decoded pixels, pixel by pixel."""
+    if not r1:
+        return tile
+    h, w = tile.shape[:2]
+    d = tile.astype(int).tolist()
+    out = tile.copy()
+    nearest = {}
+    for y in range(h):
+        for x in range(w):
+            dist = [max(abs(a - b) for a, b in zip(d[y][x], c, strict=True)) for c in palette]
+            c = dist.index(min(dist))
+            if dist[c] <= r1:
+                nearest[y, x] = c
+                out[y, x] = palette[c]
+    if not r2:
+        return out
+    for y in range(h):
+        for x in range(w):
+            if (y, x) in nearest:
+                continue
+            best = None
+            for dy in range(-3, 4):
+                for dx in range(-3, 4):
+                    q = (y + dy, x + dx)
+                    if (dy or dx) and q in nearest:
+                        colour = palette[nearest[q]]
+                        e = sum((a - b) ** 2 for a, b in zip(d[y][x], colour, strict=True))
+                        if best is None or e < best[0]:
+                            best = (e, colour)
+            if best is not None and (best[0] == 0 or math.isqrt(best[0] - 1) + 1 <= r2):
+                out[y, x] = best[1]
+    return out
+
+
+def test_exact_colours_decode_as_the_page_says(tiny) -> None:
+    """A flat-colour image coded by the tiny model (6 tiles) gets a version-4 header; the page's
+    reader finds its palette and radii, and its two passes over each tile of the file's
+    version-3 twin give rpncodec's decoded pixels at every layer."""
+    image = np.full((80, 130, 3), 255, np.uint8)
+    image[10:50, 20:70] = (251, 40, 184)
+    image[30:75, 60:120] = (20, 90, 200)
+    image[60:66, 5:125] = (30, 30, 30)
+    data = codec.encode(image, tiny, 64)
+    assert data[4] == 4
+    header, size = read_header(data)
+    parsed = bitstream.parse(data).header
+    assert header["palette"] == [tuple(parsed.palette[i:i + 3])
+                                 for i in range(0, len(parsed.palette), 3)]
+    assert {(255, 255, 255), (251, 40, 184), (20, 90, 200)} <= set(header["palette"])
+    assert header["radii"] == list(parsed.radii)
+    assert any(r1 for r1, _ in header["radii"])
+    twin = dataclasses.replace(parsed, palette=b"", radii=()).to_bytes() + data[size:]
+    for k in range(1, 5):
+        plain = codec.decode(twin, k, tiny).image
+        ours = plain.copy()
+        for top in range(0, 80, 64):
+            for left in range(0, 130, 64):
+                region = (slice(top, top + 64), slice(left, left + 64))
+                ours[region] = snap_as_the_page_says(plain[region], header["palette"],
+                                                     *header["radii"][k - 1])
+        np.testing.assert_array_equal(codec.decode(data, k, tiny).image, ours)

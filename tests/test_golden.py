@@ -19,7 +19,7 @@ import pytest
 from rpncodec import bitstream, codec
 from rpncodec.backend import BACKENDS, open_model
 from rpncodec.registry import REGISTRY
-from rpncodec.utils.testing import golden_source
+from rpncodec.utils.testing import flat_source, golden_source
 
 GOLDEN = Path(__file__).parent / "golden"
 INDEX = json.loads((GOLDEN / "index.json").read_text())
@@ -30,20 +30,33 @@ def test_every_shipped_model_has_a_golden_file() -> None:
     assert sorted(INDEX) == sorted(REGISTRY)
 
 
+EXACT = GOLDEN / "exact-colours"
+EXACT_PIXELS = np.load(EXACT / "pixels.npz")
+GOLDEN_FILES = [(GOLDEN, name) for name in sorted(INDEX)] + [
+    (EXACT, name) for name in sorted(json.loads((EXACT / "index.json").read_text()))]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", sorted(INDEX))
-def test_shipped_model_writes_and_decodes_its_golden_file(name: str, backend: str) -> None:
+@pytest.mark.parametrize(("folder", "name"), GOLDEN_FILES,
+                         ids=[f"{f.name}/{n}" for f, n in GOLDEN_FILES])
+def test_shipped_model_writes_and_decodes_its_golden_file(folder: Path, name: str,
+                                                          backend: str) -> None:
     """Both backends decode the recorded pixels; the torch encoder writes the recorded bytes
     (the onnx encoder's analyses are other float kernels: its bytes may differ, and decode
-    within one level, tests/test_runtime.py)."""
-    golden = (GOLDEN / f"{name}.rpn").read_bytes()
+    within one level, tests/test_runtime.py). ``exact-colours/`` holds version-4 files of
+    :func:`flat_source`; the others pin the learned layers alone (no exact colours: version
+    3)."""
+    golden = (folder / f"{name}.rpn").read_bytes()
+    source, pixels = (flat_source(), EXACT_PIXELS) if folder == EXACT else (golden_source(),
+                                                                            PIXELS)
+    assert golden[4] == (4 if folder == EXACT else 3)
     loaded = open_model(name, backend)
     header = bitstream.parse(golden).header
     if backend == "torch":
-        assert codec.encode(golden_source(), loaded, header.tile) == golden
+        assert codec.encode(source, loaded, header.tile, exact=folder == EXACT) == golden
     for k in range(1, header.layers + 1):
         decoded = codec.decode(golden, k, loaded).image.astype(np.int16)
-        expected = PIXELS[f"{name}/{k}"].astype(np.int16)
+        expected = pixels[f"{name}/{k}"].astype(np.int16)
         assert decoded.shape == expected.shape
         diff = np.abs(decoded - expected)
         assert diff.max() <= 1, f"{name} layer {k}: pixels moved by {diff.max()}"

@@ -44,10 +44,12 @@ CASES += [(mode, VARIANTS[mode][1], "plain") for mode in VARIANTS]  # the ablati
 
 def interop(torch_model, onnx_model, image: np.ndarray, tile: int = 1024) -> list[float]:
     """Files of each backend decode with the other: every layer, pixels within 1 level of the
-    writing backend's own decode. Returns the share of differing values per layer."""
+    writing backend's own decode. Returns the share of differing values per layer. (Exact
+    colours are off: snapping can turn a one-level difference into a larger one, which
+    tests/test_exact_colours.py bounds apart.)"""
     shares = []
     for writer in (torch_model, onnx_model):
-        data = codec.encode(image, writer, tile)
+        data = codec.encode(image, writer, tile, exact=False)
         for k in range(1, writer.config.layers + 1):
             own = codec.decode(data, k, writer).image.astype(np.int16)
             for reader in (torch_model, onnx_model):

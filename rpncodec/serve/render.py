@@ -151,7 +151,7 @@ def render_tile(path: str, header, ranges: list[tuple[int, int]], height: int, w
             if tile.shape[0] < rows or tile.shape[1] < cols:
                 return ("error", 422, f"a tile decoded to {tile.shape[1]}x{tile.shape[0]}, "
                         f"smaller than its {cols}x{rows} place in layer {layers}")
-            pixels = np.ascontiguousarray(tile[:rows, :cols])
+            pixels = np.ascontiguousarray(codec.finish_tile(header, layers, tile[:rows, :cols]))
             return ("ok", pixels, time.perf_counter() - t0, sum(len(s) for s in strings))
     except (BudgetExceeded, Exception) as exc:
         return _failure(exc, f"a tile at layer {layers}", budget_s)

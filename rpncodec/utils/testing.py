@@ -47,6 +47,18 @@ def golden_source() -> np.ndarray:
     return np.ascontiguousarray(load_image(SAMPLE)[200:264, 300:396])
 
 
+def flat_source() -> np.ndarray:
+    """The exact-colour golden file's input: 96x64 of flat saturated squares on white with a
+    dark bar and a grey ramp, coded in 64-pixel tiles (two tiles: pass 2 stops at the seam)."""
+    image = np.full((64, 96, 3), 255, np.uint8)
+    colours = [(251, 40, 184), (20, 90, 200), (250, 200, 30), (30, 160, 70)]
+    for i, colour in enumerate(colours):
+        image[6:30, 4 + 22 * i : 22 + 22 * i] = colour
+    image[36:42, 4:92] = (30, 30, 30)
+    image[48:60, 4:92] = np.linspace(60, 240, 88).astype(np.uint8)[None, :, None]
+    return image
+
+
 def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200,
                mode: str = "quality") -> LoadedModel:
     """Export (to ``folder/tiny-<mode>.pt``) and load a randomly initialised tiny model."""

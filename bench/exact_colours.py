@@ -1,0 +1,81 @@
+"""What exact colours cost in time: the encoder's extra work (a decode of every layer and the
+radius search) and the decoder's two passes, per image, against the same model without them.
+
+    python bench/exact_colours.py                              # 2 test images per category
+    python bench/exact_colours.py --model rpn-quality-cond --per-category 3 DIR
+
+DIR (default ``.data/nonphoto/test``, from ``scripts/nonphoto/build.py``) holds one folder per
+category. Per image: encode without and with exact colours, then decode the top layer of both
+files (the best of ``--repeats``), in this process on the onnx backend with one thread. Prints
+one row per image and the medians; run it with nothing else on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+
+from rpncodec import bitstream, codec
+from rpncodec.backend import open_model
+from rpncodec.imageio import load_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def best(fn, repeats: int) -> float:
+    """Seconds of the fastest of ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("folder", nargs="?", type=Path, default=ROOT / ".data" / "nonphoto" / "test")
+    p.add_argument("--model", default="rpn-quality-screen")
+    p.add_argument("--backend", default="onnx")
+    p.add_argument("--per-category", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args(argv)
+    if not args.folder.is_dir():
+        print(f"error: no folder {args.folder} (build it: scripts/nonphoto/build.py)",
+              file=sys.stderr)
+        return 1
+    model = open_model(args.model, args.backend)
+    rows = []
+    print("| image | pixels | colours | encode s (without / with) | top-layer decode s "
+          "(without / with) |\n|---|---|---|---|---|")
+    for category in sorted(d for d in args.folder.iterdir() if d.is_dir()):
+        for path in sorted(category.glob("*.png"))[: args.per_category]:
+            image = load_image(path)
+            t0 = time.perf_counter()
+            plain = codec.encode(image, model, exact=False)
+            t1 = time.perf_counter()
+            data = codec.add_exact_colours(plain, image, model)
+            t2 = time.perf_counter()
+            colours = len(bitstream.parse(data).header.palette) // 3
+            dec_plain = best(lambda d=plain: codec.decode(d, None, model), args.repeats)
+            dec = best(lambda d=data: codec.decode(d, None, model), args.repeats)
+            row = (t1 - t0, t2 - t0, dec_plain, dec)
+            rows.append(row)
+            print(f"| {category.name}/{path.name} | {image.shape[0] * image.shape[1]} | "
+                  f"{colours} | {row[0]:.2f} / {row[1]:.2f} | {row[2]:.2f} / {row[3]:.2f} |",
+                  flush=True)
+    med = np.median(np.array(rows), 0)
+    print(f"\nmedian over {len(rows)} images: encode {med[0]:.2f} s -> {med[1]:.2f} s, "
+          f"top-layer decode {med[2]:.2f} s -> {med[3]:.2f} s ({args.model}, {args.backend})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

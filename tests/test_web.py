@@ -8,12 +8,14 @@ without node or without web/node_modules (``make web``).
 The default run covers the models whose export ships (rpn-quality-cond, rpn-quality-screen,
 rpn-spatial-cond) and three tiny models (quality, spatial, spatial-quality: its file whole,
 cut to each number of layers and cut inside a layer, and with layer shifts its model does not
-have); ``-m slow`` adds every other shipped model (their
+have), and the exact-colour (version 4) golden files, which must decode to the committed
+pixels; ``-m slow`` adds every other shipped model (their
 exports are built with torch first)."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +23,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from dataclasses import replace
 from functools import partial
 from itertools import product
 from pathlib import Path
@@ -29,7 +32,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rpncodec import bitstream, codec
+from rpncodec import bitstream, codec, exact_colours
 from rpncodec.api import partial_note
 from rpncodec.entropy.ans import decode_groups, encode_groups, quantize_pmf, table_models
 from rpncodec.entropy.coding import SCALES, decode_by_scale, encode_by_scale, scale_indices
@@ -39,6 +42,8 @@ from rpncodec.utils.testing import with_header
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 GOLDEN = Path(__file__).parent / "golden"
+EXACT = GOLDEN / "exact-colours"  # version-4 golden files (scripts/make_golden.py --exact-colours)
+EXACT_MODELS = ["rpn-quality-screen", "rpn-quality-cond"]
 sys.path.insert(0, str(ROOT / "scripts"))
 import web_export  # noqa: E402
 
@@ -221,8 +226,9 @@ def golden_by_scale_cases(names: list[str]) -> dict:
 
 
 # -- the container ---------------------------------------------------------------------------------
-def _mutations(data: bytes, multi: bytes) -> dict[str, bytes]:
-    """Cut, damaged and hostile variants of the file ``data`` (``multi``: a tiled file)."""
+def _mutations(data: bytes, multi: bytes, v4: bytes) -> dict[str, bytes]:
+    """Cut, damaged and hostile variants of the file ``data`` (``multi``: a tiled file;
+    ``v4``: a file with exact colours)."""
     ranges = bitstream.parse(data).byte_ranges
     hsize, chunk2 = ranges[0][0], ranges[1][0]
 
@@ -267,6 +273,7 @@ def _mutations(data: bytes, multi: bytes) -> dict[str, bytes]:
     out.update({"tiled": multi, "tiled, tile table too big": bad_table,
                 "tiled, tile lengths too long": long_tiles})
     out.update(_v3_mutations(data))
+    out.update(_v4_mutations(v4, data))
     return out
 
 
@@ -294,9 +301,71 @@ def _v3_mutations(data: bytes) -> dict[str, bytes]:
             "v3 mode byte 4": shifts([0] * layers, b"\x04")}
 
 
-def container_cases(data: bytes, multi: bytes) -> list[dict]:
+def _v4_header(v4: bytes, *, layers: int, shifts: list[int], count: int, palette: bytes,
+               radii: list[int], version: int = 4) -> bytes:
+    """``v4``'s chunks after a header written byte by byte (no validation, so it can be
+    hostile): its fields up to the layer count, then ``layers``, ``shifts``, the colour count
+    byte ``count``, ``palette`` and ``radii``, and the CRC."""
+    hsize = bitstream.parse(v4).byte_ranges[0][0]
+    shifts_at = bitstream.HEADER_FIXED.size + v4[6] + bitstream.HEADER_TAIL.size
+    body = (v4[:4] + bytes([version]) + v4[5 : shifts_at - 1] + bytes([layers, *shifts, count])
+            + palette + bytes(radii))
+    return body + bitstream.U32.pack(zlib.crc32(body)) + v4[hsize:]
+
+
+def with_colours(v4: bytes, palette: bytes, radii: list[tuple[int, int]]) -> bytes:
+    """``v4`` with another palette and radii (Python's header writer: a valid file)."""
+    container = bitstream.parse(v4)
+    header = replace(container.header, palette=palette, radii=tuple(radii))
+    return header.to_bytes() + v4[container.byte_ranges[0][0]:]
+
+
+def many_colours(v4: bytes) -> bytes:
+    """``v4`` with 256 colours (its own first, then others: a header over 112 bytes, more
+    ties and other nearest colours) and other radii."""
+    palette = bitstream.parse(v4).header.palette
+    extra = np.random.default_rng(5).integers(0, 256, (256 - len(palette) // 3, 3), np.uint8)
+    return with_colours(v4, palette + extra.tobytes(), [(40, 120), (12, 0), (255, 255), (3, 60)])
+
+
+def _v4_mutations(v4: bytes, v3: bytes) -> dict[str, bytes]:
+    """Version-4 variants of ``v4`` (its palette and radii): whole, cut at each of its
+    fields, damaged, re-headed with hostile values; and ``v3`` read as version 4."""
+    c = bitstream.parse(v4)
+    h, hsize = c.header, c.byte_ranges[0][0]
+    radii = [r for pair in h.radii for r in pair]
+    colours_at = hsize - 4 - len(radii) - len(h.palette) - 1
+
+    def rehead(**fields) -> bytes:
+        values = {"layers": h.layers, "shifts": list(h.shifts),
+                  "count": len(h.palette) // 3 - 1, "palette": h.palette, "radii": radii}
+        return _v4_header(v4, **{**values, **fields})
+
+    return {
+        "v4": v4, "v4 truncated to 2": bitstream.truncate(v4, 2),
+        "v4 cut before the colour count": v4[:colours_at],
+        "v4 cut after the colour count": v4[: colours_at + 1],
+        "v4 cut inside the palette": v4[: colours_at + 5],
+        "v4 cut inside the radii": v4[: hsize - 7],
+        "v4 cut inside its CRC": v4[: hsize - 2],
+        "v4 header CRC": v4[: colours_at + 2] + bytes([v4[colours_at + 2] ^ 1])
+        + v4[colours_at + 3:],
+        "v4 one colour": rehead(count=0, palette=h.palette[:3]),
+        "v4 256 colours": many_colours(v4),
+        "v4 radii 0": rehead(radii=[0] * len(radii)),
+        "v4 colour count too big": rehead(count=255),
+        "v4 0 layers": rehead(layers=0, shifts=[], radii=[]),
+        "v4 17 layers": rehead(layers=17, shifts=[0] * 17, radii=[1, 2] * 17),
+        "v4 shifts increasing": rehead(shifts=[0] * (h.layers - 1) + [1]),
+        "v4 read as version 3": v4[:4] + b"\x03" + v4[5:],
+        "v3 read as version 4": v3[:4] + b"\x04" + v3[5:],
+        "v4 version 2": rehead(version=2),
+    }
+
+
+def container_cases(data: bytes, multi: bytes, v4: bytes) -> list[dict]:
     cases = []
-    for name, mutated in _mutations(data, multi).items():
+    for name, mutated in _mutations(data, multi, v4).items():
         case: dict = {"name": name, "data": b64(mutated)}
         try:
             c = bitstream.parse(mutated)
@@ -307,7 +376,8 @@ def container_cases(data: bytes, multi: bytes) -> list[dict]:
         case["header"] = {"mode": h.mode, "model": h.model, "digest": h.digest.hex(),
                           "height": h.height, "width": h.width, "tile": h.tile,
                           "layers": h.layers, "version": mutated[4],
-                          "shifts": list(getattr(h, "shifts", [0] * h.layers))}
+                          "shifts": list(getattr(h, "shifts", [0] * h.layers)),
+                          "palette": h.palette.hex(), "radii": [list(r) for r in h.radii]}
         case["container"] = {"available": c.available, "damaged": c.damaged,
                              "damage": c.damage, "truncated": c.truncated,
                              "byteRanges": [list(r) for r in c.byte_ranges],
@@ -325,6 +395,70 @@ def container_cases(data: bytes, multi: bytes) -> list[dict]:
             except RpncodecError as exc:
                 selections[str(layers)] = {"error": str(exc), "type": type(exc).__name__}
         cases.append({**case, "select": selections})
+    return cases
+
+
+# -- exact colours ---------------------------------------------------------------------------------
+def _ties(pixels: np.ndarray, palette: np.ndarray, r1: int) -> list[int]:
+    """Pixels of a tile where a tie decides: in pass 1 (another colour as near as the nearest,
+    within ``r1``), in pass 2 (snapped neighbours of two colours equally near, the nearest)."""
+    d = np.abs(pixels[:, :, None].astype(int) - palette.astype(int)).max(3)
+    nearest, key = d.argmin(2), d.min(2)
+    first = key <= r1
+    other = (d == key[..., None]) & np.any(palette[None, None] != palette[nearest][:, :, None], 3)
+    ties2 = 0
+    for y, x in zip(*np.nonzero(~first), strict=True):
+        y0, x0 = max(y - 3, 0), max(x - 3, 0)
+        found: dict[int, set[bytes]] = {}
+        for qy, qx in zip(*np.nonzero(first[y0 : y + 4, x0 : x + 4]), strict=True):
+            colour = palette[nearest[y0 + qy, x0 + qx]]
+            e = int(((pixels[y, x].astype(int) - colour) ** 2).sum())
+            found.setdefault(e, set()).add(colour.tobytes())
+        ties2 += bool(found) and len(found[min(found)]) > 1
+    return [int((first & other.any(2)).sum()), ties2]
+
+
+def snap_cases(rng: np.random.Generator) -> list[dict]:
+    """Tiles snapped by ``exact_colours.snap`` with several radii each: colours near a
+    palette's, a lattice palette with pixels midway between its colours (ties in both passes),
+    a blurred edge between two flat colours, a palette with repeated colours and one of 256,
+    and tiles of one pixel, one row and one column."""
+    cases = []
+
+    def add(name: str, pixels: np.ndarray, palette: np.ndarray,
+            radii: list[tuple[int, int]]) -> None:
+        pixels, palette = pixels.astype(np.uint8), palette.astype(np.uint8)
+        for r1, r2 in radii:
+            snapped = exact_colours.snap(pixels, palette, r1, r2)
+            cases.append({"name": f"{name}, r1 {r1}, r2 {r2}", "height": pixels.shape[0],
+                          "width": pixels.shape[1], "r1": r1, "r2": r2,
+                          "palette": b64(palette.tobytes()), "pixels": b64(pixels.tobytes()),
+                          "snapped": b64(snapped.tobytes()), "ties": _ties(pixels, palette, r1)})
+
+    radii = [(0, 50), (1, 0), (8, 0), (8, 30), (20, 255), (255, 0), (255, 255), (3, 1)]
+    palette = rng.integers(0, 256, (6, 3))
+    for h, w in ((23, 31), (1, 1), (1, 40), (40, 1), (2, 2), (7, 7)):
+        pixels = palette[rng.integers(0, len(palette), (h, w))] + rng.normal(0, 12, (h, w, 3))
+        wild = rng.random((h, w)) < 0.2
+        pixels[wild] = rng.integers(0, 256, (int(wild.sum()), 3))
+        add(f"near {h}x{w}", np.clip(np.round(pixels), 0, 255), palette, radii)
+    lattice = np.array(list(product((40, 80, 120), repeat=3)))[rng.permutation(27)[:12]]
+    pixels = lattice[rng.integers(0, 12, (24, 24))] + rng.choice([-20, 0, 20], (24, 24, 3))
+    add("lattice", pixels, lattice, [(10, 0), (10, 20), (10, 35), (19, 40), (20, 40), (20, 0)])
+    edge = np.where(np.arange(32)[None, :, None] < 16, [250, 30, 40], [20, 60, 230])
+    edge = np.repeat(edge, 12, 0).astype(float)
+    for x in (14, 15, 16, 17):
+        edge[:, x] = edge[:, 13] + (edge[:, 18] - edge[:, 13]) * (x - 13) / 5
+    edge = np.clip(np.round(edge + rng.normal(0, 4, edge.shape)), 0, 255)
+    add("blurred edge", edge, np.array([[250, 30, 40], [20, 60, 230], [255, 255, 255]]),
+        [(6, 0), (6, 40), (6, 200), (12, 90)])
+    repeated = np.array([[10, 10, 10], [200, 200, 200], [10, 10, 10], [100, 100, 100],
+                         [200, 200, 200]])
+    add("repeated colours", np.clip(repeated[rng.integers(0, 5, (9, 11))]
+                                    + rng.integers(-30, 31, (9, 11, 3)), 0, 255),
+        repeated, [(25, 0), (25, 60)])
+    add("256 colours", rng.integers(0, 256, (30, 30, 3)), rng.integers(0, 256, (256, 3)),
+        [(10, 0), (16, 20), (255, 0)])
     return cases
 
 
@@ -446,6 +580,42 @@ def decode_error_cases(names: list[str]) -> list[dict]:
 SHIPPED_EXPORTS = ["rpn-quality-cond", "rpn-quality-screen", "rpn-spatial-cond"]
 
 
+def exact_colour_files() -> dict[str, tuple[bytes, str]]:
+    """The version-4 golden files; each again as its version-3 twin (the same chunks, no
+    exact colours), and one with 256 colours (a header over 112 bytes) and other radii."""
+    files = {}
+    for name in EXACT_MODELS:
+        data = (EXACT / f"{name}.rpn").read_bytes()
+        files[f"exact-{name}"] = (data, name)
+        files[f"exact-{name}-v3"] = (with_colours(data, b"", []), name)
+    files["exact-rpn-quality-screen-256"] = (many_colours(files["exact-rpn-quality-screen"][0]),
+                                             "rpn-quality-screen")
+    return files
+
+
+def add_committed_pixels(out: Path) -> None:
+    """Into ``out/decode.json``: for each version-4 golden file its committed pixels of every
+    layer (``tests/golden/exact-colours/pixels.npz``, checked against index.json) and the
+    name of its version-3 twin."""
+    index = json.loads((EXACT / "index.json").read_text())
+    committed = np.load(EXACT / "pixels.npz")
+    cases = json.loads((out / "decode.json").read_text())
+    for case in cases:
+        name = case["name"].removeprefix("exact-")
+        if not case["name"].startswith("exact-") or name not in EXACT_MODELS:
+            continue
+        assert (EXACT / f"{name}.rpn").read_bytes()[4] == 4
+        assert len(case["layers"]) == len(index[name]["pixels_sha256"])
+        for k, (layer, digest) in enumerate(zip(case["layers"], index[name]["pixels_sha256"],
+                                                strict=True), 1):
+            pixels = committed[f"{name}/{k}"]
+            assert hashlib.sha256(pixels.tobytes()).hexdigest() == digest
+            layer["committed"] = f"{case['name']}.layer{k}.committed.rgb"
+            (out / "decode" / layer["committed"]).write_bytes(pixels.tobytes())
+        case["twin"] = f"{case['name']}-v3"
+    (out / "decode.json").write_text(json.dumps(cases))
+
+
 def write_network_fixtures(out: Path, models: list[str], files: dict[str, tuple[bytes, str]],
                            tiny: list[str]) -> None:
     """``graphs.json`` (every graph of ``models`` and of the ``tiny`` ones) and ``decode.json``
@@ -506,15 +676,19 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded,
         ["rpn-quality-cond", "rpn-spatial-cond"])))
     (out / "container.json").write_text(json.dumps(container_cases(
         (GOLDEN / "rpn-quality-cpu.rpn").read_bytes(),
-        (GOLDEN / "rpn-quality-cond.rpn").read_bytes())))
+        (GOLDEN / "rpn-quality-cond.rpn").read_bytes(),
+        (EXACT / "rpn-quality-screen.rpn").read_bytes())))
+    (out / "snap.json").write_text(json.dumps(snap_cases(rng)))
     (out / "decode_errors.json").write_text(json.dumps(decode_error_cases(
         ["rpn-quality-cpu", "rpn-spatial-cpu", "rpn-quality-cond"])))
     files = {name: ((GOLDEN / f"{name}.rpn").read_bytes(), name) for name in SHIPPED_EXPORTS}
     files["tiny-quality"] = (cli_coded.data, cli_coded.model)
     files["tiny-spatial"] = (spatial_coded.data, spatial_coded.model)
     files.update(spatial_quality_files(sq_coded.data, sq_coded.model))
+    files.update(exact_colour_files())
     write_network_fixtures(out, SHIPPED_EXPORTS, files, [cli_coded.model, spatial_coded.model,
                                                          sq_coded.model])
+    add_committed_pixels(out)
     return out
 
 

@@ -3,7 +3,9 @@ of the default models (quality and spatial, layer 1 and every layer) in the brow
 it reports matches the Python decoder: the same size, pixels within one level (>= 99.9% equal:
 onnxruntime-web against native ONNX Runtime), exactly the bytes of those layers' prefix
 (``bitstream.prefix_size``, also counted by the server), the command line's words for a
-damaged, cut or missing file; view.html paints a spatial file at 1/4, 1/2 and full size, and
+damaged, cut or missing file; a file with exact colours (format version 4, the golden file of
+``tests/golden/exact-colours/``) decodes to its committed pixels; view.html paints a spatial
+file at 1/4, 1/2 and full size, and
 a spatial-quality file (a tiny model's) at 1/4, 1/2, then three times at full size; the page
 runs several threads when the host sends COOP/COEP and one otherwise.
 
@@ -32,6 +34,7 @@ from web_session import decode_url, png_pixels, run_page, site_server
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FILES = ("rpn-quality-cond", "rpn-spatial-cond")  # the default model of each mode
+EXACT = GOLDEN / "exact-colours"  # version-4 golden files and their pixels
 
 
 def _bundle_problem() -> str | None:
@@ -53,11 +56,13 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A site of the golden files of the default models and a copy with layer 4 damaged; then,
-    put there by hand (the site writer refuses them), a cut file and a file that is not .rpn."""
+    """A site of the golden files of the default models, the exact-colour one of the quality
+    model (``exact.rpn``) and a copy with layer 4 damaged; then, put there by hand (the site
+    writer refuses them), a cut file and a file that is not .rpn."""
     folder = tmp_path_factory.mktemp("coded")
     for name in FILES:
         shutil.copyfile(GOLDEN / f"{name}.rpn", folder / f"{name}.rpn")
+    shutil.copyfile(EXACT / "rpn-quality-cond.rpn", folder / "exact.rpn")
     data = bytearray((GOLDEN / "rpn-quality-cond.rpn").read_bytes())
     data[-5] ^= 1
     (folder / "damaged.rpn").write_bytes(bytes(data))
@@ -134,6 +139,24 @@ def test_decode_page_gives_the_python_decoders_image_from_the_prefix(served, sit
     assert sizes == [bitstream.layer_size(c.header, j) for j in range(1, k + 1)]
     assert report["decode_ms"] > 0 and report["note"] is None
     assert report["isolated"] and report["threads"] >= 1
+
+
+@pytest.mark.parametrize("layers", [1, None], ids=["layer1", "all"])
+def test_a_file_with_exact_colours_decodes_to_its_committed_pixels(served, site, tmp_path,
+                                                                   layers):
+    report = decode_page(served, tmp_path, "exact.rpn", layers)
+    assert "error" not in report, report
+    c = bitstream.parse((site / "exact.rpn").read_bytes())
+    assert c.header.version == 4 and c.header.tiles > 1
+    k = layers or c.header.layers
+    committed = np.load(EXACT / "pixels.npz")[f"rpn-quality-cond/{k}"]
+    python = np.asarray(rpncodec.decode(site / "exact.rpn", layers=k).convert("RGB"))
+    assert np.array_equal(python, committed)
+    assert (report["height"], report["width"], report["layers"]) == (*committed.shape[:2], k)
+    assert_close(png_pixels(report), committed)
+    prefixes = [bitstream.prefix_size(c, j) for j in range(1, k + 1)]
+    assert report["bytes_fetched"] == prefixes[-1] == report["sent"]
+    assert [p["bytes"] for p in report["per_layer"]] == prefixes
 
 
 def test_two_threads_where_isolated_and_one_thread_otherwise(served, site, tmp_path):

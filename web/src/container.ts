@@ -1,8 +1,9 @@
 /**
- * The `.rpn` container (format versions 2 and 3; docs/format.md): the header, the layer
+ * The `.rpn` container (format versions 2 to 4; docs/format.md): the header, the layer
  * chunks with their CRCs, the tile grid, and the rules for a cut or damaged file. Version 3
  * adds one shift byte per layer (its image is the full size halved that many times) and the
- * spatial-quality mode; a version-2 file's shifts follow from its mode.
+ * spatial-quality mode; a version-2 file's shifts follow from its mode. Version 4 adds exact
+ * colours: a palette and two radii per layer (`exact_colours.ts` applies them).
  *
  * `parseContainer` is tolerant, like `rpncodec.bitstream.parse`: header problems throw, but a
  * chunk that is cut short or damaged only ends the usable prefix, and the result says why.
@@ -16,8 +17,10 @@ import { BitstreamError, RpncodecError, TruncatedError } from "./errors";
 
 export const MAGIC: readonly number[] = Object.freeze([0x89, 0x52, 0x50, 0x4e]);
 export const FORMAT_VERSION = 3;
+/** A file with exact colours (a palette and per-layer radii in its header). */
+export const EXACT_COLOURS_VERSION = 4;
 /** The versions this decoder reads. */
-export const READ_VERSIONS: readonly number[] = Object.freeze([2, 3]);
+export const READ_VERSIONS: readonly number[] = Object.freeze([2, 3, 4]);
 /** Mode byte -> mode (the format's numbering; never renumbered). */
 export const MODES = Object.freeze(["quality", "spatial", "single", "spatial-quality"] as const);
 export type Mode = (typeof MODES)[number];
@@ -43,7 +46,7 @@ export interface Header {
   width: number;
   tile: number;
   layers: number;
-  /** The format version (2 or 3). */
+  /** The format version (2, 3 or 4). */
   version: number;
   /**
    * Each layer's image is the full size halved this many times (rounding up). Version 3
@@ -52,6 +55,13 @@ export interface Header {
    * file cut by `truncate` declares fewer) recomputes them with it.
    */
   shifts: number[];
+  /**
+   * Exact colours (version 4): RGB triples, most frequent first, which each layer's tiles are
+   * snapped to (`snapTile`); empty before version 4.
+   */
+  palette: Uint8Array;
+  /** Per layer, its two snapping radii `[r1, r2]` (version 4); empty before version 4. */
+  radii: Array<[number, number]>;
   /** Bytes of the header, CRC included. */
   size: number;
 }
@@ -116,6 +126,28 @@ export function tileProblem(tile: number): string | null {
 }
 
 /**
+ * The header's size in bytes (CRC included) as far as the first bytes of a file tell, or
+ * null when they end before the fields it depends on: the name length, the layer count
+ * (version 3 on) and the palette size (version 4). No check: `parseHeader` makes them.
+ */
+export function headerSize(data: Uint8Array): number | null {
+  if (data.length < FIXED) return null;
+  const version = data[4];
+  const tail = FIXED + data[6];
+  let size = tail + TAIL + 4;
+  if (version >= 3) { // one shift byte per layer: the layer count comes first
+    if (data.length < tail + TAIL) return null;
+    size += data[tail + TAIL - 1];
+  }
+  if (version >= 4) { // exact colours: their count comes first
+    const coloursAt = size - 4;
+    if (data.length <= coloursAt) return null;
+    size += 1 + 3 * (data[coloursAt] + 1) + 2 * data[tail + TAIL - 1];
+  }
+  return size;
+}
+
+/**
  * Read and check the header at the start of `data`, in the order the format page gives:
  * magic, version, completeness, CRC, mode byte, name characters, limits.
  */
@@ -141,12 +173,11 @@ export function parseHeader(data: Uint8Array): Header {
     throw new BitstreamError(`damaged .rpn header (model name length ${nameLength})`);
   }
   const tail = FIXED + nameLength;
-  let size = tail + TAIL + 4;
-  if (version >= 3) { // one shift byte per layer: the layer count comes first
-    if (data.length < tail + TAIL) {
-      throw new TruncatedError(`file is truncated inside its header (only ${data.length} bytes)`);
-    }
-    size += data[tail + TAIL - 1];
+  const shiftsAt = tail + TAIL;
+  // null: the file ends before the layer count (version 3 on) or the palette size (version 4)
+  const size = headerSize(data);
+  if (size === null) {
+    throw new TruncatedError(`file is truncated inside its header (only ${data.length} bytes)`);
   }
   if (data.length < size) {
     throw new TruncatedError(
@@ -166,6 +197,15 @@ export function parseHeader(data: Uint8Array): Header {
   }
   const mode = MODES[modeByte];
   const layers = data[tail + 20];
+  let palette = new Uint8Array(0);
+  const radii: Array<[number, number]> = [];
+  if (version >= 4) { // K - 1, the K colours, then r1 and r2 of each layer
+    const coloursAt = shiftsAt + layers;
+    palette = data.slice(coloursAt + 1, coloursAt + 1 + 3 * (data[coloursAt] + 1));
+    for (let at = coloursAt + 1 + palette.length; at < size - 4; at += 2) {
+      radii.push([data[at], data[at + 1]]);
+    }
+  }
   const header: Header = {
     mode,
     model: String.fromCharCode(...nameBytes),
@@ -175,8 +215,10 @@ export function parseHeader(data: Uint8Array): Header {
     tile: readU32(data, tail + 16),
     layers,
     version,
-    shifts: version >= 3 ? Array.from(data.subarray(tail + TAIL, size - 4))
+    shifts: version >= 3 ? Array.from(data.subarray(shiftsAt, shiftsAt + layers))
       : defaultShifts(mode, layers),
+    palette,
+    radii,
     size,
   };
   const problem = sizeProblem(header.height, header.width);

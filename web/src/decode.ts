@@ -3,7 +3,8 @@
  * latents level by level (entropy decoding with the tables the float64 networks choose), the
  * float32 synthesis on onnxruntime-web, and the image each layer shows, as
  * `rpncodec decode --layers k` writes it (`rpncodec/codec.py`, `rpncodec/runtime/`): the same
- * size, tiles placed and cropped the same way, float -> uint8 rounded as Python rounds.
+ * size, tiles placed and cropped the same way, float -> uint8 rounded as Python rounds, and
+ * each tile of a version-4 file snapped to its exact colours (`exact_colours.ts`).
  *
  * Layers are decoded in order and each is shown as soon as it is ready (`onLayer`): layer k
  * reuses the latents of layers 1..k-1 and runs one synthesis. From a `RangeSource` only the
@@ -15,8 +16,9 @@
 import { decodeByChannel, decodeByScale, splitParts } from "./coding";
 import {
   type Container, type Header, type Tile, damagedMessage, parseContainer, parseHeader,
-  partialNote, selectLayers, splitTiles, tileGrid,
+  headerSize, partialNote, selectLayers, splitTiles, tileGrid,
 } from "./container";
+import { snapTile } from "./exact_colours";
 import { BitstreamError, ModelError, RpncodecError, TruncatedError } from "./errors";
 import { type Tensor, tensor } from "./graph";
 import { checkModelFor, headerShifts } from "./latent";
@@ -108,7 +110,10 @@ function equal(a: Uint8Array, b: Uint8Array, n: number): boolean {
   return true;
 }
 
-/** The header of a file from its first bytes (112 bytes always suffice). */
+/**
+ * The header of a file from its first bytes (112 bytes always suffice before version 4; a
+ * version-4 header's size is known from them: `headerSize`).
+ */
 export function readHeader(data: Uint8Array): Header {
   return parseHeader(data);
 }
@@ -130,6 +135,7 @@ export function layerShifts(header: Header, model: WebModel): number[] {
 }
 
 // -- reading a file: whole, or chunk by chunk from a range source ------------------------------
+// the largest header before version 4; it holds a version-4 header's palette size
 const HEADER_MAX = 7 + 64 + 21 + 16 + 4;
 
 class FileReader {
@@ -164,6 +170,7 @@ class FileReader {
    */
   async container(layers: number | null): Promise<Container> {
     await this.ensure(HEADER_MAX);
+    await this.ensure(headerSize(this.data) ?? 0); // a version-4 header's palette and radii
     const header = parseHeader(this.data);
     let pos = header.size;
     const wanted = layers ?? header.layers;
@@ -429,8 +436,12 @@ export async function decodeLayers(model: WebModel, source: Uint8Array | RangeSo
       const [tTop, tLeft, th, tw] = tiles[i];
       const y0 = tTop >> s, x0 = tLeft >> s;
       const y1 = Math.ceil((tTop + th) / f), x1 = Math.ceil((tLeft + tw) / f);
-      place(img.data, img.h, img.w, rgba, width, y0, x0, Math.min(y1 - y0, img.h),
-        Math.min(x1 - x0, img.w));
+      const h = Math.min(y1 - y0, img.h), w = Math.min(x1 - x0, img.w);
+      place(img.data, img.h, img.w, rgba, width, y0, x0, h, w);
+      if (header.palette.length) { // exact colours: the tile alone, with this layer's radii
+        const [r1, r2] = header.radii[k];
+        snapTile(rgba, width, y0, x0, h, w, header.palette, r1, r2);
+      }
     }
     if (k >= reuse) state.bytes = reader.data.slice(0, container.byteRanges[k][1]);
     const isLast = k === chunks.length - 1;

@@ -7,9 +7,10 @@
  * viewer shows what each layer cost. Plan (no request reads a byte the decode does not need):
  *   1. bytes [0, 41): the smallest possible header (one-letter model name, version 2) plus
  *      the first chunk's 8-byte length/CRC field, so never past the end of layer 1;
- *   2. the rest of the header (the model name, the fixed fields, version 3's layer shifts)
- *      and the first chunk's length field (one more small request when a version-3 header's
- *      shift bytes were not known yet);
+ *   2. the rest of the header (the model name, the fixed fields, version 3's layer shifts,
+ *      version 4's exact colours) and the first chunk's length field (one more small request
+ *      when a version-3 header's shift bytes, or a version-4 header's colours, were not known
+ *      yet);
  *   3. per layer k: its payload, plus the next chunk's length field when layer k+1 is wanted
  *      too (so a progressive view costs one request per layer).
  * A server that ignores Range (200) hands over the whole file at once; it is kept and counted.
@@ -142,11 +143,19 @@ export class PrefixFetcher {
     const version = this.buffer[4];
     const nameLength = this.buffer[6];
     const tailEnd = FIXED + nameLength + TAIL;
-    // the shortest header this name allows (version 3: at least one shift byte)
-    await this.ensure(tailEnd + (version >= 3 ? 1 : 0) + CRC + CHUNK);
+    // the shortest header this name allows (version 3: at least one shift byte; version 4:
+    // its colour count too)
+    await this.ensure(tailEnd + (version >= 3 ? 1 : 0) + (version >= 4 ? 1 : 0) + CRC + CHUNK);
     if (this.length < tailEnd) return null;
     const layers = this.buffer[tailEnd - 1];
-    const headerSize = tailEnd + (version >= 3 ? layers : 0) + CRC;
+    let headerSize = tailEnd + (version >= 3 ? layers : 0) + CRC;
+    if (version >= 4) { // exact colours: K - 1, the K colours, two radii per layer
+      const coloursAt = headerSize - CRC;
+      // the shortest header these layers allow (one colour)
+      await this.ensure(coloursAt + 1 + 3 + 2 * layers + CRC + CHUNK);
+      if (this.length <= coloursAt) return null;
+      headerSize += 1 + 3 * (this.buffer[coloursAt] + 1) + 2 * layers;
+    }
     await this.ensure(headerSize + CHUNK);
     return { headerSize, layers };
   }

@@ -40,12 +40,12 @@ REGISTRY: dict[str, ModelEntry] = {
                    default=True, auto=True,
                    onnx_manifest="6999bd8058d89e51e7281c51c08873951019145d7e2961e86de1ae7f48e09d44"),
         ModelEntry("rpn-quality-screen", "rpn-quality-screen.pt",
-                   "f38eb11e46a2e60c51eabdb3119f507f30fe00766ada5c594730aa07de3a975f", "quality", 4,
+                   "305796ff9da2e86527120848ac47d3eb70843b6c7fc0f02ad53ab38fa3a6087f", "quality", 4,
                    "quality mode, for text, screenshots, charts and drawings: rpn-quality-cond "
                    "fine-tuned on the non-photographic data set mixed with photos; a candidate "
                    "of encode --model auto (docs/models/rpn-quality-screen.md)",
                    auto=True,
-                   onnx_manifest="dccda727d728d9f92c780809fc465ab01bf5ab33faffda3d638b0a9689eb4d6e"),
+                   onnx_manifest="962b6902dba0a6368d0ba64fc2d0d5a2158e5cd7b68316caf0c30bd677ccb346"),
         ModelEntry("rpn-spatial-cond", "rpn-spatial-cond.pt",
                    "f3e202c5a2b68725ef84bfa2c508d30490eaccfa2c44407ca33f64e2779b3387", "spatial", 3,
                    "spatial mode: rpn-spatial-cpu with conditional Gaussian codecs at levels 2-3, "

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+import timeit
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -27,16 +28,6 @@ from rpncodec.backend import open_model
 from rpncodec.imageio import load_image
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def best(fn, repeats: int) -> float:
-    """Seconds of the fastest of ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv: list[str]) -> int:
@@ -64,8 +55,9 @@ def main(argv: list[str]) -> int:
             data = codec.add_exact_colours(plain, image, model)
             t2 = time.perf_counter()
             colours = len(bitstream.parse(data).header.palette) // 3
-            dec_plain = best(lambda d=plain: codec.decode(d, None, model), args.repeats)
-            dec = best(lambda d=data: codec.decode(d, None, model), args.repeats)
+            dec_plain, dec = (min(timeit.repeat(lambda d=d: codec.decode(d, None, model),
+                                                number=1, repeat=args.repeats))
+                              for d in (plain, data))
             row = (t1 - t0, t2 - t0, dec_plain, dec)
             rows.append(row)
             print(f"| {category.name}/{path.name} | {image.shape[0] * image.shape[1]} | "

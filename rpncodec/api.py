@@ -108,7 +108,8 @@ def _rgb_array(image: ImageInput) -> np.ndarray:
 
 def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = None,
            layers: int | None = None, tile: int = bitstream.DEFAULT_TILE, refine: int = 0,
-           backend: str | None = None, device: str | None = None) -> bytes:
+           backend: str | None = None, device: str | None = None,
+           exact_colours: bool = True) -> bytes:
     """Encode an image into the bytes of one ``.rpn`` file (what ``rpncodec encode`` writes).
 
     Args:
@@ -139,6 +140,9 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
             ``"torch"`` (the default with ``refine``). Both write the same files.
         device: where the torch backend runs the networks: ``"cpu"`` (default), ``"cuda"``
             or ``"cuda:N"``.
+        exact_colours: let the encoder add the image's exact colours where they pay at every
+            layer (format version 4; ``rpncodec.exact_colours``). False: the learned layers
+            alone, always a version-3 file.
 
     Returns:
         The ``.rpn`` file's bytes.
@@ -152,13 +156,14 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
         TypeError: ``image`` is not a path, PIL image or array.
     """
     pixels = _rgb_array(image)
-    data, _ = encode_pixels(pixels, model, mode, tile, refine, backend, device)
+    data, _ = encode_pixels(pixels, model, mode, tile, refine, backend, device, exact_colours)
     return data if layers is None else bitstream.truncate(data, layers)
 
 
 def encode_pixels(pixels: np.ndarray, model: ModelInput = None, mode: str | None = None,
                   tile: int = bitstream.DEFAULT_TILE, refine: int = 0,
-                  backend: str | None = None, device: str | None = None) -> tuple[bytes, Coder]:
+                  backend: str | None = None, device: str | None = None,
+                  exact_colours: bool = True) -> tuple[bytes, Coder]:
     """A uint8 RGB array's ``.rpn`` bytes and the model that wrote them (see ``encode``).
 
     ``model="auto"`` codes the image with every candidate model of ``mode`` (default
@@ -171,10 +176,11 @@ def encode_pixels(pixels: np.ndarray, model: ModelInput = None, mode: str | None
 
         coders = [load_encoder(name, mode, backend, device, refine)
                   for name in candidates(mode or "quality")]
-        chosen = choose(pixels, coders, lambda img, c: codec.encode(img, c, tile, refine))
+        chosen = choose(pixels, coders,
+                        lambda img, c: codec.encode(img, c, tile, refine, exact_colours))
         return chosen.data, chosen.coder
     loaded = load_encoder(model, mode, backend, device, refine)
-    return codec.encode(pixels, loaded, tile, refine), loaded
+    return codec.encode(pixels, loaded, tile, refine, exact_colours), loaded
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ class Settings:
     device: str = "cpu"
     threads: int | None = None  # network threads per worker (None: the backend's default)
     refine: int = 0  # latent refinement steps (rpncodec.models.refine; torch backend)
+    exact_colours: bool = True  # codec.encode's exact (encode --no-exact-colours: False)
     max_pixels: int | None = None  # decompression limit of the images read (rpncodec.limits)
 
 
@@ -122,7 +123,8 @@ def encode_one(source: str, target: str, settings: Settings) -> Outcome:
         coders = _encoders(settings, settings.threads or _worker_threads)
         t0 = time.perf_counter()
         data = choose(image, coders,
-                      lambda img, c: codec.encode(img, c, settings.tile, settings.refine)).data
+                      lambda img, c: codec.encode(img, c, settings.tile, settings.refine,
+                                                  settings.exact_colours)).data
         seconds = time.perf_counter() - t0
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, data)

@@ -58,7 +58,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     image = load_image(args.input, args.max_pixels)
     t0 = time.perf_counter()
     data, loaded = encode_pixels(image, args.model, args.mode, args.tile, args.refine,
-                                 args.backend, args.device)
+                                 args.backend, args.device, args.exact_colours)
     seconds = time.perf_counter() - t0
     atomic_write_bytes(args.output, data)
     h, w = image.shape[:2]
@@ -73,7 +73,7 @@ def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
     from .bulk import Settings, encode_folder
 
     settings = Settings(args.model, args.mode, args.tile, args.device, refine=args.refine,
-                        max_pixels=args.max_pixels)
+                        max_pixels=args.max_pixels, exact_colours=args.exact_colours)
     encode_folder(folder, out, settings, args.workers, args.scheduler, args.force)
     return 0
 
@@ -440,6 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "default; 30 is a good choice): smaller, better files for the same decoder; "
                    "30 steps take about a minute for a 768x512 image; needs torch "
                    "(docs/results.md, encoder-side refinement)")
+    s.add_argument("--no-exact-colours", dest="exact_colours", action="store_false",
+                   help="code the learned layers alone: never list the image's exact colours "
+                   "(by default they are added where they pay at every layer; "
+                   "docs/categories.md, exact colours)")
     _max_pixels_option(s, "an input image")
     s.set_defaults(func=cmd_encode)
 

@@ -31,7 +31,8 @@ in which case its intact layers are decoded with a
 ``rpncodec.errors.PartialDecodeWarning``: Pillow's rule for truncated images. A damaged
 header raises at ``Image.open``.
 
-``im.save("a.rpn", model=..., mode=..., layers=..., tile=..., refine=..., backend=...)``
+``im.save("a.rpn", model=..., mode=..., layers=..., tile=..., refine=..., backend=...,
+exact_colours=...)``
 encodes with ``rpncodec.encode``'s arguments (other keywords are ignored, as Pillow's
 plugins do). The decoded pixels are exactly ``rpncodec.decode``'s and ``rpncodec
 decode``'s.
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 FORMAT = "RPN"
 MIME = "image/x-rpn"
 EXTENSIONS = [".rpn"]
-SAVE_OPTIONS = ("model", "mode", "layers", "tile", "refine", "backend")
+SAVE_OPTIONS = ("model", "mode", "layers", "tile", "refine", "backend", "exact_colours")
 
 
 def _accept(prefix: bytes) -> bool:

@@ -109,3 +109,33 @@ def test_a_long_palette_header_is_read_in_a_second_range(tmp_path) -> None:
     path.write_bytes(data)
     remote = RemoteRpn(FileSource(str(path)))
     assert remote.header == header and len(remote.reads) == 2
+
+
+def test_the_switch_turns_them_off_everywhere(tiny_model_path, tmp_path, capsys) -> None:
+    """``encode --no-exact-colours``, ``rpncodec.encode(exact_colours=False)``, a folder
+    encode and the Pillow plugin's ``exact_colours=False`` write the learned layers alone;
+    ``info`` names the colours of a file that has them."""
+    from PIL import Image
+
+    import rpncodec.pillow_plugin  # registers the .rpn format with Pillow
+    from rpncodec.bulk import Settings, encode_one
+    from rpncodec.cli import main
+
+    image = squares()
+    source = tmp_path / "squares.png"
+    Image.fromarray(image).save(source)
+    assert rpncodec.encode(image, model=tiny_model_path, tile=64)[4] == 4
+    assert rpncodec.encode(image, model=tiny_model_path, tile=64, exact_colours=False)[4] == 3
+    for flag, version in ((), 4), (("--no-exact-colours",), 3):
+        out = tmp_path / f"cli{version}.rpn"
+        assert main(["encode", str(source), "-o", str(out), "--model", tiny_model_path,
+                     "--tile", "64", *flag]) == 0
+        assert out.read_bytes()[4] == version
+    assert main(["info", str(tmp_path / "cli4.rpn")]) == 0
+    assert "exact colours (format version 4)" in capsys.readouterr().out
+    settings = Settings(tiny_model_path, None, 64, exact_colours=False)
+    assert encode_one(str(source), str(tmp_path / "bulk.rpn"), settings).ok
+    assert (tmp_path / "bulk.rpn").read_bytes()[4] == 3
+    Image.fromarray(image).save(tmp_path / "pil.rpn", model=tiny_model_path, tile=64,
+                                exact_colours=False)
+    assert (tmp_path / "pil.rpn").read_bytes()[4] == 3

@@ -29,7 +29,7 @@ from rpncodec.registry import default_model
 from rpncodec.serve.catalog import summarize
 from rpncodec.serve.config import ServeConfig
 from rpncodec.serve.pool import DecodePool
-from rpncodec.utils.testing import zoom_image
+from rpncodec.utils.testing import flat_source, zoom_image
 
 
 def encode_zoom(folder: Path, width: int = 3072, height: int = 2048) -> bytes:
@@ -48,11 +48,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (folder / "q.rpn").write_bytes(quality)
     both = codec.encode(image, open_model(default_model("spatial-quality")), tile=128)
     (folder / "b.rpn").write_bytes(both)
+    exact = codec.encode(flat_source(), open_model(default_model("quality")), tile=64)
+    (folder / "e.rpn").write_bytes(exact)
     model = open_model(default_model("quality"))  # a valid file of 16384x16384 empty tiles
     header = bitstream.Header("quality", model.name, model.digest, 16384, 16384, 4, 1024)
     empty = bitstream.join_tiles([b""] * header.tiles)
     (folder / "bomb.rpn").write_bytes(bitstream.pack(header, [empty] * 4))
-    return {"folder": folder, "zoom": zoom, "q": quality, "b": both}
+    return {"folder": folder, "zoom": zoom, "q": quality, "b": both, "e": exact}
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +136,19 @@ def test_quality_files_follow_the_layer_policy(server, files):
                           .convert("L").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
                           .transpose(Image.Transpose.ROTATE_270))
     assert status == 200 and np.array_equal(_image(body), expected)
+
+
+def test_tiles_of_a_file_with_exact_colours_are_snapped_as_the_decoder_snaps(server, files):
+    """A version-4 file of two tiles: a region across both, and one tile alone, are the
+    decoder's snapped pixels (each tile snapped on its own)."""
+    assert files["e"][4] == 4
+    expected = codec.decode(files["e"], 4).image
+    status, h, body = get(f"{server}/iiif/3/e/0,0,96,64/max/0/default.png")
+    assert status == 200 and h["x-rpn-layers"] == "4" and h["x-rpn-tiles"] == "2/2"
+    assert np.array_equal(_image(body), expected)
+    status, h, body = get(f"{server}/iiif/3/e/64,0,32,64/max/0/default.png")
+    assert status == 200 and h["x-rpn-tiles"] == "1/2"
+    assert np.array_equal(_image(body), expected[:, 64:96])
 
 
 def test_spatial_quality_files_give_three_sizes_then_the_qualities_of_the_full_one(server,

@@ -33,7 +33,7 @@ WINDOW = 3  # pass 2 looks this many pixels away in each direction
 NEVER = 256  # distance key of a pixel that no one-byte radius reaches
 R1_GRID = (8, 16, 32)  # pass-1 radii the encoder tries with pass 2 (besides pass 1's best)
 MIN_GAIN_DB = 0.05  # the encoder keeps the tool only if some layer gains this much...
-DB_PER_DOUBLING = 6.02  # ...and each layer gains more than its share of the side bytes buys
+DB_PER_DOUBLING = 6.02  # ...and each layer gains more than the side bytes would buy it
 _CHUNK = 8192  # colours compared with the palette at once
 
 

@@ -66,14 +66,19 @@ def nearest(pixels: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.nda
     """Per pixel of ``[h, w, 3]``: the index of the nearest palette colour by the largest
     channel difference (ties: the lower index) and that difference, both ``[h, w]``."""
     values, inverse = np.unique(_pack(pixels), return_inverse=True)
-    colours = _unpack(values).astype(np.int16)
-    pal = palette.astype(np.int16)
+    colours = _unpack(values)
+    # per channel, |value - palette colour| for every value 0-255: one gather per channel
+    tables = [np.abs(np.arange(256, dtype=np.int16)[:, None] - palette[:, ch].astype(np.int16))
+              .astype(np.uint8) for ch in range(3)]
     idx = np.empty(len(colours), np.int64)
     dist = np.empty(len(colours), np.int64)
     for start in range(0, len(colours), _CHUNK):
-        d = np.abs(colours[start:start + _CHUNK, None, :] - pal[None]).max(2)
-        idx[start:start + _CHUNK] = d.argmin(1)  # argmin keeps the first of equal values
-        dist[start:start + _CHUNK] = d.min(1)
+        part = colours[start:start + _CHUNK]
+        d = np.maximum(np.maximum(tables[0][part[:, 0]], tables[1][part[:, 1]]),
+                       tables[2][part[:, 2]])
+        best = d.argmin(1)  # argmin keeps the first of equal values
+        idx[start:start + _CHUNK] = best
+        dist[start:start + _CHUNK] = np.take_along_axis(d, best[:, None], 1)[:, 0]
     shape = pixels.shape[:2]
     return idx[inverse].reshape(shape), dist[inverse].reshape(shape)
 

@@ -90,7 +90,9 @@ def add_exact_colours(data: bytes, image: np.ndarray, loaded: Coder) -> bytes:
     palette's bytes, and their pyramid colours are not the image's."""
     container = bitstream.parse(data)
     header = container.header
-    palette = exact_colours.find_palette(image) if not any(header.shifts) else []
+    if any(header.shifts):
+        return data
+    palette = exact_colours.find_palette(image)
     if not len(palette):
         return data
     grid = bitstream.tile_grid(header.height, header.width, header.tile)

@@ -119,9 +119,7 @@ def choose_radii(reference: np.ndarray, decoded: np.ndarray, palette: np.ndarray
     best_a = int(np.argmin(pass1))
     best = (0, 0, 0.0)
     for r1 in sorted({best_a, *R1_GRID} - {0}):
-        def second(s: _TileState, r1: int = r1) -> tuple[np.ndarray, np.ndarray]:
-            return s.second(r1)
-        pass2 = _cumulative(tiles, second)
+        pass2 = _cumulative(tiles, lambda s, r1=r1: s.second(r1))
         r2 = int(np.argmin(pass2))
         total = float(pass1[r1] + pass2[r2])
         if total < best[2]:

@@ -1,7 +1,8 @@
 """Write the golden files that pin the .rpn format and every shipped model's output.
 
 For each shipped model: ``tests/golden/<model>.rpn`` (of
-:func:`rpncodec.utils.testing.golden_source`, without exact colours: version 3) and, in ``tests/golden/pixels.npz``, the
+:func:`rpncodec.utils.testing.golden_source`, without exact colours: version 3) and, in
+``tests/golden/pixels.npz``, the
 decoded pixels of every layer. ``tests/test_golden.py`` re-encodes and re-decodes them.
 ``--exact-colours``: ``tests/golden/exact-colours/<model>.rpn`` of
 :func:`rpncodec.utils.testing.flat_source` instead (a version-4 file), with its pixels.

@@ -124,14 +124,21 @@ def test_scale_factor_four_reads_layer_one_only(server, files):
     assert (h["x-rpn-layers"], h["x-rpn-tiles"]) == ("1", "2/6")  # cached: read before
 
 
-def test_quality_files_follow_the_layer_policy(server, files):
-    for size, layers in (("max", "4"), ("200,", "4"), ("199,", "3"), ("50,", "2"),
-                         ("25,", "1")):
-        status, h, body = get(f"{server}/iiif/3/q/full/{size}/0/default.png")
+def _check_layer_policy(server: str, files: dict, name: str,
+                        sizes: tuple[tuple[str, str], ...]) -> None:
+    """Each full-image request of ``sizes`` (size, layers it must decode) decodes those
+    layers, and ``max`` gives the decoder's pixels of every layer."""
+    for size, layers in sizes:
+        status, h, body = get(f"{server}/iiif/3/{name}/full/{size}/0/default.png")
         assert status == 200 and h["x-rpn-layers"] == layers, (size, body[:200])
-    status, h, body = get(f"{server}/iiif/3/q/full/max/0/default.png")
-    assert np.array_equal(_image(body), codec.decode(files["q"], 4).image)
-    status, h, body = get(f"{server}/iiif/3/q/130,0,100,100/max/!90/gray.png")
+    _, _, body = get(f"{server}/iiif/3/{name}/full/max/0/default.png")
+    assert np.array_equal(_image(body), codec.decode(files[name]).image)
+
+
+def test_quality_files_follow_the_layer_policy(server, files):
+    _check_layer_policy(server, files, "q", (("max", "4"), ("200,", "4"), ("199,", "3"),
+                                             ("50,", "2"), ("25,", "1")))
+    status, _, body = get(f"{server}/iiif/3/q/130,0,100,100/max/!90/gray.png")
     expected = np.asarray(Image.fromarray(codec.decode(files["q"], 4).image[0:100, 130:230])
                           .convert("L").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
                           .transpose(Image.Transpose.ROTATE_270))
@@ -155,12 +162,8 @@ def test_spatial_quality_files_give_three_sizes_then_the_qualities_of_the_full_o
                                                                                   files):
     info = json.loads(get(f"{server}/iiif/3/b/info.json")[2])
     assert info["tiles"][0]["scaleFactors"] == [1, 2, 4]
-    for size, layers in (("100,", "1"), ("101,", "2"), ("200,", "2"), ("201,", "5"),
-                         ("max", "5")):
-        status, h, body = get(f"{server}/iiif/3/b/full/{size}/0/default.png")
-        assert status == 200 and h["x-rpn-layers"] == layers, (size, body[:200])
-    status, h, body = get(f"{server}/iiif/3/b/full/max/0/default.png")
-    assert np.array_equal(_image(body), codec.decode(files["b"], 5).image)
+    _check_layer_policy(server, files, "b", (("100,", "1"), ("101,", "2"), ("200,", "2"),
+                                             ("201,", "5"), ("max", "5")))
     # a region shown at a quarter of its pixels comes from the quarter-size layer alone
     status, h, _ = get(f"{server}/iiif/3/b/0,0,200,200/50,/0/default.png")
     assert status == 200 and h["x-rpn-layers"] == "1"

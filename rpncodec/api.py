@@ -141,8 +141,9 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
         device: where the torch backend runs the networks: ``"cpu"`` (default), ``"cuda"``
             or ``"cuda:N"``.
         exact_colours: let the encoder add the image's exact colours where they pay at every
-            layer (format version 4; ``rpncodec.exact_colours``). False: the learned layers
-            alone, always a version-3 file.
+            layer (format version 4; ``rpncodec.exact_colours``), and then colour
+            corrections where they pay (version 5; ``rpncodec.colour_corrections``). False:
+            the learned layers alone, always a version-3 file.
 
     Returns:
         The ``.rpn`` file's bytes.
@@ -407,6 +408,9 @@ class RpnInfo:
     exact_colours: int = 0
     """Colours the decoder snaps to (format version 4, :mod:`rpncodec.exact_colours`); 0:
     none."""
+    corrected_layers: tuple[int, ...] = ()
+    """Layers that carry colour corrections (format version 5,
+    :mod:`rpncodec.colour_corrections`)."""
 
     @property
     def available(self) -> int:
@@ -447,7 +451,9 @@ def info(source: RpnInput) -> RpnInfo:
                    for k, (start, end) in enumerate(ranges, 1))
     return RpnInfo(header.model, header.digest.hex(), header.mode, header.width, header.height,
                    header.tile, header.layers, layers, size, **faults,
-                   exact_colours=len(header.palette) // 3)
+                   exact_colours=len(header.palette) // 3,
+                   corrected_layers=tuple(k for k in range(1, header.layers + 1)
+                                          if header.is_corrected(k)))
 
 
 def open(location: str | os.PathLike) -> RemoteRpn:

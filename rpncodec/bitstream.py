@@ -4,10 +4,13 @@ Layout (format version 3, integers big-endian)::
 
     header: magic b"\\x89RPN" | version u8 | mode u8 | name length u8 | model name (ASCII)
             | weights digest (8 bytes) | height u32 | width u32 | tile side u32 | layers u8
-            | one shift u8 per layer | [version 4: palette size - 1 u8 | the palette's RGB
-            triples | two radii u8 per layer] | header CRC32 u32
+            | one shift u8 per layer | [version 4 and 5: palette size - 1 u8 | the palette's
+            RGB triples | two radii u8 per layer] | [version 5: corrected layers u16, bit k - 1
+            for layer k] | header CRC32 u32
     then per layer: payload length u32 | payload CRC32 u32 | payload
     payload of a layer: (n - 1) tile string lengths u32 | the n tile strings, in tile order
+    tile string of a corrected layer (version 5): learned part's length u32 | learned part
+            | colour-correction string (:mod:`rpncodec.colour_corrections`, possibly empty)
 
 Tiles: the image is cut into a row-major grid of ``tile`` x ``tile`` squares (the last row and
 column are smaller), coded independently, so memory is bounded by the tile size whatever the
@@ -39,7 +42,8 @@ from rpncodec.errors import BitstreamError, RpncodecError, TruncatedError
 MAGIC = b"\x89RPN"
 FORMAT_VERSION = 3  # a file with exact colours is version 4 (EXACT_COLOURS_VERSION)
 EXACT_COLOURS_VERSION = 4
-READ_VERSIONS = (2, 3, 4)
+CORRECTIONS_VERSION = 5  # exact colours and colour corrections in some layer
+READ_VERSIONS = (2, 3, 4, 5)
 # mode -> the header's mode byte (part of the format: never renumber)
 MODE_BYTES = {"quality": 0, "spatial": 1, "single": 2, "spatial-quality": 3}
 MODES = tuple(MODE_BYTES)
@@ -54,6 +58,7 @@ MAX_LAYERS = 16
 MAX_SHIFT = 2  # a layer is at most a quarter of the full size (TILE_MULTIPLE = 16 << MAX_SHIFT)
 MAX_PAYLOAD = 2**31
 MAX_PALETTE = 256  # exact colours a version-4 header lists
+CORRECTED = struct.Struct(">H")  # version 5: which layers' tile strings carry corrections
 CHUNK_OVERHEAD = 8  # payload length u32 + payload CRC32 u32
 
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -158,6 +163,20 @@ def _tile_bounds(payload: bytes, tiles: int) -> tuple[list[int], list[int]]:
     return [table, *ends], [*ends, len(payload)]
 
 
+def split_correction(string: bytes) -> tuple[bytes, bytes]:
+    """A corrected layer's tile string as its learned part and its colour-correction string."""
+    if len(string) < U32.size or U32.unpack_from(string)[0] > len(string) - U32.size:
+        raise BitstreamError("damaged layer payload (a corrected tile string's learned part "
+                             "does not fit it)")
+    end = U32.size + U32.unpack_from(string)[0]
+    return string[U32.size:end], string[end:]
+
+
+def join_correction(learned: bytes, correction: bytes) -> bytes:
+    """Inverse of :func:`split_correction`."""
+    return U32.pack(len(learned)) + learned + correction
+
+
 def split_tiles(payload: bytes, tiles: int) -> list[bytes]:
     """Inverse of :func:`join_tiles` for a payload of ``tiles`` tiles.
 
@@ -168,10 +187,10 @@ def split_tiles(payload: bytes, tiles: int) -> list[bytes]:
     return [payload[a:b] for a, b in zip(starts, stops, strict=True)]
 
 
-def header_size(model: str, layers: int, colours: int = 0) -> int:
+def header_size(model: str, layers: int, colours: int = 0, corrections: bool = False) -> int:
     """Number of bytes of the header of a file of ``layers`` layers made with model ``model``
-    (with a palette of ``colours`` exact colours: version 4)."""
-    extra = 1 + 3 * colours + 2 * layers if colours else 0
+    (with a palette of ``colours`` exact colours: version 4; and ``corrections``: version 5)."""
+    extra = 1 + 3 * colours + 2 * layers + corrections * CORRECTED.size if colours else 0
     return HEADER_FIXED.size + len(model.encode("ascii")) + HEADER_TAIL.size + layers + extra \
         + U32.size
 
@@ -193,11 +212,21 @@ class Header:
     # first, and per layer its two snapping radii; empty in a version-3 file
     palette: bytes = b""
     radii: tuple[tuple[int, int], ...] = ()
+    # colour corrections (version 5, :mod:`rpncodec.colour_corrections`): bit k - 1 set when
+    # layer k's tile strings carry them; 0 in a version-3 or 4 file
+    corrected: int = 0
 
     @property
     def version(self) -> int:
-        """The format version this header is written as: 4 with exact colours, else 3."""
+        """The format version this header is written as: 5 with colour corrections, 4 with
+        exact colours alone, else 3."""
+        if self.corrected:
+            return CORRECTIONS_VERSION
         return EXACT_COLOURS_VERSION if self.palette else FORMAT_VERSION
+
+    def is_corrected(self, k: int) -> bool:
+        """Whether layer ``k`` (1-based) carries colour corrections."""
+        return bool(self.corrected >> (k - 1) & 1)
 
     @property
     def multi_resolution(self) -> bool:
@@ -249,6 +278,9 @@ class Header:
                 len(r) != 2 or not all(0 <= v <= 255 for v in r) for r in radii):
             raise BitstreamError(f"exact colours need two radii 0-255 per layer, not {radii}")
         object.__setattr__(self, "radii", radii)
+        if self.corrected and (not self.palette or self.corrected >> self.layers):
+            raise BitstreamError(f"colour corrections need exact colours and name layers 1 to "
+                                 f"{self.layers}, not the mask {self.corrected:#x}")
 
     def to_bytes(self) -> bytes:
         """Serialize, including the trailing header CRC32."""
@@ -262,6 +294,8 @@ class Header:
         if self.palette:
             body += bytes([len(self.palette) // 3 - 1]) + self.palette \
                 + bytes(v for r in self.radii for v in r)
+        if self.corrected:
+            body += CORRECTED.pack(self.corrected)
         return body + U32.pack(zlib.crc32(body))
 
 
@@ -321,6 +355,8 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
         if len(data) <= colours_at:
             raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
         size += 1 + 3 * (data[colours_at] + 1) + 2 * data[shifts_at - 1]
+    if version >= 5:
+        size += CORRECTED.size
     if len(data) < size:
         raise TruncatedError(
             f"file is truncated inside its header (only {len(data)} of {size} bytes)"
@@ -337,16 +373,22 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
         )
     digest, height, width, tile, layers = HEADER_TAIL.unpack_from(data, tail_at)
     mode, model = MODES[mode_byte], name.decode("ascii")
-    palette, radii = b"", ()
+    palette, radii, corrected = b"", (), 0
     if version >= 3:
         shifts = tuple(data[shifts_at : shifts_at + layers])
     else:
         shifts = default_shifts(mode, layers, _registry_levels(model, mode))
     if version >= 4:
         palette = data[colours_at + 1 : colours_at + 1 + 3 * (data[colours_at] + 1)]
-        flat = data[colours_at + 1 + len(palette) : size - U32.size]
+        radii_at = colours_at + 1 + len(palette)
+        flat = data[radii_at : radii_at + 2 * layers]
         radii = tuple(zip(flat[::2], flat[1::2], strict=True))
-    header = Header(mode, model, digest, height, width, layers, tile, shifts, palette, radii)
+    if version >= 5:
+        (corrected,) = CORRECTED.unpack_from(data, size - U32.size - CORRECTED.size)
+    header = Header(mode, model, digest, height, width, layers, tile, shifts, palette, radii,
+                    corrected)
+    if header.version != version and version >= 3:
+        raise BitstreamError("damaged .rpn header (version 5 without corrected layers)")
     return header, size
 
 
@@ -457,13 +499,15 @@ def truncate(data: bytes, layers: int) -> bytes:
     """Cut a file down to its first ``layers`` layers, as a valid file declaring that many.
 
     The chunks are copied byte for byte; only the header's layer count and shifts (and its
-    CRC) change, and a version-4 file keeps the radii of the layers it keeps. A version-2 file
-    comes out as version 3.
+    CRC) change, a version-4 or 5 file keeps the radii of the layers it keeps, and a version-5
+    file its corrected-layers bits (version 4 when none is left). A version-2 file comes out
+    as version 3.
     """
     container = parse(data)
     select(container, layers)
     start = container.byte_ranges[0][0]
     end = container.byte_ranges[layers - 1][1]
     old = container.header
-    header = replace(old, layers=layers, shifts=old.shifts[:layers], radii=old.radii[:layers])
+    header = replace(old, layers=layers, shifts=old.shifts[:layers], radii=old.radii[:layers],
+                     corrected=old.corrected & ((1 << layers) - 1))
     return header.to_bytes() + bytes(data[start:end])

@@ -126,7 +126,10 @@ def _info_head(args: argparse.Namespace, meta: RpnInfo, where: str, present: str
     print(f"model:   {meta.model} (weights {meta.digest}), {meta.mode} mode")
     print(f"image:   {meta.width}x{meta.height}, {meta.declared} layers declared, "
           f"{meta.available} {present}")
-    if meta.exact_colours:
+    if meta.corrected_layers:
+        print(f"colours: {meta.exact_colours} exact colours, colour corrections in layers "
+              f"{', '.join(map(str, meta.corrected_layers))} (format version 5)")
+    elif meta.exact_colours:
         print(f"colours: {meta.exact_colours} exact colours (format version 4)")
     print("layer  bytes      start-end          cumulative bytes  cumulative bpp  resolution")
     for li in meta.layers:
@@ -442,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(docs/results.md, encoder-side refinement)")
     s.add_argument("--no-exact-colours", dest="exact_colours", action="store_false",
                    help="code the learned layers alone: never list the image's exact colours "
-                   "(by default they are added where they pay at every layer; "
+                   "or correct them (by default they are added where they pay; "
                    "docs/categories.md, exact colours)")
     _max_pixels_option(s, "an input image")
     s.set_defaults(func=cmd_encode)

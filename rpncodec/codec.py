@@ -18,15 +18,17 @@ strong step at the border), and it is cropped on decode.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from . import bitstream, exact_colours
+from . import bitstream, colour_corrections, exact_colours
 from .backend import Coder, open_model
-from .errors import BitstreamError, ModelError
+from .errors import BitstreamError, ModelError, in_layer
 from .limits import check_pixels
 from .registry import REGISTRY, safe_name
 
@@ -84,8 +86,9 @@ def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE, refine: i
 
 def add_exact_colours(data: bytes, image: np.ndarray, loaded: Coder) -> bytes:
     """``data`` with exact colours (:mod:`rpncodec.exact_colours`, format version 4) when
-    ``image`` has a palette and snapping pays at every layer (:func:`exact_colours.pays`);
-    else ``data`` unchanged. Costs one decode of every layer, only for images with a palette.
+    ``image`` has a palette and snapping pays at every layer (:func:`exact_colours.pays`),
+    and then colour corrections where they pay (:func:`add_corrections`, version 5); else
+    ``data`` unchanged. Costs one decode of every layer, only for images with a palette.
     Files with smaller layers (the spatial modes) keep version 3: those layers would pay the
     palette's bytes, and their pyramid colours are not the image's."""
     container = bitstream.parse(data)
@@ -97,27 +100,77 @@ def add_exact_colours(data: bytes, image: np.ndarray, loaded: Coder) -> bytes:
         return data
     grid = bitstream.tile_grid(header.height, header.width, header.tile)
     regions = [(top, top + th, left, left + tw) for top, left, th, tw in grid]
-    radii, gains = [], []
+    radii, gains, shown = [], [], []
     for k in range(1, header.layers + 1):
         decoded = decode(data, k, loaded).image
         r1, r2, change = exact_colours.choose_radii(image, decoded, palette, regions)
         error = float(np.sum((image.astype(np.float64) - decoded) ** 2))
         gains.append(10 * np.log10(error / max(error + change, 1e-3)) if error else 0.0)
         radii.append((r1, r2))
+        for t, b, x0, x1 in regions:
+            decoded[t:b, x0:x1] = exact_colours.snap(decoded[t:b, x0:x1], palette, r1, r2)
+        shown.append(decoded)
     with_colours = replace(header, palette=palette.tobytes(), radii=tuple(radii)).to_bytes()
     side = len(with_colours) - container.byte_ranges[0][0]
     if not exact_colours.pays(gains, [end for _, end in container.byte_ranges], side):
         return data
-    return with_colours + data[container.byte_ranges[0][0]:]
+    return add_corrections(with_colours + data[container.byte_ranges[0][0]:], image, shown,
+                           regions)
 
 
-def finish_tile(header: bitstream.Header, layers: int, pixels: np.ndarray) -> np.ndarray:
+def add_corrections(data: bytes, image: np.ndarray, shown: list[np.ndarray],
+                    regions: list[tuple[int, int, int, int]]) -> bytes:
+    """A version-4 file ``data`` of ``image`` with colour corrections in the layers where they
+    pay (:func:`colour_corrections.choose_layers`; version 5), else unchanged. ``shown``:
+    each layer's pixels as its decoder shows them; ``regions``: the tiles."""
+    container = bitstream.parse(data)
+    header = container.header
+    palette = np.frombuffer(header.palette, np.uint8).reshape(-1, 3)
+    ends = [end for _, end in container.byte_ranges]
+    strings, gains, sides = [], [], []
+    for pixels, end in zip(shown, ends, strict=True):
+        error = float(np.sum((image.astype(np.float64) - pixels) ** 2))
+        slope = 2 * error / (8 * end)  # squared error per bit where 6.02 dB buys a doubling
+        chosen = [colour_corrections.choose(image[t:b, x0:x1], pixels[t:b, x0:x1], palette,
+                                            slope) for t, b, x0, x1 in regions]
+        removed = sum(r for _, r in chosen)
+        gains.append(10 * np.log10(error / max(error - removed, 1e-3)) if removed else 0.0)
+        sides.append(sum(len(c) + bitstream.U32.size for c, _ in chosen))
+        strings.append([c for c, _ in chosen])
+    keep = colour_corrections.choose_layers(gains, sides, ends)
+    if not any(keep):
+        return data
+    payloads = [bitstream.join_tiles([bitstream.join_correction(t, c) for t, c in zip(
+                    bitstream.split_tiles(chunk, len(regions)), layer, strict=True)])
+                if k else chunk for chunk, layer, k in zip(container.chunks, strings, keep,
+                                                          strict=True)]
+    corrected = sum(1 << i for i, k in enumerate(keep) if k)
+    return bitstream.pack(replace(header, corrected=corrected), payloads)
+
+
+def tile_parts(header: bitstream.Header, strings: list[bytes]) -> tuple[list[bytes], bytes]:
+    """One tile's strings of the first ``len(strings)`` layers as their learned parts and the
+    top layer's colour-correction string (``b""`` when it has none)."""
+    learned, correction = [], b""
+    for k, string in enumerate(strings, 1):
+        if header.is_corrected(k):
+            with in_layer(k):
+                string, correction = bitstream.split_correction(string)
+        learned.append(string)
+    return learned, correction if header.is_corrected(len(strings)) else b""
+
+
+def finish_tile(header: bitstream.Header, layers: int, pixels: np.ndarray,
+                correction: bytes = b"") -> np.ndarray:
     """A tile's decoded pixels (cropped to its place in the layer) as the decoder shows them:
-    snapped to the file's exact colours with the layer's radii, if the file has them."""
+    snapped to the file's exact colours with the layer's radii, if the file has them, then
+    with the layer's colour ``correction`` string (:func:`tile_parts`) applied."""
     if not header.palette:
         return pixels
     palette = np.frombuffer(header.palette, np.uint8).reshape(-1, 3)
-    return exact_colours.snap(pixels, palette, *header.radii[layers - 1])
+    shown = exact_colours.snap(pixels, palette, *header.radii[layers - 1])
+    with in_layer(layers):
+        return colour_corrections.correct(shown, palette, correction)
 
 
 def model_for(header: bitstream.Header, model: str | Coder | None = None,
@@ -151,6 +204,19 @@ def _check_digest(header: bitstream.Header, name: str, digest: bytes) -> None:
                          f"but {name} has {digest.hex()}; decode with those weights")
 
 
+@contextmanager
+def _tile_damage(header: bitstream.Header, index: int, tiles: int) -> Iterator[None]:
+    """Say which layer (and tile, of several) a payload error inside was raised in."""
+    try:
+        yield
+    except BitstreamError as exc:
+        if exc.layer is None:
+            raise
+        where = f"tile {index + 1} of {tiles}: " if tiles > 1 else ""
+        raise BitstreamError(bitstream.damaged_message(exc.layer, header.layers,
+                                                       f"{where}{exc}")) from None
+
+
 def _scaled(size: int, scale: Fraction) -> int:
     """``ceil(size * scale)``: the decoded extent of ``size`` coded pixels."""
     return -(-size * scale.numerator // scale.denominator)
@@ -179,14 +245,9 @@ def decode(data: bytes, layers: int | None = None, model: str | Coder | None = N
     image: np.ndarray | None = None
     scale = Fraction(1)
     for i, (top, left, th, tw) in enumerate(grid):
-        try:
-            x_hat = loaded.decode_tile([layer[i] for layer in strings], th, tw)
-        except BitstreamError as exc:
-            if exc.layer is None:
-                raise
-            where = f"tile {i + 1} of {len(grid)}: " if len(grid) > 1 else ""
-            raise BitstreamError(bitstream.damaged_message(exc.layer, header.layers,
-                                                           f"{where}{exc}")) from None
+        with _tile_damage(header, i, len(grid)):
+            learned, correction = tile_parts(header, [layer[i] for layer in strings])
+            x_hat = loaded.decode_tile(learned, th, tw)
         coded = (-(-th // multiple) * multiple, -(-tw // multiple) * multiple)
         tile_scale = Fraction(x_hat.shape[1], coded[1])
         if Fraction(x_hat.shape[0], coded[0]) != tile_scale:
@@ -200,6 +261,8 @@ def decode(data: bytes, layers: int | None = None, model: str | Coder | None = N
             raise RuntimeError(f"tile {i + 1} decoded at scale {tile_scale}, tile 1 at {scale}")
         y0, x0 = _scaled(top, scale), _scaled(left, scale)
         y1, x1 = _scaled(top + th, scale), _scaled(left + tw, scale)
-        image[y0:y1, x0:x1] = finish_tile(header, len(chunks), x_hat[: y1 - y0, : x1 - x0])
+        with _tile_damage(header, i, len(grid)):
+            image[y0:y1, x0:x1] = finish_tile(header, len(chunks), x_hat[: y1 - y0, : x1 - x0],
+                                              correction)
     assert image is not None  # the grid has at least one tile
     return Decoded(image, len(chunks), header.layers, container)

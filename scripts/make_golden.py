@@ -5,7 +5,8 @@ For each shipped model: ``tests/golden/<model>.rpn`` (of
 ``tests/golden/pixels.npz``, the
 decoded pixels of every layer. ``tests/test_golden.py`` re-encodes and re-decodes them.
 ``--exact-colours``: ``tests/golden/exact-colours/<model>.rpn`` of
-:func:`rpncodec.utils.testing.flat_source` instead (a version-4 file), with its pixels.
+:func:`rpncodec.utils.testing.flat_source` instead (a version-5 file: exact colours and
+colour corrections), with its pixels.
 
 Run only when a change of format or weights is *meant* (then say so in the commit), or for a
 newly shipped model (the others' files are kept as they are):

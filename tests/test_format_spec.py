@@ -3,8 +3,8 @@ page's rules, no rpncodec parser and no constriction) must read what rpncodec wr
 refuse what it refuses, for the reasons the page gives. These tests are that reader: the header
 and chunk checks in their documented order and with their documented errors, the tile table,
 the ANS coder (fixed-point tables, state, refills, end rule) on factorized and by-scale strings
-with escapes, the table-index rule, and the errors of cut and damaged files. So the page cannot
-drift from the code."""
+with escapes, the table-index rule, the errors of cut and damaged files, exact colours' two
+snapping passes and colour corrections (version 5). So the page cannot drift from the code."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 import torch
 
-from rpncodec import bitstream, codec
-from rpncodec.entropy import coding
+from rpncodec import bitstream, codec, colour_corrections
+from rpncodec.backend import Coder, open_model
+from rpncodec.entropy import ans, coding
 from rpncodec.entropy.gaussian import GaussianConditional
 from rpncodec.errors import BitstreamError, TruncatedError
 from rpncodec.utils.testing import smooth_image
@@ -57,10 +58,11 @@ def page_checks(last_column: str) -> dict[int, tuple[str, list[re.Pattern]]]:
 
 
 def _pattern(template: str) -> re.Pattern:
-    """``Z`` stands for a list of numbers, the other placeholders for one number (or WxH)."""
+    """``Z`` stands for a list of numbers, the other placeholders for one number (or WxH, or
+    in hexadecimal: rpncodec writes the corrected-layers mask ``X`` of check 15 as ``0x..``)."""
     lists = [re.split(r"\b(?:32\+n\+L|32\+n|WxH|[VSnMLTXY])\b", t) for t in template.split("Z")]
-    return re.compile(r"\[[\d, ]*\]".join(r"\d+(?:x\d+)?".join(map(re.escape, parts))
-                                          for parts in lists))
+    return re.compile(r"\[[\d, ]*\]".join(r"(?:0x[0-9a-f]+|\d+(?:x\d+)?)".join(
+        map(re.escape, parts)) for parts in lists))
 
 
 # --- the container, as the page lays it out -----------------------------------------------------
@@ -72,11 +74,11 @@ def header_problem(data: bytes) -> int | None:
     checks = [
         lambda: size >= 1,
         lambda: data[:4] == MAGIC[:size],
-        lambda: size <= 4 or data[4] in (2, 3, 4),
+        lambda: size <= 4 or data[4] in (2, 3, 4, 5),
         lambda: size >= 7,
         lambda: 1 <= n <= 64,
         lambda: (data[4] == 2 or size >= 28 + n)
-        and (data[4] != 4 or size >= 29 + n + data[27 + n]) and size >= header_length(data),
+        and (data[4] < 4 or size >= 29 + n + data[27 + n]) and size >= header_length(data),
         lambda: struct.unpack(">I", data[header_length(data) - 4:header_length(data)])[0]
         == zlib.crc32(data[:header_length(data) - 4]),
         lambda: data[5] <= 3,
@@ -86,21 +88,24 @@ def header_problem(data: bytes) -> int | None:
         lambda: fields(data)[3] % 64 == 0 and 64 <= fields(data)[3] <= 2048,
         lambda: all(s <= 2 for s in shifts(data)),
         lambda: all(a >= b for a, b in itertools.pairwise(shifts(data))),
+        lambda: data[4] != 5 or (corrected(data) and not corrected(data) >> fields(data)[4]),
     ]
     return next((i for i, ok in enumerate(checks, 1) if not ok()), None)
 
 
 def header_length(data: bytes) -> int:
-    """32 + n, one shift byte per layer from version 3, and in version 4 1 + 3K + 2L."""
+    """32 + n, one shift byte per layer from version 3, 1 + 3K + 2L more from version 4 and
+    the 2 bytes of the corrected-layers mask in version 5."""
     n = data[6]
     layers = data[27 + n] if data[4] >= 3 else 0
-    colours = data[28 + n + layers] + 1 if data[4] == 4 else 0
-    return 32 + n + layers + (1 + 3 * colours + 2 * layers if colours else 0)
+    colours = data[28 + n + layers] + 1 if data[4] >= 4 else 0
+    return 32 + n + layers + (1 + 3 * colours + 2 * layers if colours else 0) \
+        + (2 if data[4] == 5 else 0)
 
 
 def exact_colours(data: bytes) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
-    """A version-4 header's palette and per-layer radii (empty lists before version 4)."""
-    if data[4] != 4:
+    """A version-4 or 5 header's palette and per-layer radii (empty lists before version 4)."""
+    if data[4] < 4:
         return [], []
     n, layers = data[6], data[27 + data[6]]
     at = 28 + n + layers
@@ -108,6 +113,15 @@ def exact_colours(data: bytes) -> tuple[list[tuple[int, int, int]], list[tuple[i
     radii = data[at + 1 + len(raw):at + 1 + len(raw) + 2 * layers]
     return ([tuple(raw[i:i + 3]) for i in range(0, len(raw), 3)],
             [tuple(radii[i:i + 2]) for i in range(0, len(radii), 2)])
+
+
+def corrected(data: bytes) -> int:
+    """A version-5 header's corrected-layers mask, the u16 just before the CRC (bit k - 1 for
+    layer k); 0 before version 5."""
+    if data[4] != 5:
+        return 0
+    end = header_length(data) - 4
+    return struct.unpack(">H", data[end - 2:end])[0]
 
 
 def shifts(data: bytes) -> list[int]:
@@ -136,18 +150,21 @@ def read_header(data: bytes) -> tuple[dict, int]:
     palette, radii = exact_colours(data)
     return dict(mode=data[5], name=data[7:7 + n].decode("ascii"), digest=digest, height=height,
                 width=width, tile=tile, layers=layers, shifts=shifts(data), palette=palette,
-                radii=radii), header_length(data)
+                radii=radii, corrected=corrected(data)), header_length(data)
 
 
 def forge(mode: int = 0, name: bytes = b"tiny-q", height: int = 80, width: int = 130,
           tile: int = 64, layers: int = 4, name_length: int | None = None,
-          layer_shifts: bytes | None = None, colours: bytes = b"") -> bytes:
+          layer_shifts: bytes | None = None, colours: bytes = b"",
+          mask: int | None = None) -> bytes:
     """A version-3 header with a correct CRC, whatever its fields (shifts: all 0 unless
-    given); with ``colours`` (K-1, the palette and the radii), a version-4 one."""
-    body = (MAGIC + bytes([4 if colours else 3, mode,
-                           len(name) if name_length is None else name_length]) + name
-            + struct.pack(">8sIIIB", bytes(8), height, width, tile, layers)
-            + (bytes(layers) if layer_shifts is None else layer_shifts) + colours)
+    given); with ``colours`` (K-1, the palette and the radii), a version-4 one; with a
+    corrected-layers ``mask`` too, a version-5 one."""
+    version = 5 if mask is not None else 4 if colours else 3
+    body = (MAGIC + bytes([version, mode, len(name) if name_length is None else name_length])
+            + name + struct.pack(">8sIIIB", bytes(8), height, width, tile, layers)
+            + (bytes(layers) if layer_shifts is None else layer_shifts) + colours
+            + (b"" if mask is None else struct.pack(">H", mask)))
     return body + struct.pack(">I", zlib.crc32(body))
 
 
@@ -188,6 +205,20 @@ def split_tiles(payload: bytes, tiles: int) -> list[bytes]:
         out.append(payload[at:at + n])
         at += n
     return [*out, payload[at:]]
+
+
+def join_tiles(strings: list[bytes]) -> bytes:
+    """A payload: the lengths of every tile string but the last, then the strings."""
+    return b"".join(struct.pack(">I", len(t)) for t in strings[:-1]) + b"".join(strings)
+
+
+def split_learned(string: bytes) -> tuple[bytes, bytes]:
+    """A corrected layer's tile string: (learned part, correction string), refused when the
+    learned part's u32 length (or the u32 itself) goes beyond the string."""
+    if len(string) < 4 or struct.unpack(">I", string[:4])[0] > len(string) - 4:
+        raise Refused("the learned part's length is beyond the tile string")
+    end = 4 + struct.unpack(">I", string[:4])[0]
+    return string[4:end], string[end:]
 
 
 def chunk(payload: bytes, crc: int | None = None) -> bytes:
@@ -247,6 +278,14 @@ def push_all(pushes: list[tuple[list[int], int]]) -> bytes:
         x = (x // p) * 2**24 + cdf[i] + x % p
     words += [] if x == 0 else [x] if x < 2**32 else [x % 2**32, x >> 32]
     return struct.pack(f"<{len(words)}I", *words)
+
+
+def escape_pushes(value: int) -> list[tuple[list[int], int]]:
+    """The 4-bit symbols that follow an escape: count - 1, then the zigzag code's groups,
+    least significant first."""
+    u = 2 * value if value >= 0 else -2 * value - 1
+    groups = [u >> (4 * k) & 15 for k in range(max(1, -(-u.bit_length() // 4)))]
+    return [(NIBBLE_CDF, len(groups) - 1)] + [(NIBBLE_CDF, g) for g in groups]
 
 
 def pop_groups(data: bytes, counts: list[int], tables: list[int], freqs: np.ndarray,
@@ -332,15 +371,20 @@ def verdict(data: bytes) -> tuple[str, str] | None:
 
 def test_the_header_checks_come_in_the_documented_order_with_their_errors(coded) -> None:
     rows = page_checks("rpncodec's message")
-    assert sorted(rows) == list(range(1, 15))
+    assert sorted(rows) == list(range(1, 16))
     good = forge()
     version2 = MAGIC + bytes([2, 0, 6]) + b"tiny-q" + struct.pack(">8sIIIB", bytes(8), 80, 130,
                                                                      64, 4)
     version2 += struct.pack(">I", zlib.crc32(version2))
-    v4 = forge(colours=bytes([1, 255, 255, 255, 10, 20, 30, 8, 40, 0, 0, 16, 0, 255, 255]))
+    colours = bytes([1, 255, 255, 255, 10, 20, 30, 8, 40, 0, 0, 16, 0, 255, 255])
+    v4 = forge(colours=colours)
+    v5 = forge(colours=colours, mask=0b0101)
+    v4_called_5 = v4[:4] + b"\x05" + v4[5:-4]
+    v4_called_5 += struct.pack(">I", zlib.crc32(v4_called_5)) + b"\0\0"  # the CRC read 2 late
     bad_crc = good[:-1] + bytes([good[-1] ^ 1])
     cases = [
-        b"", b"X", b"\x89", b"\x89RP", MAGIC, b"\x89RPX", b"\x89RPN\x05", b"\x89RPN\x01\x00",
+        b"", b"X", b"\x89", b"\x89RP", MAGIC, b"\x89RPX", b"\x89RPN\x05", b"\x89RPN\x06",
+        b"\x89RPN\x01\x00", b"\x89RPN\x06\x00\x01",
         good[:5], good[:6], good[:7], good[:20], good[:-1], good[:6] + b"\x00abc",
         forge(name_length=0), forge(name_length=65)[:40], forge(name_length=10), bad_crc,
         forge(mode=4), forge(name=b"a/b"), forge(mode=4, name=b"a/b"), forge(height=0),
@@ -354,6 +398,14 @@ def test_the_header_checks_come_in_the_documented_order_with_their_errors(coded)
         version2, version2[:-1], version2[:5] + b"\x01" + version2[6:],
         v4, v4[:38], v4[:39], v4[:47], v4[:-1], forge(colours=b"\x00\x01\x02\x03")[:-1],
         forge(mode=4, colours=b"\x00" * 12),
+        v5, v5[:39], v5[:49], v5[:-6], v5[:-5], v5[:-1], v4_called_5, v4_called_5[:-2],
+        forge(colours=colours, mask=0b1111), forge(colours=colours, mask=0),
+        forge(colours=colours, mask=0b10000), forge(colours=colours, mask=0x8000),
+        forge(layers=1, colours=bytes([0, 9, 9, 9, 4, 0]), mask=1),
+        forge(layers=1, colours=bytes([0, 9, 9, 9, 4, 0]), mask=2),
+        forge(mode=4, colours=colours, mask=0), forge(tile=100, colours=colours, mask=0x10),
+        forge(layers=17, layer_shifts=bytes(17), colours=bytes([0, 1, 2, 3]) + bytes(34), mask=0),
+        forge(layer_shifts=b"\x00\x01\x00\x00", colours=colours, mask=0x10),
     ]
     failed = set()
     for data in cases:
@@ -370,6 +422,15 @@ def test_the_header_checks_come_in_the_documented_order_with_their_errors(coded)
     # the cases the page spells out
     assert verdict(MAGIC[:3])[0] == TRUNCATED
     assert verdict(good[:6] + b"\x00abc") == (REFUSED, "damaged .rpn header (model name length 0)")
+    assert verdict(b"\x89RPN\x06") == (
+        REFUSED, "unsupported .rpn format version 6 (this rpncodec reads versions 2 to 5)")
+    # check 15's two messages: a mask of 0, and one naming a layer the file does not declare
+    assert verdict(forge(colours=colours, mask=0)) == (
+        REFUSED, "damaged .rpn header (version 5 without corrected layers)")
+    assert verdict(forge(colours=colours, mask=0b10000)) == (
+        REFUSED, "colour corrections need exact colours and name layers 1 to 4, not the mask 0x10")
+    assert read_header(v5)[0]["corrected"] == 0b0101
+    assert read_header(v5)[1] == read_header(v4)[1] + 2 == len(v5)  # 2 bytes longer
 
 
 def test_the_chunk_checks_come_in_the_documented_order_with_their_errors() -> None:
@@ -445,9 +506,7 @@ def test_escapes_follow_the_documented_order(tiny, factorized) -> None:
             entry = s + int(offsets[c])
             if not 0 <= entry < len(cdf) - 2:
                 entry = len(cdf) - 2
-                u = 2 * s if s >= 0 else -2 * s - 1
-                groups = [u >> (4 * k) & 15 for k in range(max(1, -(-u.bit_length() // 4)))]
-                nibbles += [(NIBBLE_CDF, len(groups) - 1)] + [(NIBBLE_CDF, g) for g in groups]
+                nibbles += escape_pushes(s)
             pushes.append((cdf, entry))
     assert push_all(pushes + nibbles) == data
 
@@ -690,3 +749,415 @@ def test_exact_colours_decode_as_the_page_says(tiny) -> None:
                 ours[region] = snap_as_the_page_says(plain[region], header["palette"],
                                                      *header["radii"][k - 1])
         np.testing.assert_array_equal(codec.decode(data, k, tiny).image, ours)
+
+
+# --- colour corrections (version 5) -------------------------------------------------------------
+
+NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+Colour = tuple[int, int, int]
+Pixel = tuple[int, int]  # (y, x) in a tile
+
+
+def palette_indices(shown: np.ndarray, palette: list[Colour]) -> list[list[int | None]]:
+    """Step 1: per pixel of a tile's snapped pixels S, the lowest c with P[c] = S[p], or None."""
+    lowest: dict[Colour, int] = {}
+    for c, colour in enumerate(palette):
+        lowest.setdefault(tuple(colour), c)
+    return [[lowest.get(tuple(px)) for px in row] for row in shown.tolist()]
+
+
+def inside(shown: np.ndarray, y: int, x: int) -> list[Pixel]:
+    """The neighbours of (y, x) inside the tile, in the page's order."""
+    h, w = shown.shape[:2]
+    return [(y + dy, x + dx) for dy, dx in NEIGHBOURS if 0 <= y + dy < h and 0 <= x + dx < w]
+
+
+def correction_contexts(shown: np.ndarray, index: list[list[int | None]]) -> list[list[int]]:
+    """Step 2: 3 x (the pixel has a palette index) + 0, 1 or 2 for 0, 1-3 or 4-8 neighbours
+    inside the tile whose colour differs from its own."""
+    s = shown.tolist()
+    out = []
+    for y, row in enumerate(s):
+        out.append([])
+        for x, colour in enumerate(row):
+            differ = sum(s[ny][nx] != colour for ny, nx in inside(shown, y, x))
+            out[-1].append(3 * (index[y][x] is not None) + (0 if not differ else
+                                                            1 if differ <= 3 else 2))
+    return out
+
+
+def neighbour_list(shown: np.ndarray, index: list[list[int | None]], y: int,
+                   x: int) -> list[int]:
+    """Step 3: the palette indices of the neighbours inside the tile, in the page's order,
+    without the pixel's own and without repeats."""
+    listed: list[int] = []
+    for ny, nx in inside(shown, y, x):
+        c = index[ny][nx]
+        if c is not None and c != index[y][x] and c not in listed:
+            listed.append(c)
+    return listed
+
+
+def read_correction(string: bytes, context: list[list[int]]) -> list[tuple[int, int, int]]:
+    """Steps 4 and 5: (y, x, symbol) for every pixel of a coded context, in the order they are
+    popped (the coded contexts lowest first, each in row-major order)."""
+    if not string:
+        return []
+    mask = string[0]
+    coded = [c for c in range(8) if mask >> c & 1]
+    if not coded or coded[-1] > 5:
+        raise Refused(f"a mask of {mask:#x} names no context, or one above 5")
+    end = 1 + 20 * len(coded)
+    if len(string) < end:
+        raise Refused("the string ends inside its tables")
+    tables = [struct.unpack_from(">10H", string, 1 + 20 * g) for g in range(len(coded))]
+    if any(min(t) < 1 or sum(t) != 2**16 for t in tables):
+        raise Refused("a table with an entry 0 or not summing to 2^16")
+    pixels = [[(y, x) for y, row in enumerate(context) for x, ctx in enumerate(row) if ctx == c]
+              for c in coded]
+    symbols = pop_groups(string[end:], [len(p) for p in pixels], list(range(len(coded))),
+                         np.array(tables), np.zeros(len(coded), np.int64))
+    return [(y, x, s) for (y, x), s in zip(itertools.chain(*pixels), symbols, strict=True)]
+
+
+def correct_as_the_page_says(shown: np.ndarray, palette: list[Colour],
+                             string: bytes) -> np.ndarray:
+    """Step 6: a tile's snapped pixels with its correction string applied, everything computed
+    from S before any pixel changes."""
+    index = palette_indices(shown, palette)
+    out = shown.copy()
+    for y, x, s in read_correction(string, correction_contexts(shown, index)):
+        if s == 0:
+            continue
+        listed = neighbour_list(shown, index, y, x)
+        if 1 <= s <= len(listed):
+            out[y, x] = palette[listed[s - 1]]
+        elif 9 <= s < 9 + len(palette):
+            out[y, x] = palette[s - 9]
+        else:
+            raise Refused(f"symbol {s} names no entry of the list ({len(listed)}) or palette")
+    return out
+
+
+def corrected_parts(data: bytes, k: int) -> tuple[list[list[bytes]], list[bytes]]:
+    """Per layer 1..k its tiles' learned parts, and per tile layer k's correction string
+    (b"" for a layer whose bit is clear): lower layers' correction strings are skipped."""
+    header, _ = read_header(data)
+    chunks, _ = read_chunks(data)
+    learned, corrections = [], []
+    for j, payload in enumerate(chunks[:k], 1):
+        strings = split_tiles(payload, tile_count(data))
+        parts = [split_learned(t) if header["corrected"] >> (j - 1) & 1 else (t, b"")
+                 for t in strings]
+        learned.append([a for a, _ in parts])
+        corrections = [b for _, b in parts]
+    return learned, corrections
+
+
+def decode_as_the_page_says(data: bytes, k: int,
+                            model: Coder) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Layer ``k`` of a full-size (quality-mode) file: the learned parts decoded by rpncodec's
+    networks from a version-3 twin (the file's first 28 + n + L header bytes, version byte 3,
+    and chunks of learned parts only), then, tile by tile, the page's two snapping passes and
+    layer k's correction strings. Returns the image, the same before corrections, and the
+    correction symbols read."""
+    header, _ = read_header(data)
+    assert header["shifts"] == [0] * header["layers"]
+    learned, corrections = corrected_parts(data, k)
+    n = data[6]
+    body = MAGIC + b"\x03" + data[5:28 + n + header["layers"]]
+    twin = body + struct.pack(">I", zlib.crc32(body)) + b"".join(chunk(join_tiles(t))
+                                                                  for t in learned)
+    plain = codec.decode(twin, k, model).image
+    snapped, ours, symbols = plain.copy(), plain.copy(), []
+    side = header["tile"]
+    regions = [(slice(top, top + side), slice(left, left + side))
+               for top in range(0, header["height"], side)
+               for left in range(0, header["width"], side)]
+    for region, string in zip(regions, corrections, strict=True):
+        shown = snap_as_the_page_says(plain[region], header["palette"], *header["radii"][k - 1])
+        snapped[region] = shown
+        ours[region] = correct_as_the_page_says(shown, header["palette"], string)
+        index = palette_indices(shown, header["palette"])
+        symbols += [s for _, _, s in read_correction(string, correction_contexts(shown, index))]
+    return ours, snapped, symbols
+
+
+def flat_rectangles(height: int, width: int, seed: int) -> np.ndarray:
+    """Saturated flat rectangles on white: exact colours, with edges that snapping alone gets
+    wrong here and there."""
+    rng = np.random.default_rng(seed)
+    colours = [(251, 40, 184), (20, 90, 200), (30, 30, 30), (250, 220, 0), (0, 170, 60)]
+    image = np.full((height, width, 3), 255, np.uint8)
+    for _ in range(8):
+        y, x = rng.integers(0, height - 8), rng.integers(0, width - 8)
+        image[y:y + rng.integers(4, height // 2), x:x + rng.integers(4, width // 2)] = \
+            colours[rng.integers(len(colours))]
+    return image
+
+
+@pytest.fixture(scope="module")
+def screen() -> Coder:
+    """The shipped model for flat colour. The tiny random model's files of flat colour stay
+    version 4 (its corrections do not pay); this model's become version 5."""
+    return open_model("rpn-quality-screen")
+
+
+@pytest.fixture(scope="module")
+def corrected_files(screen) -> dict[str, bytes]:
+    """Real version-5 files: one tile (every layer corrected), and six 64-pixel tiles (layer 1
+    not corrected: its strings are read whole)."""
+    files = {"one tile": codec.encode(flat_rectangles(96, 160, 1), screen),
+             "six tiles": codec.encode(flat_rectangles(96, 160, 0), screen, tile=64)}
+    for data in files.values():
+        assert bitstream.parse(data).header.version == 5  # not silently a version-4 file
+    return files
+
+
+@pytest.mark.parametrize("name", ["one tile", "six tiles"])
+def test_colour_corrections_decode_as_the_page_says(corrected_files, screen, name: str) -> None:
+    """The page's reader finds the version-5 header's mask and, per corrected layer, each tile
+    string's learned part and correction string; learned parts through the networks, then its
+    own snapping and corrections give rpncodec's decoded pixels at every layer."""
+    data = corrected_files[name]
+    header, size = read_header(data)
+    assert header["corrected"] == {"one tile": 0b1111, "six tiles": 0b1110}[name]
+    assert data[4] == 5 and header["corrected"] == bitstream.parse(data).header.corrected != 0
+    assert size == bitstream.header_size(header["name"], header["layers"],
+                                         len(header["palette"]), True)
+    kinds, snapped_only = [0, 0, 0], 0
+    for k in range(1, header["layers"] + 1):
+        ours, snapped, symbols = decode_as_the_page_says(data, k, screen)
+        np.testing.assert_array_equal(codec.decode(data, k, screen).image, ours)
+        learned, corrections = corrected_parts(data, k)
+        assert any(corrections) == bool(header["corrected"] >> (k - 1) & 1)
+        theirs = [bitstream.split_correction(t) if header["corrected"] >> (k - 1) & 1 else (t, b"")
+                  for t in bitstream.split_tiles(bitstream.parse(data).chunks[k - 1],
+                                                 tile_count(data))]
+        assert (learned[-1], corrections) == ([a for a, _ in theirs], [b for _, b in theirs])
+        snapped_only += int((snapped != ours).sum())
+        for symbol in symbols:
+            kinds[0 if symbol == 0 else 1 if symbol < 9 else 2] += 1
+    assert snapped_only > 0  # the corrections change pixels
+    assert kinds[1] > 0, kinds  # [keep, rank, escape] symbols read
+
+
+def test_a_learned_length_beyond_its_tile_string_damages_the_layer(corrected_files,
+                                                                    screen) -> None:
+    """A corrected layer's tile string whose u32 says more than the string holds (or that is
+    too short for the u32): the page's reader refuses it, rpncodec calls the layer damaged
+    when decoding it or any layer above, and the layers below still decode."""
+    data = corrected_files["six tiles"]
+    header, _ = read_header(data)
+    assert header["corrected"] == 0b1110  # layer 1 is not corrected: its strings stay whole
+    start, end = bitstream.parse(data).byte_ranges[1]
+    strings = split_tiles(data[start + 8:end], 6)
+    learned, correction = split_learned(strings[0])
+    assert correction and strings[0] == struct.pack(">I", len(learned)) + learned + correction
+    assert split_learned(struct.pack(">I", len(strings[0]) - 4) + strings[0][4:]) == \
+        (strings[0][4:], b"")  # a learned part that fills the string: no correction
+    for bad in (struct.pack(">I", len(strings[0]) - 3) + strings[0][4:], strings[0][:3]):
+        with pytest.raises(Refused):
+            split_learned(bad)
+        damaged = data[:start] + chunk(join_tiles([bad, *strings[1:]])) + data[end:]
+        assert read_chunks(damaged)[1] is None  # the chunk itself is intact
+        np.testing.assert_array_equal(codec.decode(damaged, 1, screen).image,
+                                      codec.decode(data, 1, screen).image)
+        for k in (2, 4):
+            with pytest.raises(BitstreamError) as caught:
+                codec.decode(damaged, k, screen)
+            assert re.fullmatch(r"layer 2 of 4 is damaged \(tile 1 of 6: damaged layer payload "
+                                r"\(.+\)\); layer 1 decodes \(use --layers 1\)",
+                                str(caught.value)), str(caught.value)
+
+
+def hand_built_tile() -> tuple[np.ndarray, list[Colour]]:
+    """A 9x11 tile of flat palette colours with stray pixels off the palette, and a palette of
+    200 colours (so that escapes take up to three 4-bit groups) in which white comes twice."""
+    white, pink, blue, black = (255, 255, 255), (251, 40, 184), (20, 90, 200), (30, 30, 30)
+    tile = np.array([white], np.uint8).repeat(99, 0).reshape(9, 11, 3)
+    tile[:, 6:] = pink
+    tile[5:, 2:8] = blue
+    tile[7, 1:4] = black
+    tile[2, 2] = (128, 128, 128)  # off the palette, alone
+    tile[0:3, 8:11] = (250, 41, 184)  # a 3x3 block off the palette
+    tile[4, 6] = (21, 90, 200)
+    fillers = [(i, 255 - i, (7 * i) % 256) for i in range(195)]
+    return tile, [white, pink, blue, white, *fillers[:100], black, *fillers[100:]]
+
+
+def hand_built_string(tile: np.ndarray, palette: list[Colour], targets: dict[Pixel, int],
+                      coded: list[int], tables: dict[int, list[int]],
+                      forced: dict[Pixel, int] | None = None) -> tuple[bytes, np.ndarray]:
+    """The page's correction string giving each pixel (y, x) of ``targets`` palette colour
+    ``targets[y, x]`` (a rank when its neighbour list holds it, else an escape), with the
+    ``coded`` contexts and their ``tables``, written with the page's encoder, and the pixels it
+    should decode to. ``forced``: symbols to write as given instead, for damaged strings."""
+    index = palette_indices(tile, palette)
+    context = correction_contexts(tile, index)
+    expected = tile.copy()
+    pushes, nibbles = [], []
+    for c in coded:
+        cdf = fixed_point_cdf(np.array(tables[c]))
+        for y, x in ((y, x) for y in range(tile.shape[0]) for x in range(tile.shape[1])
+                     if context[y][x] == c):
+            symbol = 0
+            if (y, x) in targets:
+                listed = neighbour_list(tile, index, y, x)
+                wanted = targets[y, x]
+                symbol = listed.index(wanted) + 1 if wanted in listed else 9 + wanted
+                expected[y, x] = palette[wanted]
+            symbol = (forced or {}).get((y, x), symbol)
+            escaped = not 0 <= symbol < 9 or (y, x) in (forced or {})
+            pushes.append((cdf, 9 if escaped else symbol))
+            nibbles += escape_pushes(symbol) if escaped else []
+    head = bytes([sum(1 << c for c in coded)])
+    return head + b"".join(struct.pack(">10H", *tables[c]) for c in coded) + \
+        push_all(pushes + nibbles), expected
+
+
+def random_table(rng: np.random.Generator) -> list[int]:
+    """10 frequencies, each at least 1, summing to 2^16, keep the most likely."""
+    rest = rng.integers(1, 3000, 9).tolist()
+    return [2**16 - sum(rest), *rest]
+
+
+def correct_theirs(tile: np.ndarray, palette: list[Colour], string: bytes) -> np.ndarray | None:
+    """rpncodec's corrections of one snapped tile; None when it calls the string damaged."""
+    try:
+        return colour_corrections.correct(tile, np.array(palette, np.uint8), string)
+    except BitstreamError:
+        return None
+
+
+def correct_ours(tile: np.ndarray, palette: list[Colour], string: bytes) -> np.ndarray | None:
+    """The page's corrections of one snapped tile; None when it refuses the string."""
+    try:
+        return correct_as_the_page_says(tile, palette, string)
+    except Refused:
+        return None
+
+
+def test_a_hand_built_correction_string() -> None:
+    """Every context present, one of them left uncoded; ranks 1 to 3, escapes of one to three
+    4-bit groups, an escape whose value is a rank, a table per coded context: the page's reader
+    and rpncodec give the pixels the string was built for, and the page's encoder writes
+    rpncodec's words. Damaged copies are refused by both alike."""
+    tile, palette = hand_built_tile()
+    index = palette_indices(tile, palette)
+    assert index[0][0] == 0 and index[8][10] == 1  # white: the lowest of its two indices
+    context = correction_contexts(tile, index)
+    assert {c for row in context for c in row} == set(range(6))
+    assert context[2][2] == 2 and context[1][9] == 0 and context[0][8] == 1  # the stray ones
+    assert neighbour_list(tile, index, 6, 1) == [2, 104]  # blue, then black: white is its own
+    rng = np.random.default_rng(5)
+    tables = {c: random_table(rng) for c in range(6)}
+    targets = {(2, 2): 0, (0, 8): 1, (1, 9): 1, (4, 6): 2, (6, 1): 104, (5, 2): 0, (8, 1): 150,
+               (7, 4): 104, (4, 5): 199, (3, 7): 2, (0, 0): 1}
+    coded = [0, 1, 2, 4, 5]  # context 3 (flat palette colour) is not coded
+    string, expected = hand_built_string(tile, palette, targets, coded, tables)
+    expected[0, 0] = tile[0, 0]  # (0, 0) is in context 3: it keeps its colour
+    symbols = {(y, x): s for y, x, s in read_correction(string, context)}
+    assert len(symbols) == sum(c != 3 for row in context for c in row)
+    assert {symbols[p] for p in targets if p != (0, 0)} >= {1, 2, 3, 9 + 1, 9 + 150, 9 + 199}
+    ours = correct_as_the_page_says(tile, palette, string)
+    np.testing.assert_array_equal(ours, expected)
+    np.testing.assert_array_equal(correct_theirs(tile, palette, string), expected)
+    # the page's encoder writes what rpncodec's does
+    flat = [[symbols.get((y, x), 0) for y in range(9) for x in range(11) if context[y][x] == c]
+            for c in coded]
+    words = ans.encode_groups([np.array(g) for g in flat], list(range(len(coded))),
+                              ans.table_models(np.array([tables[c] for c in coded])),
+                              np.zeros(len(coded), np.int64))
+    assert string == bytes([0b110111]) + b"".join(struct.pack(">10H", *tables[c])
+                                                  for c in coded) + words
+    # an escape holding a rank's value is that rank
+    as_escape, _ = hand_built_string(tile, palette, targets, coded, tables, {(6, 1): 2})
+    np.testing.assert_array_equal(correct_ours(tile, palette, as_escape), expected)
+    np.testing.assert_array_equal(correct_theirs(tile, palette, as_escape), expected)
+    np.testing.assert_array_equal(correct_ours(tile, palette, b""), tile)  # changes nothing
+
+    # a one-pixel tile (no neighbours: context 3, an empty list), coded contexts without pixels
+    dot = np.array([[palette[1]]], np.uint8)
+    for coded_here in ([3], [0, 3], [3, 5]):
+        lone, want = hand_built_string(dot, palette, {(0, 0): 2}, coded_here, tables)
+        np.testing.assert_array_equal(correct_ours(dot, palette, lone), want)
+        np.testing.assert_array_equal(correct_theirs(dot, palette, lone), want)
+    # keeping its only pixel writes no word: an empty ans part for one symbol is refused
+    lone = hand_built_string(dot, palette, {}, [3], tables)[0]
+    assert len(lone) == 21
+    assert correct_ours(dot, palette, lone) is None is correct_theirs(dot, palette, lone)
+
+    tables_end = 1 + 20 * len(coded)
+    bad_sum = bytearray(string)
+    bad_sum[2] ^= 1  # table 1's keep frequency one off
+    zero_entry = bytearray(string)
+    zero_entry[1:5] = struct.pack(">2H", tables[1][0] + tables[1][1], 0)
+    variants = [
+        bytes([string[0] | 0x40]) + string[1:], bytes([string[0] | 0x80]) + string[1:],
+        bytes([0]) + string[1:], bytes([0]), string[:1], string[:tables_end - 1],
+        string[:tables_end], string + bytes(4), string + b"\1\0\0\0", string[:-1], string[:-4],
+        bytes(bad_sum), bytes(zero_entry),
+        hand_built_string(tile, palette, targets, coded, tables, {(6, 1): 3})[0],  # rank 3 of 2
+        hand_built_string(tile, palette, targets, coded, tables, {(1, 9): 8})[0],  # rank 8
+        hand_built_string(tile, palette, targets, coded, tables, {(2, 2): 9 + len(palette)})[0],
+        hand_built_string(tile, palette, targets, coded, tables, {(2, 2): 2**62})[0],
+        hand_built_string(tile, palette, targets, list(range(6)), {**tables, 3: [1] * 9
+                                                                   + [2**16 - 9]})[0],
+    ]
+    assert all(correct_ours(tile, palette, v) is None for v in variants[:-1])  # the last: valid
+    for _ in range(40):
+        flipped = bytearray(string)
+        flipped[rng.integers(len(flipped))] ^= 1 << int(rng.integers(8))
+        variants.append(bytes(flipped))
+    refused = 0
+    for data in variants:
+        ours, theirs = correct_ours(tile, palette, data), correct_theirs(tile, palette, data)
+        assert (ours is None) == (theirs is None), data
+        if ours is not None:
+            np.testing.assert_array_equal(ours, theirs)
+        refused += ours is None
+    assert refused > 30
+
+
+def test_a_negative_escape_names_no_colour() -> None:
+    """An escape whose value is below 0 is no symbol of step 6: the page's reader refuses it,
+    as it refuses one beyond the palette."""
+    tile, palette = hand_built_tile()
+    tables = {c: random_table(np.random.default_rng(6)) for c in range(6)}
+    string = hand_built_string(tile, palette, {}, [2], tables, {(2, 2): -1})[0]
+    assert correct_ours(tile, palette, string) is None
+    assert correct_theirs(tile, palette, string) is None
+
+
+def test_truncating_a_version_5_file_keeps_the_masks_low_bits(corrected_files, screen) -> None:
+    """``truncate`` to k layers keeps bits 0..k-1 of the mask; with none left the file is
+    version 4, 2 header bytes shorter, its kept tile strings read as version 4's. Built here: a
+    file whose layers 1-2 carry no corrections (mask 0b1100) from a real one."""
+    data = corrected_files["one tile"]
+    header, size = read_header(data)
+    assert header["corrected"] == 0b1111
+    chunks, _ = read_chunks(data)
+    bare = [chunk(join_tiles([split_learned(t)[0] for t in split_tiles(c, tile_count(data))]))
+            for c in chunks[:2]]
+    body = data[:size - 6] + struct.pack(">H", 0b1100)
+    partial = body + struct.pack(">I", zlib.crc32(body)) + b"".join(bare) + \
+        b"".join(chunk(c) for c in chunks[2:])
+    assert read_header(partial)[0]["corrected"] == 0b1100
+    for original, expected in ((data, [0b1, 0b11, 0b111, 0b1111]),
+                               (partial, [None, None, 0b100, 0b1100])):
+        for k, mask in enumerate(expected, 1):
+            cut = bitstream.truncate(original, k)
+            cut_header, cut_size = read_header(cut)
+            assert cut[4] == (4 if mask is None else 5)
+            assert cut_header["corrected"] == (mask or 0)
+            assert cut_header["palette"] == header["palette"]
+            assert cut_header["radii"] == header["radii"][:k]
+            assert cut_size == bitstream.header_size(header["name"], k, len(header["palette"]),
+                                                     mask is not None)
+            assert cut[cut_size:] == b"".join(chunk(c) for c in read_chunks(original)[0][:k])
+            np.testing.assert_array_equal(decode_as_the_page_says(cut, k, screen)[0],
+                                          codec.decode(original, k, screen).image)
+    # the uncorrected layers of the partial file show what the snapping alone gives
+    ours, snapped, symbols = decode_as_the_page_says(partial, 2, screen)
+    assert not symbols and (ours == snapped).all()

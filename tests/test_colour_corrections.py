@@ -1,0 +1,141 @@
+"""Colour corrections (format version 5): a correction string names exactly the pixels the
+encoder chose and gives them their true colours; a layer keeps its corrections only where no
+layer loses at the same bytes; flat colour nears lossless; damage is refused by layer; and
+truncation keeps the right layers' corrections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rpncodec
+from rpncodec import bitstream, codec, colour_corrections
+from rpncodec.backend import open_model
+from rpncodec.entropy import ans
+from rpncodec.errors import BitstreamError
+from rpncodec.metrics import psnr
+
+COLOURS = np.array([(255, 255, 255), (251, 40, 184), (20, 90, 200), (250, 200, 30),
+                    (30, 160, 70), (30, 30, 30)], np.uint8)
+
+
+def grid(h: int, w: int, cell: int, seed: int = 0) -> np.ndarray:
+    """Flat cells of saturated colours: every edge a chance to show the neighbour's colour."""
+    cells = np.random.default_rng(seed).integers(0, len(COLOURS), (-(-h // cell), -(-w // cell)))
+    return COLOURS[np.kron(cells, np.ones((cell, cell), int))[:h, :w]]
+
+
+@pytest.fixture(scope="module")
+def screen():
+    return open_model("rpn-quality-screen")
+
+
+def test_a_string_names_exactly_the_chosen_pixels_with_their_true_colours() -> None:
+    reference = grid(48, 64, 8)
+    rng = np.random.default_rng(3)
+    shown = reference.copy()
+    wrong = rng.random(reference.shape[:2]) < 0.05
+    shown[wrong] = COLOURS[rng.integers(0, len(COLOURS), wrong.sum())]
+    shown[rng.random(reference.shape[:2]) < 0.02] = (128, 128, 128)  # no palette colour
+    string, removed = colour_corrections.choose(reference, shown, COLOURS, slope=1.0)
+    assert string and string[0] >> colour_corrections.CONTEXTS == 0
+    fixed = colour_corrections.correct(shown, COLOURS, string)
+    changed = (fixed != shown).any(2)
+    assert (fixed[changed] == reference[changed]).all()  # only ever the true colour
+    assert removed == float(((reference.astype(np.int64) - shown) ** 2).sum()
+                            - ((reference.astype(np.int64) - fixed) ** 2).sum()) > 0
+    assert (fixed == reference).all()  # at this slope every wrong pixel pays its bits
+    # at a steep slope nothing pays: no string at all
+    assert colour_corrections.choose(reference, shown, COLOURS, slope=1e9) == (b"", 0.0)
+
+
+def test_contexts_and_neighbour_lists_follow_their_definitions() -> None:
+    shown = np.array([[[255, 255, 255], [30, 30, 30], [1, 2, 3]],
+                      [[255, 255, 255], [255, 255, 255], [30, 30, 30]]], np.uint8)
+    palette = np.array([(30, 30, 30), (255, 255, 255), (30, 30, 30)], np.uint8)
+    ctx, pidx = colour_corrections.contexts(shown, palette)
+    assert pidx.tolist() == [[1, 0, -1], [1, 1, 0]]  # duplicates: the lowest index
+    # (0, 1) has 4 differing neighbours of 5, (1, 1) 3 of 5; (0, 2) shows no palette colour
+    assert ctx.tolist() == [[4, 5, 1], [4, 4, 4]]
+    lists = colour_corrections.neighbour_colours(pidx, np.array([1]), np.array([1]))
+    assert lists[0].tolist() == [0, -1, -1, -1, -1, -1, -1, -1]  # own colour left out
+
+
+def test_layers_keep_corrections_only_where_no_layer_loses() -> None:
+    choose = colour_corrections.choose_layers
+    assert choose([0.0, 0.0], [10, 10], [1000, 2000]) == (False, False)
+    # layer 1's 500 bytes would cost layer 2 1.2 dB that layer 2's own gain does not cover
+    assert choose([10.0, 0.5], [500, 0], [1000, 2000]) == (False, True)
+    assert choose([10.0, 5.0], [500, 10], [1000, 2000]) == (True, True)
+    assert choose([0.01, 0.0], [100, 0], [1000, 2000]) == (False, False)
+
+
+def test_flat_colour_nears_lossless_and_no_layer_loses_at_the_same_bytes(screen) -> None:
+    image = grid(96, 128, 8)
+    plain = codec.encode(image, screen, exact=False)
+    data = codec.encode(image, screen)
+    header = bitstream.parse(data).header
+    assert header.version == 5 and header.corrected
+    assert rpncodec.info(data).corrected_layers == tuple(
+        k for k in range(1, 5) if header.is_corrected(k))
+    ends = [e for _, e in bitstream.parse(data).byte_ranges]
+    plain_ends = [e for _, e in bitstream.parse(plain).byte_ranges]
+    top = psnr(image, codec.decode(data, 4, screen).image)
+    assert top >= 45 and ends[-1] <= 1.3 * plain_ends[-1], (top, ends, plain_ends)
+    for k in range(1, 5):  # each layer beats the learned layer by more than its bytes buy
+        gain = psnr(image, codec.decode(data, k, screen).image) - psnr(
+            image, codec.decode(plain, k, screen).image)
+        assert gain >= colour_corrections.DB_PER_DOUBLING * np.log2(
+            ends[k - 1] / plain_ends[k - 1]) - 0.05, (k, gain)
+
+
+def test_truncation_keeps_the_corrections_of_the_layers_it_keeps(screen) -> None:
+    image = grid(96, 128, 8)
+    data = codec.encode(image, screen)
+    header = bitstream.parse(data).header
+    first = min(k for k in range(1, 5) if header.is_corrected(k))
+    for k in range(1, 5):
+        cut = bitstream.truncate(data, k)
+        cut_header = bitstream.parse(cut).header
+        assert cut_header.corrected == header.corrected & ((1 << k) - 1)
+        assert cut_header.version == (5 if k >= first else 4)
+        assert (codec.decode(cut, k, screen).image == codec.decode(data, k, screen).image).all()
+
+
+def test_a_damaged_correction_is_refused_by_layer(screen) -> None:
+    image = grid(96, 128, 8)
+    data = codec.encode(image, screen)
+    container = bitstream.parse(data)
+    k = max(j for j in range(1, 5) if container.header.is_corrected(j))
+    learned, correction = bitstream.split_correction(container.chunks[k - 1])
+    bad_mask = bytes([0x80]) + correction[1:]
+    bad_table = correction[:1] + b"\xff\xff" + correction[3:]
+    for broken in (bad_mask, bad_table, correction[:-4] + b"\x00\x00\x00\x00",
+                   b"\x00\x00\xff\xff" + learned):
+        payload = broken if broken.startswith(b"\x00\x00\xff\xff") else \
+            bitstream.join_correction(learned, broken)
+        chunks = [*container.chunks[: k - 1], payload, *container.chunks[k:]]
+        damaged = bitstream.pack(container.header, chunks)
+        with pytest.raises(BitstreamError, match=f"layer {k} of 4 is damaged"):
+            codec.decode(damaged, k, screen)
+        if k > 1:  # the layers below still decode
+            codec.decode(damaged, k - 1, screen)
+
+
+def test_a_string_that_names_no_colour_is_refused() -> None:
+    shown = np.full((4, 4, 3), 255, np.uint8)  # one colour: every neighbour list is empty
+    palette = COLOURS[:2]
+    table = [65536 - 9] + [1] * 9
+    models = ans.table_models(np.array([table]))
+    symbols = np.zeros(16, np.int64)
+    symbols[5] = 1  # rank 1 of an empty list
+    ctx = colour_corrections.contexts(shown, palette)[0]
+    assert (ctx == 3).all()
+    string = bytes([1 << 3]) + colour_corrections.TABLE.pack(*table) + ans.encode_groups(
+        [symbols], [0], models, np.zeros(1, np.int64))
+    with pytest.raises(BitstreamError, match="names no colour"):
+        colour_corrections.correct(shown, palette, string)
+    symbols[5] = colour_corrections.ESCAPE + 1  # palette colour 1: fine
+    string = string[:21] + ans.encode_groups([symbols], [0], models, np.zeros(1, np.int64))
+    fixed = colour_corrections.correct(shown, palette, string)
+    assert (fixed.reshape(-1, 3)[5] == palette[1]).all() and (fixed != shown).any(2).sum() == 1

@@ -1,11 +1,12 @@
-"""What exact colours cost in time: the encoder's extra work (a decode of every layer and the
-radius search) and the decoder's two passes, per image, against the same model without them.
+"""What exact colours and colour corrections cost in time: the encoder's extra work (a decode
+of every layer, the radius search and the corrections' choice) and the decoder's two passes
+and corrections, per image, against the same model without them.
 
     python bench/exact_colours.py                              # 2 test images per category
     python bench/exact_colours.py --model rpn-quality-cond --per-category 3 DIR
 
 DIR (default ``.data/nonphoto/test``, from ``scripts/nonphoto/build.py``) holds one folder per
-category. Per image: encode without and with exact colours, then decode the top layer of both
+category. Per image: encode without and with the tools, then decode the top layer of both
 files (the best of ``--repeats``), in this process on the onnx backend with one thread. Prints
 one row per image and the medians; run it with nothing else on the machine.
 """
@@ -44,8 +45,8 @@ def main(argv: list[str]) -> int:
         return 1
     model = open_model(args.model, args.backend)
     rows = []
-    print("| image | pixels | colours | encode s (without / with) | top-layer decode s "
-          "(without / with) |\n|---|---|---|---|---|")
+    print("| image | pixels | colours | corrected layers | encode s (without / with) | "
+          "top-layer decode s (without / with) |\n|---|---|---|---|---|---|")
     for category in sorted(d for d in args.folder.iterdir() if d.is_dir()):
         for path in sorted(category.glob("*.png"))[: args.per_category]:
             image = load_image(path)
@@ -54,15 +55,18 @@ def main(argv: list[str]) -> int:
             t1 = time.perf_counter()
             data = codec.add_exact_colours(plain, image, model)
             t2 = time.perf_counter()
-            colours = len(bitstream.parse(data).header.palette) // 3
+            header = bitstream.parse(data).header
+            colours = len(header.palette) // 3
+            corrected = "".join(str(k) for k in range(1, header.layers + 1)
+                                if header.is_corrected(k)) or "-"
             dec_plain, dec = (min(timeit.repeat(lambda d=d: codec.decode(d, None, model),
                                                 number=1, repeat=args.repeats))
                               for d in (plain, data))
             row = (t1 - t0, t2 - t0, dec_plain, dec)
             rows.append(row)
             print(f"| {category.name}/{path.name} | {image.shape[0] * image.shape[1]} | "
-                  f"{colours} | {row[0]:.2f} / {row[1]:.2f} | {row[2]:.2f} / {row[3]:.2f} |",
-                  flush=True)
+                  f"{colours} | {corrected} | {row[0]:.2f} / {row[1]:.2f} | "
+                  f"{row[2]:.2f} / {row[3]:.2f} |", flush=True)
     med = np.median(np.array(rows), 0)
     print(f"\nmedian over {len(rows)} images: encode {med[0]:.2f} s -> {med[1]:.2f} s, "
           f"top-layer decode {med[2]:.2f} s -> {med[3]:.2f} s ({args.model}, {args.backend})")

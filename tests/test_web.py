@@ -8,9 +8,11 @@ without node or without web/node_modules (``make web``).
 The default run covers the models whose export ships (rpn-quality-cond, rpn-quality-screen,
 rpn-spatial-cond) and three tiny models (quality, spatial, spatial-quality: its file whole,
 cut to each number of layers and cut inside a layer, and with layer shifts its model does not
-have), and the exact-colour (version 4) golden files, which must decode to the committed
-pixels; ``-m slow`` adds every other shipped model (their
-exports are built with torch first)."""
+have), and the exact-colour golden files (version 5: exact colours, and colour corrections
+in their top layers), which must decode to the committed pixels; flat-colour images coded
+with colour corrections in every layer, which must decode to exactly Python's pixels at
+every layer, and their correction strings, whole and damaged; ``-m slow`` adds every other
+shipped model (their exports are built with torch first)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import numpy as np
 import pytest
 
 from rpncodec import bitstream, codec, exact_colours
+from rpncodec import colour_corrections as corrections
 from rpncodec.api import partial_note
 from rpncodec.entropy.ans import decode_groups, encode_groups, quantize_pmf, table_models
 from rpncodec.entropy.coding import SCALES, decode_by_scale, encode_by_scale, scale_indices
@@ -42,8 +45,9 @@ from rpncodec.utils.testing import with_header
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 GOLDEN = Path(__file__).parent / "golden"
-EXACT = GOLDEN / "exact-colours"  # version-4 golden files (scripts/make_golden.py --exact-colours)
+EXACT = GOLDEN / "exact-colours"  # version-5 golden files (scripts/make_golden.py --exact-colours)
 EXACT_MODELS = ["rpn-quality-screen", "rpn-quality-cond"]
+CORRECTED_MODEL = "rpn-quality-screen"  # the model of the version-5 files
 sys.path.insert(0, str(ROOT / "scripts"))
 import web_export  # noqa: E402
 
@@ -226,9 +230,9 @@ def golden_by_scale_cases(names: list[str]) -> dict:
 
 
 # -- the container ---------------------------------------------------------------------------------
-def _mutations(data: bytes, multi: bytes, v4: bytes) -> dict[str, bytes]:
+def _mutations(data: bytes, multi: bytes, v4: bytes, v5: bytes) -> dict[str, bytes]:
     """Cut, damaged and hostile variants of the file ``data`` (``multi``: a tiled file;
-    ``v4``: a file with exact colours)."""
+    ``v4``: a file with exact colours; ``v5``: one with colour corrections)."""
     ranges = bitstream.parse(data).byte_ranges
     hsize, chunk2 = ranges[0][0], ranges[1][0]
 
@@ -274,6 +278,7 @@ def _mutations(data: bytes, multi: bytes, v4: bytes) -> dict[str, bytes]:
                 "tiled, tile lengths too long": long_tiles})
     out.update(_v3_mutations(data))
     out.update(_v4_mutations(v4, data))
+    out.update(_v5_mutations(v5, v4))
     return out
 
 
@@ -363,9 +368,37 @@ def _v4_mutations(v4: bytes, v3: bytes) -> dict[str, bytes]:
     }
 
 
-def container_cases(data: bytes, multi: bytes, v4: bytes) -> list[dict]:
+def _v5_header(v5: bytes, mask: bytes, version: int = 5) -> bytes:
+    """``v5``'s chunks after its header written byte by byte (no validation): its fields up
+    to the radii with the version byte ``version``, then ``mask`` (any bytes) and the CRC."""
+    hsize = bitstream.parse(v5).byte_ranges[0][0]
+    body = v5[:4] + bytes([version]) + v5[5 : hsize - 4 - bitstream.CORRECTED.size] + mask
+    return body + bitstream.U32.pack(zlib.crc32(body)) + v5[hsize:]
+
+
+def _v5_mutations(v5: bytes, v4: bytes) -> dict[str, bytes]:
+    """Version-5 variants of ``v5`` (its corrected-layers mask): whole, cut to fewer layers
+    and inside the mask, re-headed with other masks (0 and bits above its layers refused),
+    read as version 4; and ``v4`` read as version 5."""
+    c = bitstream.parse(v5)
+    hsize, layers = c.byte_ranges[0][0], c.header.layers
+    assert c.header.version == 5 and layers == 4
+    return {
+        "v5": v5, "v5 truncated to 2": bitstream.truncate(v5, 2),
+        "v5 cut before its mask": v5[: hsize - 6], "v5 cut inside its mask": v5[: hsize - 5],
+        "v5 cut inside its CRC": v5[: hsize - 1],
+        "v5 mask 0": _v5_header(v5, b"\x00\x00"),
+        "v5 mask of layers 1 and 3": _v5_header(v5, b"\x00\x05"),
+        "v5 mask of layer 5 of 4": _v5_header(v5, bitstream.CORRECTED.pack(1 << layers)),
+        "v5 mask 0x8001": _v5_header(v5, b"\x80\x01"),
+        "v5 read as version 4": _v5_header(v5, b"", version=4),
+        "v4 read as version 5": v4[:4] + b"\x05" + v4[5:],
+    }
+
+
+def container_cases(data: bytes, multi: bytes, v4: bytes, v5: bytes) -> list[dict]:
     cases = []
-    for name, mutated in _mutations(data, multi, v4).items():
+    for name, mutated in _mutations(data, multi, v4, v5).items():
         case: dict = {"name": name, "data": b64(mutated)}
         try:
             c = bitstream.parse(mutated)
@@ -377,7 +410,8 @@ def container_cases(data: bytes, multi: bytes, v4: bytes) -> list[dict]:
                           "height": h.height, "width": h.width, "tile": h.tile,
                           "layers": h.layers, "version": mutated[4],
                           "shifts": list(getattr(h, "shifts", [0] * h.layers)),
-                          "palette": h.palette.hex(), "radii": [list(r) for r in h.radii]}
+                          "palette": h.palette.hex(), "radii": [list(r) for r in h.radii],
+                          "corrected": h.corrected}
         case["container"] = {"available": c.available, "damaged": c.damaged,
                              "damage": c.damage, "truncated": c.truncated,
                              "byteRanges": [list(r) for r in c.byte_ranges],
@@ -460,6 +494,244 @@ def snap_cases(rng: np.random.Generator) -> list[dict]:
     add("256 colours", rng.integers(0, 256, (30, 30, 3)), rng.integers(0, 256, (256, 3)),
         [(10, 0), (16, 20), (255, 0)])
     return cases
+
+
+# -- colour corrections ----------------------------------------------------------------------------
+def flat_squares(h: int, w: int, seed: int) -> np.ndarray:
+    """A white ``h`` x ``w`` image with saturated flat rectangles: a file of it gets exact
+    colours and colour corrections."""
+    rng = np.random.default_rng(seed)
+    colours = np.array([[255, 0, 0], [0, 0, 255], [0, 200, 0], [255, 255, 0], [0, 0, 0]],
+                       np.uint8)
+    image = np.full((h, w, 3), 255, np.uint8)
+    for _ in range(h * w // 4000 + 4):
+        y, x = rng.integers(0, h - 8), rng.integers(0, w - 8)
+        image[y : y + rng.integers(6, h // 3), x : x + rng.integers(6, w // 3)] = \
+            colours[rng.integers(0, len(colours))]
+    return image
+
+
+def rewrite_corrections(data: bytes, change, layers: tuple[int, ...] | None = None) -> bytes:
+    """``data`` with each corrected tile string of ``layers`` (default: every corrected layer)
+    rewritten as ``change(k, tile, learned, correction)`` gives it: a ``(learned, correction)``
+    pair, or None to drop the layer's corrections (its bit is cleared; no bit left: version
+    4). No validation of what ``change`` returns."""
+    c = bitstream.parse(data)
+    header, payloads, corrected = c.header, list(c.chunks), c.header.corrected
+    for k in range(1, header.layers + 1):
+        if not header.is_corrected(k) or (layers is not None and k not in layers):
+            continue
+        strings = [change(k, i, *bitstream.split_correction(s)) for i, s in
+                   enumerate(bitstream.split_tiles(payloads[k - 1], header.tiles))]
+        if all(s is None for s in strings):
+            corrected &= ~(1 << (k - 1))
+            strings = [bitstream.split_correction(s)[0] for s in
+                       bitstream.split_tiles(payloads[k - 1], header.tiles)]
+        else:
+            strings = [bitstream.join_correction(*s) for s in strings]
+        payloads[k - 1] = bitstream.join_tiles(strings)
+    return bitstream.pack(replace(header, corrected=corrected), payloads)
+
+
+def correction_string(shown: np.ndarray, palette: np.ndarray, symbols: np.ndarray) -> bytes:
+    """A correction string giving each pixel of ``shown`` its symbol in ``symbols`` (``[h,
+    w]``, any integers: 0 keeps), written as ``colour_corrections.choose`` writes one: every
+    context with a symbol other than 0 coded, its table from the counts."""
+    ctx = corrections.contexts(shown, palette)[0]
+    present = [c for c in range(corrections.CONTEXTS) if np.any(symbols[ctx == c])]
+    freqs = np.array([quantize_pmf(np.bincount(np.clip(symbols[ctx == c], 0, corrections.ESCAPE),
+                                               minlength=corrections.ENTRIES) + 0.5)
+                      for c in present])
+    words = encode_groups([symbols[ctx == c] for c in present], list(range(len(present))),
+                          table_models(freqs), np.zeros(len(present), np.int64))
+    return (bytes([sum(1 << c for c in present)])
+            + b"".join(corrections.TABLE.pack(*f) for f in freqs) + words)
+
+
+def _flat_tile(rng: np.random.Generator, h: int, w: int,
+               palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A shown tile (flat palette rectangles, a few pixels off the palette) and a reference
+    with some pixels in other palette colours, at edges and inside the rectangles."""
+    index = np.zeros((h, w), np.int64)
+    for _ in range(6):
+        y, x = rng.integers(0, h), rng.integers(0, w)
+        index[y : y + rng.integers(1, h + 1), x : x + rng.integers(1, w + 1)] = \
+            rng.integers(0, len(palette))
+    shown = palette[index]
+    off = rng.random((h, w)) < 0.05
+    shown[off] = rng.integers(0, 256, (int(off.sum()), 3))
+    reference = shown.copy()
+    wrong = rng.random((h, w)) < 0.15
+    reference[wrong] = palette[rng.integers(0, len(palette), int(wrong.sum()))]
+    return shown.astype(np.uint8), reference.astype(np.uint8)
+
+
+def _named(shown: np.ndarray, corrected: np.ndarray, palette: np.ndarray) -> list[int]:
+    """How many pixels a correction string named by a rank (a colour of their neighbour
+    list) and by an escape (another palette colour)."""
+    ys, xs = np.nonzero(np.any(shown != corrected, 2))
+    truth = corrections.contexts(corrected, palette)[1][ys, xs]
+    lists = corrections.neighbour_colours(corrections.contexts(shown, palette)[1], ys, xs)
+    ranked = int(np.sum(np.any(lists == truth[:, None], 1)))
+    return [ranked, len(ys) - ranked]
+
+
+def correction_cases(rng: np.random.Generator, files: dict[str, bytes]) -> list[dict]:
+    """Tiles corrected by ``colour_corrections.correct``: every correction string of the
+    version-5 ``files`` on Python's snapped pixels of its tile; strings the encoder chooses
+    (``choose``) on generated tiles with 1, 5 and 256 colours (ranks and escapes, every
+    context), tiles of one pixel, one row and one column; and damaged strings (their
+    tables, their ANS part, symbols naming no colour, a negative escaped value; one beyond
+    32 bits is :data:`BEYOND_32_BITS`)."""
+    cases = []
+
+    def add(name: str, shown: np.ndarray, palette: np.ndarray, string: bytes) -> None:
+        case = {"name": name, "height": shown.shape[0], "width": shown.shape[1],
+                "palette": b64(palette.tobytes()), "pixels": b64(shown.tobytes()),
+                "string": b64(string)}
+        symbols: list[np.ndarray] = []
+
+        def recording(*args, **kwargs) -> np.ndarray:
+            symbols.append(decode_groups(*args, **kwargs))
+            return symbols[-1]
+
+        try:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(corrections.ans, "decode_groups", recording)
+                corrected = corrections.correct(shown, palette, string)
+        except BitstreamError as exc:
+            case["error"] = str(exc)
+        if symbols and np.any(np.abs(symbols[0] + 0.5) > 2**31):
+            case["error"] = BEYOND_32_BITS
+        if "error" not in case:
+            case["corrected"] = b64(corrected.tobytes())
+            case["ranks"], case["escapes"] = _named(shown, corrected, palette)
+        cases.append(case)
+
+    for stem, data in files.items():
+        c = bitstream.parse(data)
+        palette = np.frombuffer(c.header.palette, np.uint8).reshape(-1, 3)
+        plain = rewrite_corrections(data, lambda *_: None)
+        grid = bitstream.tile_grid(c.header.height, c.header.width, c.header.tile)
+        for k in range(1, c.header.layers + 1):
+            if not c.header.is_corrected(k):
+                continue
+            shown = codec.decode(plain, k, CORRECTED_MODEL).image
+            strings = bitstream.split_tiles(c.chunks[k - 1], c.header.tiles)
+            for i, (top, left, th, tw) in enumerate(grid):
+                add(f"{stem} layer {k} tile {i + 1}", shown[top : top + th, left : left + tw],
+                    palette, bitstream.split_correction(strings[i])[1])
+    for colours, (h, w) in product((1, 5, 256), ((33, 47), (1, 1), (1, 40), (40, 1))):
+        palette = rng.integers(0, 256, (colours, 3)).astype(np.uint8)
+        shown, reference = _flat_tile(rng, h, w, palette)
+        string, _ = corrections.choose(reference, shown, palette, 1e-6)
+        add(f"chosen, {colours} colours, {h}x{w}", shown, palette, string)
+    palette = rng.integers(0, 256, (5, 3)).astype(np.uint8)
+    shown, reference = _flat_tile(rng, 40, 40, palette)
+    string, _ = corrections.choose(reference, shown, palette, 1e-6)
+    ctx = corrections.contexts(shown, palette)[0]
+    tables = 1 + corrections.TABLE.size * bin(string[0]).count("1")
+    flat = tuple(np.argwhere(ctx == 3)[0])  # a palette colour, every neighbour the same
+
+    def symbol(value: int) -> bytes:
+        symbols = np.zeros(ctx.shape, np.int64)
+        symbols[flat] = value
+        return correction_string(shown, palette, symbols)
+
+    for name, damaged in {
+        "whole": string, "empty": b"", "mask 0": b"\x00" + string[1:],
+        "mask bit 6": bytes([string[0] | 64]) + string[1:], "mask only": string[:1],
+        "cut inside its tables": string[: tables - 1], "no ANS part": string[:tables],
+        "a table entry 0": string[:1] + b"\x00\x00" + string[3:],
+        "a table summing to 65537": string[:1] + struct.pack(">H", struct.unpack_from(
+            ">H", string, 1)[0] + 1) + string[3:],
+        "a word appended": string + b"\x01\x00\x00\x00", "a zero word appended": string + bytes(4),
+        "its last word dropped": string[:-4], "a byte dropped": string[:-1],
+        "a bit flipped": string[:-3] + bytes([string[-3] ^ 0x10]) + string[-2:],
+        "rank 1 of an empty list": symbol(1), "rank 8 of an empty list": symbol(8),
+        "the colour after the palette": symbol(corrections.ESCAPE + len(palette)),
+        "the last colour": symbol(corrections.ESCAPE + len(palette) - 1),
+        "a negative escaped value": symbol(-1),
+    }.items():
+        add(f"damaged: {name}", shown, palette, damaged)
+    return cases
+
+
+def corrected_files() -> dict[str, bytes]:
+    """Flat-colour images coded by :data:`CORRECTED_MODEL` with colour corrections (version
+    5): one tile, and six tiles of which some have empty correction strings."""
+    from rpncodec.backend import open_model
+
+    loaded = open_model(CORRECTED_MODEL)
+    files = {"v5": codec.encode(flat_squares(256, 256, 1), loaded),
+             "v5-tiled": codec.encode(flat_squares(128, 192, 1), loaded, tile=64)}
+    for stem, data in files.items():  # the damaged files below need every layer corrected
+        header = bitstream.parse(data).header
+        assert header.version == 5 and header.corrected == 0b1111, (stem, header.corrected)
+    tiled = bitstream.parse(files["v5-tiled"])
+    assert any(not bitstream.split_correction(s)[1] for s in bitstream.split_tiles(
+        tiled.chunks[0], tiled.header.tiles))  # an empty correction string
+    return files
+
+
+def _learned_too_long(data: bytes, k: int) -> bytes:
+    """``data`` with the learned part's length of layer ``k``'s last tile string one byte
+    beyond that string."""
+    c = bitstream.parse(data)
+    payloads = list(c.chunks)
+    tiles = bitstream.split_tiles(payloads[k - 1], c.header.tiles)
+    tiles[-1] = bitstream.U32.pack(len(tiles[-1]) - 3) + tiles[-1][4:]
+    payloads[k - 1] = bitstream.join_tiles(tiles)
+    return bitstream.pack(c.header, payloads)
+
+
+def corrected_decode_files(files: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
+    """The version-5 ``files``; the first again without corrections (its version-4 twin),
+    without layer 2's (its tile strings plain, its bit cleared), with layer 1's strings
+    empty, cut to 2 layers, and damaged behind a valid CRC: a learned part's length beyond
+    its tile string (layer 2; layer 1 of the tiled file, in its last tile), a symbol naming
+    no colour (layer 4: a lower layer's correction string is only skipped when the top
+    layer decodes, so Python would decode every layer of a file damaged there, but not each
+    layer as the TypeScript decoder shows them), each refused with the command line's
+    message."""
+    data = files["v5"]
+    c = bitstream.parse(data)
+    palette = np.frombuffer(c.header.palette, np.uint8).reshape(-1, 3)
+    shown = codec.decode(rewrite_corrections(data, lambda *_: None), 4, CORRECTED_MODEL).image
+    ctx = corrections.contexts(shown, palette)[0]
+    symbols = np.zeros(ctx.shape, np.int64)
+    symbols[tuple(np.argwhere(ctx == 3)[0])] = corrections.ESCAPE + len(palette)
+    no_colour = correction_string(shown, palette, symbols)
+    out = {**files,
+           "v5-v4-twin": rewrite_corrections(data, lambda *_: None),
+           "v5-layer2-plain": rewrite_corrections(data, lambda *_: None, (2,)),
+           "v5-layer1-empty": rewrite_corrections(data, lambda k, i, t, _: (t, b""), (1,)),
+           "v5-layers2": bitstream.truncate(data, 2),
+           "v5-layer2-long-learned": _learned_too_long(data, 2),
+           "v5-tiled-layer1-long-learned": _learned_too_long(files["v5-tiled"], 1),
+           "v5-layer4-no-colour": rewrite_corrections(
+               data, lambda k, i, t, _: (t, no_colour), (4,))}
+    assert bitstream.parse(out["v5-layer2-plain"]).header.corrected == 0b1101
+    assert bitstream.parse(out["v5-v4-twin"]).header.version == 4
+    return {stem: (d, CORRECTED_MODEL) for stem, d in out.items()}
+
+
+def add_corrected_facts(out: Path) -> None:
+    """Into ``out/decode.json``: for each file of :func:`corrected_decode_files` that decodes,
+    its version byte and the flag ``exact`` (its pixels must be Python's exactly); for the
+    whole one, how many values its corrections change at each layer (against its version-4
+    twin's pixels), which must not all be 0."""
+    cases = json.loads((out / "decode.json").read_text())
+    named = {c["name"]: c for c in cases}
+    for case in cases:
+        if case["name"].startswith("v5") and "error" not in case:
+            case["exact"] = True
+            case["version"] = (out / "decode" / case["file"]).read_bytes()[4]
+    pixels = [[np.fromfile(out / "decode" / layer["pixels"], np.uint8)
+               for layer in named[name]["layers"]] for name in ("v5", "v5-v4-twin")]
+    named["v5"]["changed"] = [int(np.sum(a != b)) for a, b in zip(*pixels, strict=True)]
+    assert sum(named["v5"]["changed"]) > 0, "the corrections change no pixel"
+    (out / "decode.json").write_text(json.dumps(cases))
 
 
 # -- the float64 networks -------------------------------------------------------------------------
@@ -580,31 +852,40 @@ def decode_error_cases(names: list[str]) -> list[dict]:
 SHIPPED_EXPORTS = ["rpn-quality-cond", "rpn-quality-screen", "rpn-spatial-cond"]
 
 
+def exact_golden_v4(name: str) -> bytes:
+    """The exact-colour golden file of ``name`` without its colour corrections: version 4."""
+    return rewrite_corrections((EXACT / f"{name}.rpn").read_bytes(), lambda *_: None)
+
+
 def exact_colour_files() -> dict[str, tuple[bytes, str]]:
-    """The version-4 golden files; each again as its version-3 twin (the same chunks, no
-    exact colours), and one with 256 colours (a header over 112 bytes) and other radii."""
+    """The exact-colour golden files; each again without its colour corrections (version 4)
+    and as its version-3 twin (the same learned parts, no exact colours), and the first's
+    version 4 with 256 colours (a header over 112 bytes) and other radii."""
     files = {}
     for name in EXACT_MODELS:
-        data = (EXACT / f"{name}.rpn").read_bytes()
-        files[f"exact-{name}"] = (data, name)
-        files[f"exact-{name}-v3"] = (with_colours(data, b"", []), name)
-    files["exact-rpn-quality-screen-256"] = (many_colours(files["exact-rpn-quality-screen"][0]),
+        files[f"exact-{name}"] = ((EXACT / f"{name}.rpn").read_bytes(), name)
+        files[f"exact-{name}-v4"] = (exact_golden_v4(name), name)
+        files[f"exact-{name}-v3"] = (with_colours(exact_golden_v4(name), b"", []), name)
+    files["exact-rpn-quality-screen-256"] = (many_colours(exact_golden_v4("rpn-quality-screen")),
                                              "rpn-quality-screen")
     return files
 
 
 def add_committed_pixels(out: Path) -> None:
-    """Into ``out/decode.json``: for each version-4 golden file its committed pixels of every
-    layer (``tests/golden/exact-colours/pixels.npz``, checked against index.json) and the
-    name of its version-3 twin."""
+    """Into ``out/decode.json``: for each exact-colour golden file its committed pixels of
+    every layer (``tests/golden/exact-colours/pixels.npz``, checked against index.json), and
+    for its version 4 the name of its version-3 twin."""
     index = json.loads((EXACT / "index.json").read_text())
     committed = np.load(EXACT / "pixels.npz")
     cases = json.loads((out / "decode.json").read_text())
     for case in cases:
         name = case["name"].removeprefix("exact-")
+        if case["name"] in (f"exact-{n}-v4" for n in EXACT_MODELS):
+            assert (out / "decode" / case["file"]).read_bytes()[4] == 4
+            case["twin"] = f"exact-{name.removesuffix('-v4')}-v3"
         if not case["name"].startswith("exact-") or name not in EXACT_MODELS:
             continue
-        assert (EXACT / f"{name}.rpn").read_bytes()[4] == 4
+        assert (EXACT / f"{name}.rpn").read_bytes()[4] >= 4
         assert len(case["layers"]) == len(index[name]["pixels_sha256"])
         for k, (layer, digest) in enumerate(zip(case["layers"], index[name]["pixels_sha256"],
                                                 strict=True), 1):
@@ -612,7 +893,6 @@ def add_committed_pixels(out: Path) -> None:
             assert hashlib.sha256(pixels.tobytes()).hexdigest() == digest
             layer["committed"] = f"{case['name']}.layer{k}.committed.rgb"
             (out / "decode" / layer["committed"]).write_bytes(pixels.tobytes())
-        case["twin"] = f"{case['name']}-v3"
     (out / "decode.json").write_text(json.dumps(cases))
 
 
@@ -659,8 +939,13 @@ def spatial_quality_files(data: bytes, model: str) -> dict[str, tuple[bytes, str
 
 
 @pytest.fixture(scope="module")
+def corrected() -> dict[str, bytes]:
+    return corrected_files()
+
+
+@pytest.fixture(scope="module")
 def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded,
-             sq_coded) -> Path:
+             sq_coded, corrected) -> Path:
     out = tmp_path_factory.mktemp("web-fixtures")
     files = out / "files"
     web_export.export(files, sorted(GOLDEN.glob("*.rpn")))
@@ -677,8 +962,9 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded,
     (out / "container.json").write_text(json.dumps(container_cases(
         (GOLDEN / "rpn-quality-cpu.rpn").read_bytes(),
         (GOLDEN / "rpn-quality-cond.rpn").read_bytes(),
-        (EXACT / "rpn-quality-screen.rpn").read_bytes())))
+        exact_golden_v4("rpn-quality-screen"), corrected["v5"])))
     (out / "snap.json").write_text(json.dumps(snap_cases(rng)))
+    (out / "corrections.json").write_text(json.dumps(correction_cases(rng, corrected)))
     (out / "decode_errors.json").write_text(json.dumps(decode_error_cases(
         ["rpn-quality-cpu", "rpn-spatial-cpu", "rpn-quality-cond"])))
     files = {name: ((GOLDEN / f"{name}.rpn").read_bytes(), name) for name in SHIPPED_EXPORTS}
@@ -686,9 +972,11 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded,
     files["tiny-spatial"] = (spatial_coded.data, spatial_coded.model)
     files.update(spatial_quality_files(sq_coded.data, sq_coded.model))
     files.update(exact_colour_files())
+    files.update(corrected_decode_files(corrected))
     write_network_fixtures(out, SHIPPED_EXPORTS, files, [cli_coded.model, spatial_coded.model,
                                                          sq_coded.model])
     add_committed_pixels(out)
+    add_corrected_facts(out)
     return out
 
 
@@ -708,6 +996,26 @@ def test_the_typescript_decoder_matches_python(fixtures: Path) -> None:
     tests = sorted(str(p.relative_to(WEB)) for p in (WEB / "tests").glob("*.test.mjs"))
     out = _node_tests(fixtures, tests)
     assert "# skipped 0" in out or "skipped 0" in out, out[-3000:]
+
+
+def test_the_viewer_fetches_exactly_each_layer_of_a_version_5_file(
+        tmp_path: Path, corrected: dict[str, bytes]) -> None:
+    """fetcher.js (the site's progressive download) finds a version-5 header's size (its
+    mask after the radii), with 5 or 256 colours, and reads exactly each layer's prefix."""
+    from test_web_site import fetch_in_node, http_folder
+
+    files = {"v5.rpn": corrected["v5"], "v5-256.rpn": many_colours(corrected["v5"])}
+    for name, data in files.items():
+        assert bitstream.parse(data).header.version == 5
+        (tmp_path / name).write_bytes(data)
+    with http_folder(tmp_path) as url:
+        for name, data in files.items():
+            c = bitstream.parse(data)
+            prefixes = [bitstream.prefix_size(c, k) for k in range(1, c.header.layers + 1)]
+            got = fetch_in_node([(f"{url}/{name}", k) for k in range(1, len(prefixes) + 1)])
+            for k, result in enumerate(got, 1):
+                assert result["fetched"] == result["held"] == prefixes[k - 1], (name, k, result)
+                assert result["ends"] == prefixes[:k]
 
 
 @pytest.mark.slow

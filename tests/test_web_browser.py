@@ -3,11 +3,11 @@ of the default models (quality and spatial, layer 1 and every layer) in the brow
 it reports matches the Python decoder: the same size, pixels within one level (>= 99.9% equal:
 onnxruntime-web against native ONNX Runtime), exactly the bytes of those layers' prefix
 (``bitstream.prefix_size``, also counted by the server), the command line's words for a
-damaged, cut or missing file; a file with exact colours (format version 4, the golden file of
-``tests/golden/exact-colours/``) decodes to its committed pixels; view.html paints a spatial
-file at 1/4, 1/2 and full size, and
-a spatial-quality file (a tiny model's) at 1/4, 1/2, then three times at full size; the page
-runs several threads when the host sends COOP/COEP and one otherwise.
+damaged, cut or missing file; a file with exact colours and colour corrections (format
+version 5, the golden file of ``tests/golden/exact-colours/``) decodes to its committed pixels,
+its header and layers fetched byte for byte; view.html paints a spatial file at 1/4, 1/2 and
+full size, and a spatial-quality file (a tiny model's) at 1/4, 1/2, then three times at full
+size; the page runs several threads when the host sends COOP/COEP and one otherwise.
 
 Skips, saying why, without Chromium or without the built decoder (``make web``). About a
 minute of browser starts and WebAssembly compiles on 2 cores, so marked slow: ``make test``
@@ -34,7 +34,7 @@ from web_session import decode_url, png_pixels, run_page, site_server
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FILES = ("rpn-quality-cond", "rpn-spatial-cond")  # the default model of each mode
-EXACT = GOLDEN / "exact-colours"  # version-4 golden files and their pixels
+EXACT = GOLDEN / "exact-colours"  # version-5 golden files and their pixels
 
 
 def _bundle_problem() -> str | None:
@@ -147,7 +147,7 @@ def test_a_file_with_exact_colours_decodes_to_its_committed_pixels(served, site,
     report = decode_page(served, tmp_path, "exact.rpn", layers)
     assert "error" not in report, report
     c = bitstream.parse((site / "exact.rpn").read_bytes())
-    assert c.header.version == 4 and c.header.tiles > 1
+    assert c.header.version == 5 and c.header.corrected and c.header.tiles > 1
     k = layers or c.header.layers
     committed = np.load(EXACT / "pixels.npz")[f"rpn-quality-cond/{k}"]
     python = np.asarray(rpncodec.decode(site / "exact.rpn", layers=k).convert("RGB"))

@@ -1,9 +1,11 @@
 /**
- * The `.rpn` container (format versions 2 to 4; docs/format.md): the header, the layer
+ * The `.rpn` container (format versions 2 to 5; docs/format.md): the header, the layer
  * chunks with their CRCs, the tile grid, and the rules for a cut or damaged file. Version 3
  * adds one shift byte per layer (its image is the full size halved that many times) and the
  * spatial-quality mode; a version-2 file's shifts follow from its mode. Version 4 adds exact
- * colours: a palette and two radii per layer (`exact_colours.ts` applies them).
+ * colours: a palette and two radii per layer (`exact_colours.ts` applies them). Version 5 adds
+ * a mask of the layers whose tile strings carry colour corrections after their learned part
+ * (`splitCorrection`; `colour_corrections.ts` applies them).
  *
  * `parseContainer` is tolerant, like `rpncodec.bitstream.parse`: header problems throw, but a
  * chunk that is cut short or damaged only ends the usable prefix, and the result says why.
@@ -19,8 +21,10 @@ export const MAGIC: readonly number[] = Object.freeze([0x89, 0x52, 0x50, 0x4e]);
 export const FORMAT_VERSION = 3;
 /** A file with exact colours (a palette and per-layer radii in its header). */
 export const EXACT_COLOURS_VERSION = 4;
+/** A file with exact colours and colour corrections (a u16 mask of layers after the radii). */
+export const CORRECTIONS_VERSION = 5;
 /** The versions this decoder reads. */
-export const READ_VERSIONS: readonly number[] = Object.freeze([2, 3, 4]);
+export const READ_VERSIONS: readonly number[] = Object.freeze([2, 3, 4, 5]);
 /** Mode byte -> mode (the format's numbering; never renumbered). */
 export const MODES = Object.freeze(["quality", "spatial", "single", "spatial-quality"] as const);
 export type Mode = (typeof MODES)[number];
@@ -35,6 +39,7 @@ export const MAX_PAYLOAD = 2 ** 31;
 export const CHUNK_OVERHEAD = 8;
 const FIXED = 7; // magic, version, mode, name length
 const TAIL = 21; // digest, height, width, tile side, layers
+const CORRECTED_SIZE = 2; // version 5: the corrected-layers mask, a big-endian u16
 
 /** What a decoder needs to know before reading any layer. */
 export interface Header {
@@ -46,7 +51,7 @@ export interface Header {
   width: number;
   tile: number;
   layers: number;
-  /** The format version (2, 3 or 4). */
+  /** The format version (2 to 5). */
   version: number;
   /**
    * Each layer's image is the full size halved this many times (rounding up). Version 3
@@ -62,6 +67,11 @@ export interface Header {
   palette: Uint8Array;
   /** Per layer, its two snapping radii `[r1, r2]` (version 4); empty before version 4. */
   radii: Array<[number, number]>;
+  /**
+   * Colour corrections (version 5): bit `k - 1` is set when layer k's tile strings carry them
+   * (`isCorrected`, `splitCorrection`); 0 before version 5.
+   */
+  corrected: number;
   /** Bytes of the header, CRC included. */
   size: number;
 }
@@ -128,7 +138,8 @@ export function tileProblem(tile: number): string | null {
 /**
  * The header's size in bytes (CRC included) as far as the first bytes of a file tell, or
  * null when they end before the fields it depends on: the name length, the layer count
- * (version 3 on) and the palette size (version 4). No check: `parseHeader` makes them.
+ * (version 3 on) and the palette size (version 4 on; version 5 adds the 2-byte mask). No
+ * check: `parseHeader` makes them.
  */
 export function headerSize(data: Uint8Array): number | null {
   if (data.length < FIXED) return null;
@@ -144,6 +155,7 @@ export function headerSize(data: Uint8Array): number | null {
     if (data.length <= coloursAt) return null;
     size += 1 + 3 * (data[coloursAt] + 1) + 2 * data[tail + TAIL - 1];
   }
+  if (version >= CORRECTIONS_VERSION) size += CORRECTED_SIZE; // the corrected-layers mask
   return size;
 }
 
@@ -202,10 +214,14 @@ export function parseHeader(data: Uint8Array): Header {
   if (version >= 4) { // K - 1, the K colours, then r1 and r2 of each layer
     const coloursAt = shiftsAt + layers;
     palette = data.slice(coloursAt + 1, coloursAt + 1 + 3 * (data[coloursAt] + 1));
-    for (let at = coloursAt + 1 + palette.length; at < size - 4; at += 2) {
+    const radiiAt = coloursAt + 1 + palette.length;
+    for (let at = radiiAt; at < radiiAt + 2 * layers; at += 2) {
       radii.push([data[at], data[at + 1]]);
     }
   }
+  // version 5: which layers carry colour corrections, just before the CRC
+  const corrected = version >= CORRECTIONS_VERSION
+    ? (data[size - 4 - CORRECTED_SIZE] << 8) | data[size - 4 - CORRECTED_SIZE + 1] : 0;
   const header: Header = {
     mode,
     model: String.fromCharCode(...nameBytes),
@@ -219,6 +235,7 @@ export function parseHeader(data: Uint8Array): Header {
       : defaultShifts(mode, layers),
     palette,
     radii,
+    corrected,
     size,
   };
   const problem = sizeProblem(header.height, header.width);
@@ -231,7 +248,33 @@ export function parseHeader(data: Uint8Array): Header {
   if (tileBad) throw new BitstreamError(`.rpn header declares ${tileBad}`);
   const shiftBad = shiftsProblem(header.shifts);
   if (shiftBad) throw new BitstreamError(`.rpn header declares ${shiftBad}`);
+  if (corrected >> layers) { // a version-5 header always has exact colours
+    throw new BitstreamError(`colour corrections need exact colours and name layers 1 to ` +
+      `${layers}, not the mask 0x${corrected.toString(16)}`);
+  }
+  if (version === CORRECTIONS_VERSION && !corrected) {
+    throw new BitstreamError("damaged .rpn header (version 5 without corrected layers)");
+  }
   return header;
+}
+
+/** Whether layer `k` (1-based) of a file with `header` carries colour corrections. */
+export function isCorrected(header: Header, k: number): boolean {
+  return ((header.corrected >> (k - 1)) & 1) === 1;
+}
+
+/**
+ * A corrected layer's tile string as its learned part and its colour-correction string
+ * (possibly empty): `learned length u32 | learned | correction`. A length beyond the string
+ * is damage (`rpncodec.bitstream.split_correction`).
+ */
+export function splitCorrection(string: Uint8Array): [Uint8Array, Uint8Array] {
+  if (string.length < 4 || readU32(string, 0) > string.length - 4) {
+    throw new BitstreamError("damaged layer payload (a corrected tile string's learned part " +
+      "does not fit it)");
+  }
+  const end = 4 + readU32(string, 0);
+  return [string.subarray(4, end), string.subarray(end)];
 }
 
 /** A tile `[top, left, height, width]`. */

@@ -3,8 +3,10 @@
  * latents level by level (entropy decoding with the tables the float64 networks choose), the
  * float32 synthesis on onnxruntime-web, and the image each layer shows, as
  * `rpncodec decode --layers k` writes it (`rpncodec/codec.py`, `rpncodec/runtime/`): the same
- * size, tiles placed and cropped the same way, float -> uint8 rounded as Python rounds, and
- * each tile of a version-4 file snapped to its exact colours (`exact_colours.ts`).
+ * size, tiles placed and cropped the same way, float -> uint8 rounded as Python rounds, each
+ * tile of a version-4 file snapped to its exact colours (`exact_colours.ts`), and in a
+ * corrected layer of a version-5 file then given that layer's colour corrections
+ * (`colour_corrections.ts`; a lower layer's are only skipped).
  *
  * Layers are decoded in order and each is shown as soon as it is ready (`onLayer`): layer k
  * reuses the latents of layers 1..k-1 and runs one synthesis. From a `RangeSource` only the
@@ -14,9 +16,10 @@
  */
 
 import { decodeByChannel, decodeByScale, splitParts } from "./coding";
+import { correctTile } from "./colour_corrections";
 import {
-  type Container, type Header, type Tile, damagedMessage, parseContainer, parseHeader,
-  headerSize, partialNote, selectLayers, splitTiles, tileGrid,
+  type Container, type Header, type Tile, damagedMessage, isCorrected, parseContainer,
+  parseHeader, headerSize, partialNote, selectLayers, splitCorrection, splitTiles, tileGrid,
 } from "./container";
 import { snapTile } from "./exact_colours";
 import { BitstreamError, ModelError, RpncodecError, TruncatedError } from "./errors";
@@ -112,7 +115,7 @@ function equal(a: Uint8Array, b: Uint8Array, n: number): boolean {
 
 /**
  * The header of a file from its first bytes (112 bytes always suffice before version 4; a
- * version-4 header's size is known from them: `headerSize`).
+ * version-4 or 5 header's size is known from them: `headerSize`).
  */
 export function readHeader(data: Uint8Array): Header {
   return parseHeader(data);
@@ -170,7 +173,8 @@ class FileReader {
    */
   async container(layers: number | null): Promise<Container> {
     await this.ensure(HEADER_MAX);
-    await this.ensure(headerSize(this.data) ?? 0); // a version-4 header's palette and radii
+    // a version-4 header's palette and radii (and a version-5 header's mask)
+    await this.ensure(headerSize(this.data) ?? 0);
     const header = parseHeader(this.data);
     let pos = header.size;
     const wanted = layers ?? header.layers;
@@ -358,6 +362,24 @@ async function synthesize(session: OrtSession, model: WebModel, ort: NonNullable
   return { data: y.data as Float32Array, h: y.dims[2], w: y.dims[3] };
 }
 
+/**
+ * Run `fn`, reporting a `BitstreamError` inside as the command line does: layer `k`
+ * (1-based) of `header` is damaged, in tile `i` of `tiles` when there are several.
+ */
+function inTile<T>(header: Header, k: number, i: number, tiles: number, fn: () => T): T {
+  try {
+    return fn();
+  } catch (exc) {
+    if (!(exc instanceof BitstreamError)) throw exc;
+    const where = tiles > 1 ? `tile ${i + 1} of ${tiles}: ` : "";
+    const error = new BitstreamError(damagedMessage(k, header.layers, `${where}${exc.message}`));
+    error.layer = k;
+    throw error;
+  }
+}
+
+const NO_CORRECTION = new Uint8Array(0);
+
 function abortCheck(signal: DecodeOptions["signal"]): void {
   if (signal?.aborted) {
     throw signal.reason ?? new RpncodecError("decode aborted");
@@ -413,21 +435,16 @@ export async function decodeLayers(model: WebModel, source: Uint8Array | RangeSo
       abortCheck(options.signal);
       const [th0, tw0] = top(tiles[i]);
       const size: [number, number] = [th0 >> model.shifts[k], tw0 >> model.shifts[k]];
+      // a corrected layer's tile string: its learned part, then this layer's corrections
+      const [learned, correction] = isCorrected(header, k + 1)
+        ? inTile(header, k + 1, i, tiles.length, () => splitCorrection(strings[k][i]))
+        : [strings[k][i], NO_CORRECTION];
       if (k >= reuse) { // else its latent was decoded before: only the synthesis to run
-        try {
-          const onSymbols = options.onSymbols;
-          const hook: SymbolHook | null = onSymbols ? (part, sym) => onSymbols(i, k, part, sym)
-            : null;
-          latents[i].push(decodeLevel(level!, strings[k][i], size,
-            k ? latents[i][k - 1] : null, clock, hook));
-        } catch (exc) {
-          if (!(exc instanceof BitstreamError)) throw exc;
-          const where = tiles.length > 1 ? `tile ${i + 1} of ${tiles.length}: ` : "";
-          const error = new BitstreamError(damagedMessage(k + 1, header.layers,
-            `${where}${exc.message}`));
-          error.layer = k + 1;
-          throw error;
-        }
+        const onSymbols = options.onSymbols;
+        const hook: SymbolHook | null = onSymbols ? (part, sym) => onSymbols(i, k, part, sym)
+          : null;
+        latents[i].push(inTile(header, k + 1, i, tiles.length, () => decodeLevel(level!,
+          learned, size, k ? latents[i][k - 1] : null, clock, hook)));
       }
       const inputs = model.description.levels[k].synthesis_inputs.map((j) => latents[i][j]);
       const t1 = now();
@@ -441,6 +458,8 @@ export async function decodeLayers(model: WebModel, source: Uint8Array | RangeSo
       if (header.palette.length) { // exact colours: the tile alone, with this layer's radii
         const [r1, r2] = header.radii[k];
         snapTile(rgba, width, y0, x0, h, w, header.palette, r1, r2);
+        inTile(header, k + 1, i, tiles.length, () => correctTile(rgba, width, y0, x0, h, w,
+          header.palette, correction));
       }
     }
     if (k >= reuse) state.bytes = reader.data.slice(0, container.byteRanges[k][1]);

@@ -1,5 +1,5 @@
 // The container: cut, damaged and hostile files parse (or fail) as in Python, version-4
-// headers (exact colours) included.
+// headers (exact colours) and version-5 headers (colour corrections) included.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -32,6 +32,7 @@ test("every mutated file parses and selects as in Python", { skip: needsFixtures
   const cases = load("container.json");
   assert.ok(cases.length > 30);
   assert.ok(cases.filter((c) => c.header?.version === 4).length >= 4);
+  assert.ok(cases.filter((c) => c.header?.version === 5).length >= 3);
   for (const c of cases) {
     const parsed = attempt(() => parseContainer(bytes(c.data)));
     if (c.error !== undefined) {
@@ -45,7 +46,8 @@ test("every mutated file parses and selects as in Python", { skip: needsFixtures
     assert.deepEqual({ mode: h.mode, model: h.model, digest: Buffer.from(h.digest).toString("hex"),
       height: h.height, width: h.width, tile: h.tile, layers: h.layers, version: h.version,
       shifts: h.version >= 3 ? h.shifts : c.header.shifts,
-      palette: Buffer.from(h.palette).toString("hex"), radii: h.radii }, c.header, c.name);
+      palette: Buffer.from(h.palette).toString("hex"), radii: h.radii, corrected: h.corrected },
+    c.header, c.name);
     if (h.version < 3) { // a version-2 file: the mode's shifts for as many levels as declared
       assert.deepEqual(h.shifts, defaultShifts(h.mode, h.layers), c.name);
     }

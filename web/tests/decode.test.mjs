@@ -2,8 +2,9 @@
 // symbol, every layer's size is Python's and its pixels within one level of Python's (onnx
 // backend), at least 99.9% of them equal (and of the committed pixels of the exact-colour
 // golden files); a version-4 file shows its version-3 twin's pixels snapped tile by tile; a
-// decode of every layer of a cut or damaged file warns as the command line does, and a file
-// Python refuses is refused with its message.
+// version-5 file (colour corrections) shows exactly Python's pixels at every layer; a decode
+// of every layer of a cut or damaged file warns as the command line does, and a file Python
+// refuses is refused with its message.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -33,6 +34,13 @@ export function comparePixels(rgba, rgb) {
     assert.equal(rgba[4 * p + 3], 255);
   }
   return [differ, worst];
+}
+
+/** Python's RGB pixels as the RGBA of a decoded layer (alpha 255). */
+function toRgba(rgb) {
+  const out = new Uint8ClampedArray(rgb.length / 3 * 4).fill(255);
+  for (let p = 0; p < rgb.length / 3; p++) out.set(rgb.subarray(3 * p, 3 * p + 3), 4 * p);
+  return out;
 }
 
 test("every file decodes to Python's symbols and pixels", { skip: needsFixtures }, async () => {
@@ -71,8 +79,9 @@ test("every file decodes to Python's symbols and pixels", { skip: needsFixtures 
         const rgb = readFileSync(join(dir, "decode", file));
         const [differ, worst] = comparePixels(image.rgba, rgb);
         const where = `${c.name} layer ${k + 1} (${what} pixels)`;
-        assert.ok(worst <= 1, `${where}: a value ${worst} levels off`);
-        assert.ok(differ <= 0.001 * rgb.length,
+        const exact = c.exact && what === "Python's"; // a version-5 file of the fixtures
+        assert.ok(worst <= (exact ? 0 : 1), `${where}: a value ${worst} levels off`);
+        assert.ok(differ <= (exact ? 0 : 0.001 * rgb.length),
           `${where}: ${differ} of ${rgb.length} values differ`);
         console.log(`# ${where}: ${differ} of ${rgb.length} values differ by 1`);
       }
@@ -124,10 +133,25 @@ test("a version-4 file shows its version-3 twin's pixels snapped tile by tile",
     }
   });
 
+test("the version-5 files are checked exactly, and their corrections change pixels",
+  { skip: needsFixtures }, () => {
+    const all = load("decode.json");
+    const exact = all.filter((x) => x.exact);
+    const versions = exact.map((c) => readHeader(readFileSync(join(dir, "decode", c.file)))
+      .version);
+    assert.deepEqual(versions, exact.map((c) => c.version));
+    assert.ok(versions.filter((v) => v === 5).length >= 5, `versions ${versions}`);
+    // refused: a learned part beyond its tile string, a symbol naming no colour
+    assert.ok(all.filter((c) => c.name.startsWith("v5") && c.error !== undefined).length >= 3);
+    const whole = exact.find((c) => c.name === "v5");
+    assert.ok(whole.changed.some((n) => n > 0), `${whole.changed}`);
+    console.log(`# v5: its corrections change ${whole.changed.join(", ")} values of layers 1-4`);
+  });
+
 test("a file decodes from a range reader, reading only the layers asked for",
   { skip: needsFixtures }, async (t) => {
     // a version-4 header of 256 colours is over the 112 bytes read first
-    const names = ["rpn-quality-cond", "tiny-sq", "exact-rpn-quality-screen-256"];
+    const names = ["rpn-quality-cond", "tiny-sq", "exact-rpn-quality-screen-256", "v5"];
     const cases = load("decode.json").filter((x) => names.includes(x.name));
     if (!cases.length) return t.skip(`none of ${names.join(", ")} in the fixtures`);
     for (const c of cases) {
@@ -191,6 +215,29 @@ test("a decode state carries the latents from one decode of a growing file to th
     delivered.length = 0;
     await decodeLayers(model, cut, { onLayer: record, state });
     assert.deepEqual(delivered, [1, 2]);
+  });
+
+test("a decode state carries a version-5 file's latents; each layer shows its corrections",
+  { skip: needsFixtures }, async (t) => {
+    const c = load("decode.json").find((x) => x.name === "v5");
+    if (!c) return t.skip("no v5 file in the fixtures");
+    const data = new Uint8Array(readFileSync(join(dir, "decode", c.file)));
+    const model = await openModel(folderOf(c.model), { ort });
+    const state = new DecodeState();
+    const shown = [];
+    const record = (k, image) => {
+      shown.push(k);
+      const rgb = readFileSync(join(dir, "decode", c.layers[k - 1].pixels));
+      assert.deepEqual(image.rgba, toRgba(rgb), `layer ${k}`);
+    };
+    await decodeLayers(model, data, { layers: 2, onLayer: record, state });
+    await decodeLayers(model, data, { onLayer: record, state });
+    // the latents of layer 3 are kept: only its synthesis, snapping and corrections run
+    let symbols = 0;
+    await decodeLayers(model, data, { layers: 3, onLayer: record, state,
+      onSymbols: () => { symbols++; } });
+    assert.equal(symbols, 0);
+    assert.deepEqual(shown, [1, 2, 3, 4, 3]);
   });
 
 test("a model file that does not match model.json is refused", { skip: needsFixtures },

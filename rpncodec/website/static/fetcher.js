@@ -8,9 +8,9 @@
  *   1. bytes [0, 41): the smallest possible header (one-letter model name, version 2) plus
  *      the first chunk's 8-byte length/CRC field, so never past the end of layer 1;
  *   2. the rest of the header (the model name, the fixed fields, version 3's layer shifts,
- *      version 4's exact colours) and the first chunk's length field (one more small request
- *      when a version-3 header's shift bytes, or a version-4 header's colours, were not known
- *      yet);
+ *      version 4's exact colours, version 5's corrected-layers mask) and the first chunk's
+ *      length field (one more small request when a version-3 header's shift bytes, or a
+ *      version-4 or 5 header's colours, were not known yet);
  *   3. per layer k: its payload, plus the next chunk's length field when layer k+1 is wanted
  *      too (so a progressive view costs one request per layer).
  * A server that ignores Range (200) hands over the whole file at once; it is kept and counted.
@@ -22,6 +22,7 @@ const FIXED = 7; // magic (4), version, mode, model-name length
 const TAIL = 21; // digest (8), height, width, tile side (u32 each), layer count
 const CRC = 4;
 const CHUNK = 8; // payload length u32 + payload CRC32 u32
+const CORRECTED = 2; // version 5: the corrected-layers mask (u16)
 const MIN_PREFIX = FIXED + 1 + TAIL + CRC + CHUNK; // 41: no valid file has a shorter layer 1
 const MAX_PAYLOAD = 2 ** 31;
 
@@ -149,12 +150,14 @@ export class PrefixFetcher {
     if (this.length < tailEnd) return null;
     const layers = this.buffer[tailEnd - 1];
     let headerSize = tailEnd + (version >= 3 ? layers : 0) + CRC;
+    // version 5 adds the corrected-layers mask after the radii
+    const mask = version >= 5 ? CORRECTED : 0;
     if (version >= 4) { // exact colours: K - 1, the K colours, two radii per layer
       const coloursAt = headerSize - CRC;
       // the shortest header these layers allow (one colour)
-      await this.ensure(coloursAt + 1 + 3 + 2 * layers + CRC + CHUNK);
+      await this.ensure(coloursAt + 1 + 3 + 2 * layers + mask + CRC + CHUNK);
       if (this.length <= coloursAt) return null;
-      headerSize += 1 + 3 * (this.buffer[coloursAt] + 1) + 2 * layers;
+      headerSize += 1 + 3 * (this.buffer[coloursAt] + 1) + 2 * layers + mask;
     }
     await this.ensure(headerSize + CHUNK);
     return { headerSize, layers };

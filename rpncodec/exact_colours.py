@@ -18,7 +18,8 @@ Both passes run on each tile's decoded pixels alone (neighbours outside the tile
 exist), so tiles stay independent. A radius of 0 turns its pass off. The file carries the
 palette and the radii (format version 4, docs/format.md); a file without them is version 3
 and decodes exactly as before, which is what the encoder writes unless the tool pays at every
-layer (:func:`pays`): photographs almost always stay version 3.
+layer (:func:`pays`): photographs almost always stay version 3. The pixels snapping leaves in
+the wrong palette colour can then be named by :mod:`rpncodec.colour_corrections` (version 5).
 """
 
 from __future__ import annotations
@@ -88,21 +89,25 @@ def second_pass(pixels: np.ndarray, palette: np.ndarray, idx: np.ndarray, first:
     """Pass 2's candidates: for each pixel outside ``first`` with a ``first`` pixel in its
     window, its flat position, the palette index that pass 2 would give it and the distance
     key of that colour (the smallest radius reaching it: ``ceil(sqrt(squared distance))``)."""
-    h, w = idx.shape
+    w = idx.shape[1]
     ys, xs = np.nonzero(~first & _near(first))
     colour = pixels[ys, xs].astype(np.int64)
     best = np.full(len(ys), np.iinfo(np.int64).max)
     best_idx = np.zeros(len(ys), np.int64)
+    # flat indices into arrays padded by WINDOW (the padding is never a pass-1 pixel)
+    stride = w + 2 * WINDOW
+    padded_first = np.pad(first, WINDOW).ravel()
+    padded_idx = np.pad(idx, WINDOW).ravel()
+    at = (ys + WINDOW) * stride + xs + WINDOW
+    palette64 = palette.astype(np.int64)
     for dy in range(-WINDOW, WINDOW + 1):
         for dx in range(-WINDOW, WINDOW + 1):
             if not dy and not dx:
                 continue
-            ny, nx = ys + dy, xs + dx
-            inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
-            ny, nx = np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)
-            cand = idx[ny, nx]
-            e = ((colour - palette[cand].astype(np.int64)) ** 2).sum(1)
-            better = inside & first[ny, nx] & (e < best)
+            there = at + dy * stride + dx
+            cand = padded_idx[there]
+            e = ((colour - palette64[cand]) ** 2).sum(1)
+            better = padded_first[there] & (e < best)
             best[better], best_idx[better] = e[better], cand[better]
     return ys * w + xs, best_idx, _root_key(best)
 

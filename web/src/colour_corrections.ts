@@ -12,6 +12,7 @@
 
 import { type Tables, categoricalTable, decodeGroups } from "./ans";
 import { BitstreamError } from "./errors";
+import { paintIndices, tileRgb } from "./exact_colours";
 
 /** The 8 neighbours `[dy, dx]`, in the order of the neighbour list. */
 export const NEIGHBOURS: ReadonlyArray<readonly [number, number]> = Object.freeze([
@@ -167,23 +168,7 @@ export function correct(shown: Uint8Array, h: number, w: number, palette: Uint8A
 export function correctTile(rgba: Uint8ClampedArray | Uint8Array, width: number, y0: number,
   x0: number, h: number, w: number, palette: Uint8Array, string: Uint8Array): void {
   if (!string.length) return;
-  const tile = new Uint8Array(h * w * 3); // S: every decision reads the uncorrected pixels
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const src = ((y0 + y) * width + x0 + x) * 4, dst = (y * w + x) * 3;
-      tile[dst] = rgba[src];
-      tile[dst + 1] = rgba[src + 1];
-      tile[dst + 2] = rgba[src + 2];
-    }
-  }
-  const indices = correctionIndices(tile, h, w, palette, string);
-  if (!indices) return;
-  for (let p = 0; p < h * w; p++) {
-    const c = indices[p];
-    if (c < 0) continue;
-    const dst = ((y0 + Math.floor(p / w)) * width + x0 + (p % w)) * 4;
-    rgba[dst] = palette[3 * c];
-    rgba[dst + 1] = palette[3 * c + 1];
-    rgba[dst + 2] = palette[3 * c + 2];
-  }
+  // S: every decision reads the uncorrected pixels
+  const indices = correctionIndices(tileRgb(rgba, width, y0, x0, h, w), h, w, palette, string);
+  if (indices) paintIndices(rgba, width, y0, x0, w, palette, indices);
 }

@@ -135,7 +135,15 @@ export function snap(pixels: Uint8Array, h: number, w: number, palette: Uint8Arr
 export function snapTile(rgba: Uint8ClampedArray | Uint8Array, width: number, y0: number,
   x0: number, h: number, w: number, palette: Uint8Array, r1: number, r2: number): void {
   if (!r1 || palette.length < 3) return;
-  const tile = new Uint8Array(h * w * 3); // D: both passes read the decoded pixels
+  // D: both passes read the decoded pixels
+  const indices = snapIndices(tileRgb(rgba, width, y0, x0, h, w), h, w, palette, r1, r2);
+  if (indices) paintIndices(rgba, width, y0, x0, w, palette, indices);
+}
+
+/** The `h x w` tile at `(y0, x0)` of an RGBA image `width` pixels wide, as packed RGB. */
+export function tileRgb(rgba: Uint8ClampedArray | Uint8Array, width: number, y0: number,
+  x0: number, h: number, w: number): Uint8Array {
+  const tile = new Uint8Array(h * w * 3);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const src = ((y0 + y) * width + x0 + x) * 4, dst = (y * w + x) * 3;
@@ -144,9 +152,14 @@ export function snapTile(rgba: Uint8ClampedArray | Uint8Array, width: number, y0
       tile[dst + 2] = rgba[src + 2];
     }
   }
-  const indices = snapIndices(tile, h, w, palette, r1, r2);
-  if (!indices) return;
-  for (let p = 0; p < h * w; p++) {
+  return tile;
+}
+
+/** Give each pixel of the `w`-wide tile at `(y0, x0)` whose index is not -1 that palette
+ * colour, in place in the RGBA image `width` pixels wide. */
+export function paintIndices(rgba: Uint8ClampedArray | Uint8Array, width: number, y0: number,
+  x0: number, w: number, palette: Uint8Array, indices: Int16Array): void {
+  for (let p = 0; p < indices.length; p++) {
     const c = indices[p];
     if (c < 0) continue;
     const dst = ((y0 + Math.floor(p / w)) * width + x0 + (p % w)) * 4;

@@ -130,7 +130,7 @@ def add_corrections(data: bytes, image: np.ndarray, shown: list[np.ndarray],
     strings, gains, sides = [], [], []
     for pixels, end in zip(shown, ends, strict=True):
         error = float(np.sum((image.astype(np.float64) - pixels) ** 2))
-        slope = 2 * error / (8 * end)  # squared error per bit where 6.02 dB buys a doubling
+        slope = colour_corrections.slope(error, end)
         chosen = [colour_corrections.choose(image[t:b, x0:x1], pixels[t:b, x0:x1], palette,
                                             slope) for t, b, x0, x1 in regions]
         removed = sum(r for _, r in chosen)

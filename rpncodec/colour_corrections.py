@@ -35,7 +35,10 @@ ESCAPE = RANKS + 1  # table entry (and first symbol) of a palette index: symbol 
 ENTRIES = ESCAPE + 1  # entries of a context's table: keep, 8 ranks, the escape
 CONTEXTS = 6  # 3 x (shows a palette colour) + edge class of the neighbour count
 TABLE = struct.Struct(f">{ENTRIES}H")
-DB_PER_DOUBLING = 6.02  # the high-rate slope of a rate-distortion curve
+# The rate-distortion slope the corrections must beat, in dB of PSNR per doubling of a layer's
+# bytes: steeper than high-rate theory's 6.02, as layered JPEG 2000 is on screen content at
+# these rates (chosen on the train part: scripts/correction_slope_probe.py)
+DB_PER_DOUBLING = 12.0
 _ROUNDS = 6  # rounds of the encoder's choose-then-recount iteration
 _FREQ_SUM = 1 << ans.PRECISION
 
@@ -101,11 +104,19 @@ def correct(shown: np.ndarray, palette: np.ndarray, string: bytes) -> np.ndarray
     return out.reshape(shown.shape)
 
 
+def slope(error: float, layer_bytes: int) -> float:
+    """The squared error per bit a correction must remove in a layer of ``layer_bytes`` bytes
+    and squared error ``error``: where :data:`DB_PER_DOUBLING` buys a doubling, the error falls
+    as ``bytes ** (-DB_PER_DOUBLING / 3.01)``, so a bit is worth that power times error / bits."""
+    return DB_PER_DOUBLING / (10 * np.log10(2)) * error / (8 * layer_bytes)
+
+
 def choose(reference: np.ndarray, shown: np.ndarray, palette: np.ndarray,
            slope: float) -> tuple[bytes, float]:
     """The encoder's correction string for one tile and the squared error it removes: the
     pixels whose true colour is in the palette and whose removed squared error beats their
-    bits times ``slope`` (squared error per bit). ``b""`` and 0 when none pays."""
+    bits times ``slope`` (squared error per bit, :func:`slope`). ``b""`` and 0 when none
+    pays."""
     ctx, pidx = contexts(shown, palette)
     truth = contexts(reference, palette)[1]
     ys, xs = np.nonzero((truth >= 0) & (_pack(reference) != _pack(shown)))

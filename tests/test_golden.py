@@ -44,7 +44,7 @@ def test_shipped_model_writes_and_decodes_its_golden_file(folder: Path, name: st
     """Both backends decode the recorded pixels; the torch encoder writes the recorded bytes
     (the onnx encoder's analyses are other float kernels: its bytes may differ, and decode
     within one level, tests/test_runtime.py). ``exact-colours/`` holds version-5 files of
-    :func:`flat_source` (exact colours, and colour corrections in layers 3 and 4); the others
+    :func:`flat_source` (exact colours, and colour corrections in layer 4); the others
     pin the learned layers alone (no exact colours: version 3)."""
     golden = (folder / f"{name}.rpn").read_bytes()
     source, pixels = (flat_source(), EXACT_PIXELS) if folder == EXACT else (golden_source(),

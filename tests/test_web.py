@@ -659,18 +659,19 @@ def correction_cases(rng: np.random.Generator, files: dict[str, bytes]) -> list[
 
 def corrected_files() -> dict[str, bytes]:
     """Flat-colour images coded by :data:`CORRECTED_MODEL` with colour corrections (version
-    5): one tile, and six tiles of which some have empty correction strings."""
+    5): one tile (every layer corrected), and six tiles (layers 2-4 corrected, some tiles
+    with empty correction strings)."""
     from rpncodec.backend import open_model
 
     loaded = open_model(CORRECTED_MODEL)
     files = {"v5": codec.encode(flat_squares(256, 256, 1), loaded),
              "v5-tiled": codec.encode(flat_squares(128, 192, 1), loaded, tile=64)}
-    for stem, data in files.items():  # the damaged files below need every layer corrected
-        header = bitstream.parse(data).header
-        assert header.version == 5 and header.corrected == 0b1111, (stem, header.corrected)
+    for (stem, data), mask in zip(files.items(), (0b1111, 0b1110), strict=True):
+        header = bitstream.parse(data).header  # the damaged files below need these layers
+        assert header.version == 5 and header.corrected == mask, (stem, header.corrected)
     tiled = bitstream.parse(files["v5-tiled"])
     assert any(not bitstream.split_correction(s)[1] for s in bitstream.split_tiles(
-        tiled.chunks[0], tiled.header.tiles))  # an empty correction string
+        tiled.chunks[1], tiled.header.tiles))  # an empty correction string
     return files
 
 
@@ -689,7 +690,7 @@ def corrected_decode_files(files: dict[str, bytes]) -> dict[str, tuple[bytes, st
     """The version-5 ``files``; the first again without corrections (its version-4 twin),
     without layer 2's (its tile strings plain, its bit cleared), with layer 1's strings
     empty, cut to 2 layers, and damaged behind a valid CRC: a learned part's length beyond
-    its tile string (layer 2; layer 1 of the tiled file, in its last tile), a symbol naming
+    its tile string (layer 2; layer 2 of the tiled file, in its last tile), a symbol naming
     no colour (layer 4: a lower layer's correction string is only skipped when the top
     layer decodes, so Python would decode every layer of a file damaged there, but not each
     layer as the TypeScript decoder shows them), each refused with the command line's
@@ -708,7 +709,7 @@ def corrected_decode_files(files: dict[str, bytes]) -> dict[str, tuple[bytes, st
            "v5-layer1-empty": rewrite_corrections(data, lambda k, i, t, _: (t, b""), (1,)),
            "v5-layers2": bitstream.truncate(data, 2),
            "v5-layer2-long-learned": _learned_too_long(data, 2),
-           "v5-tiled-layer1-long-learned": _learned_too_long(files["v5-tiled"], 1),
+           "v5-tiled-layer2-long-learned": _learned_too_long(files["v5-tiled"], 2),
            "v5-layer4-no-colour": rewrite_corrections(
                data, lambda k, i, t, _: (t, no_colour), (4,))}
     assert bitstream.parse(out["v5-layer2-plain"]).header.corrected == 0b1101

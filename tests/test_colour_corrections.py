@@ -151,3 +151,16 @@ def test_a_string_that_names_no_colour_is_refused() -> None:
     string = string[:21] + ans.encode_groups([symbols], [0], models, np.zeros(1, np.int64))
     fixed = colour_corrections.correct(shown, palette, string)
     assert (fixed.reshape(-1, 3)[5] == palette[1]).all() and (fixed != shown).any(2).sum() == 1
+
+
+def test_info_names_the_corrected_layers(screen, tmp_path, capsys) -> None:
+    from rpncodec.cli import main
+
+    data = codec.encode(grid(96, 128, 8), screen)
+    header = bitstream.parse(data).header
+    layers = [k for k in range(1, 5) if header.is_corrected(k)]
+    path = tmp_path / "grid.rpn"
+    path.write_bytes(data)
+    assert main(["info", str(path)]) == 0
+    assert (f"{len(header.palette) // 3} exact colours, colour corrections in layers "
+            f"{', '.join(map(str, layers))} (format version 5)") in capsys.readouterr().out

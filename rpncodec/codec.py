@@ -155,9 +155,11 @@ def tile_parts(header: bitstream.Header, strings: list[bytes]) -> tuple[list[byt
     for k, string in enumerate(strings, 1):
         if header.is_corrected(k):
             with in_layer(k):
-                string, correction = bitstream.split_correction(string)
+                string, tail = bitstream.split_correction(string)
+            if k == len(strings):  # a lower layer's corrections are its own
+                correction = tail
         learned.append(string)
-    return learned, correction if header.is_corrected(len(strings)) else b""
+    return learned, correction
 
 
 def finish_tile(header: bitstream.Header, layers: int, pixels: np.ndarray,

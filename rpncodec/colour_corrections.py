@@ -112,10 +112,10 @@ def slope(error: float, layer_bytes: int) -> float:
 
 
 def choose(reference: np.ndarray, shown: np.ndarray, palette: np.ndarray,
-           slope: float) -> tuple[bytes, float]:
+           error_per_bit: float) -> tuple[bytes, float]:
     """The encoder's correction string for one tile and the squared error it removes: the
     pixels whose true colour is in the palette and whose removed squared error beats their
-    bits times ``slope`` (squared error per bit, :func:`slope`). ``b""`` and 0 when none
+    bits times ``error_per_bit`` (squared error per bit, :func:`slope`). ``b""`` and 0 when none
     pays."""
     ctx, pidx = contexts(shown, palette)
     truth = contexts(reference, palette)[1]
@@ -136,7 +136,7 @@ def choose(reference: np.ndarray, shown: np.ndarray, palette: np.ndarray,
             if m.any():
                 p = _probabilities(wanted[m & use], sizes[c])
                 bits[m] = _bits(wanted[m], p)
-        use = gain > slope * bits
+        use = gain > error_per_bit * bits
     # a context pays its table and its keep symbols too
     symbols = np.zeros(ctx.shape, np.int64)
     symbols[ys[use], xs[use]] = wanted[use]
@@ -147,7 +147,7 @@ def choose(reference: np.ndarray, shown: np.ndarray, palette: np.ndarray,
             continue
         freq = ans.quantize_pmf(_probabilities(wanted[m], sizes[c]))
         cost = 8 * TABLE.size + _bits(symbols[ctx == c], freq / _FREQ_SUM).sum()
-        if gain[m].sum() > slope * cost:
+        if gain[m].sum() > error_per_bit * cost:
             present.append(c)
             freqs.append(freq)
         else:

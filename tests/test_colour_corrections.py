@@ -39,7 +39,7 @@ def test_a_string_names_exactly_the_chosen_pixels_with_their_true_colours() -> N
     wrong = rng.random(reference.shape[:2]) < 0.05
     shown[wrong] = COLOURS[rng.integers(0, len(COLOURS), wrong.sum())]
     shown[rng.random(reference.shape[:2]) < 0.02] = (128, 128, 128)  # no palette colour
-    string, removed = colour_corrections.choose(reference, shown, COLOURS, slope=1.0)
+    string, removed = colour_corrections.choose(reference, shown, COLOURS, error_per_bit=1.0)
     assert string and string[0] >> colour_corrections.CONTEXTS == 0
     fixed = colour_corrections.correct(shown, COLOURS, string)
     changed = (fixed != shown).any(2)
@@ -48,7 +48,7 @@ def test_a_string_names_exactly_the_chosen_pixels_with_their_true_colours() -> N
                             - ((reference.astype(np.int64) - fixed) ** 2).sum()) > 0
     assert (fixed == reference).all()  # at this slope every wrong pixel pays its bits
     # at a steep slope nothing pays: no string at all
-    assert colour_corrections.choose(reference, shown, COLOURS, slope=1e9) == (b"", 0.0)
+    assert colour_corrections.choose(reference, shown, COLOURS, error_per_bit=1e9) == (b"", 0.0)
 
 
 def test_contexts_and_neighbour_lists_follow_their_definitions() -> None:

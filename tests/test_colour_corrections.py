@@ -16,6 +16,7 @@ from rpncodec.backend import open_model
 from rpncodec.entropy import ans
 from rpncodec.errors import BitstreamError
 from rpncodec.metrics import psnr
+from rpncodec.remote import FileSource, RemoteRpn
 
 COLOURS = np.array([(255, 255, 255), (251, 40, 184), (20, 90, 200), (250, 200, 30),
                     (30, 160, 70), (30, 30, 30)], np.uint8)
@@ -164,3 +165,22 @@ def test_info_names_the_corrected_layers(screen, tmp_path, capsys) -> None:
     assert main(["info", str(path)]) == 0
     assert (f"{len(header.palette) // 3} exact colours, colour corrections in layers "
             f"{', '.join(map(str, layers))} (format version 5)") in capsys.readouterr().out
+
+
+def test_ranged_reads_decode_a_corrected_layer(screen, tmp_path) -> None:
+    """A version-5 file read by ranges (the longest header too: 256 colours, 16 layers,
+    the mask) decodes as the whole file does."""
+    data = codec.encode(grid(96, 128, 8), screen)
+    path = tmp_path / "grid.rpn"
+    path.write_bytes(data)
+    remote = RemoteRpn(FileSource(str(path)))
+    top = max(k for k in range(1, 5) if remote.header.is_corrected(k))
+    assert remote.header == bitstream.parse(data).header
+    np.testing.assert_array_equal(remote.decode(top, screen).image,
+                                  codec.decode(data, top, screen).image)
+    header = bitstream.Header("quality", "x" * 64, bytes(8), 64, 64, 16, 64,
+                              palette=bytes(range(256)) * 3, radii=((8, 16),) * 16,
+                              corrected=0x8001)
+    path.write_bytes(bitstream.pack(header, [b"\x00" * 8] * 16))
+    remote = RemoteRpn(FileSource(str(path)))
+    assert remote.header == header and len(remote.reads) == 2

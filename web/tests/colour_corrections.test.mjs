@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { contexts, correct, correctTile, neighbourColours, splitCorrection }
   from "../dist/rpncodec.mjs";
-import { attempt, bytes, load, needsFixtures } from "./fixtures.mjs";
+import { attempt, bytes, checkTileInPlace, load, needsFixtures } from "./fixtures.mjs";
 
 test("contexts count the neighbours inside the tile that show another colour", () => {
   // 3x4 of palette colour 0 (listed twice), colour 1 at (1, 1), a colour off the palette at
@@ -64,25 +64,7 @@ test("tiles are corrected to Python's pixels", { skip: needsFixtures }, () => {
 test("a tile inside an image is corrected from its own pixels alone", { skip: needsFixtures },
   () => {
     const c = load("corrections.json").find((x) => x.name === "chosen, 5 colours, 33x47");
-    const [h, w, width, height, y0, x0] = [c.height, c.width, 60, 40, 3, 9];
-    const pixels = bytes(c.pixels);
-    const rgba = new Uint8ClampedArray(width * height * 4);
-    for (let i = 0; i < rgba.length; i++) rgba[i] = (i * 37) % 256; // other tiles around it
-    for (let p = 0; p < h * w; p++) {
-      const at = ((y0 + Math.floor(p / w)) * width + x0 + (p % w)) * 4;
-      rgba.set(pixels.subarray(3 * p, 3 * p + 3), at);
-    }
-    const before = rgba.slice();
-    correctTile(rgba, width, y0, x0, h, w, bytes(c.palette), bytes(c.string));
-    const want = bytes(c.corrected);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const at = (y * width + x) * 4;
-        const inside = y >= y0 && y < y0 + h && x >= x0 && x < x0 + w;
-        const p = ((y - y0) * w + x - x0) * 3;
-        const expected = inside ? [want[p], want[p + 1], want[p + 2], before[at + 3]]
-          : Array.from(before.subarray(at, at + 4));
-        assert.deepEqual(Array.from(rgba.subarray(at, at + 4)), expected, `(${y}, ${x})`);
-      }
-    }
+    const geometry = [c.height, c.width, 60, 40, 3, 9]; // h, w, width, height, y0, x0
+    checkTileInPlace(bytes(c.pixels), bytes(c.corrected), geometry, (rgba) =>
+      correctTile(rgba, 60, 3, 9, c.height, c.width, bytes(c.palette), bytes(c.string)));
   });

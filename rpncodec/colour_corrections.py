@@ -28,6 +28,7 @@ import numpy as np
 
 from .entropy import ans
 from .errors import BitstreamError
+from .exact_colours import pack
 
 NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 RANKS = len(NEIGHBOURS)
@@ -43,15 +44,17 @@ _ROUNDS = 6  # rounds of the encoder's choose-then-recount iteration
 _FREQ_SUM = 1 << ans.PRECISION
 
 
+def palette_index(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Per pixel of ``[h, w, 3]``: the lowest index of an equal palette colour, -1 if none."""
+    return _lookup(pack(pixels), palette)
+
+
 def contexts(shown: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel of a tile's shown ``[h, w, 3]`` pixels: its context (0-5) and its palette
-    index (the lowest index of an equal palette colour, -1 if none), both ``[h, w]``."""
+    index (:func:`palette_index`), both ``[h, w]``."""
     h, w = shown.shape[:2]
-    packed = _pack(shown)
-    keys = _pack(palette[None])[0]
-    order = np.argsort(keys, kind="stable")
-    at = np.clip(np.searchsorted(keys[order], packed), 0, len(keys) - 1)
-    pidx = np.where(keys[order][at] == packed, order[at], -1)
+    packed = pack(shown)
+    pidx = _lookup(packed, palette)
     padded = np.pad(packed, 1, constant_values=-1)
     differ = np.zeros((h, w), np.int64)
     for dy, dx in NEIGHBOURS:
@@ -118,8 +121,8 @@ def choose(reference: np.ndarray, shown: np.ndarray, palette: np.ndarray,
     bits times ``error_per_bit`` (squared error per bit, :func:`slope`). ``b""`` and 0 when none
     pays."""
     ctx, pidx = contexts(shown, palette)
-    truth = contexts(reference, palette)[1]
-    ys, xs = np.nonzero((truth >= 0) & (_pack(reference) != _pack(shown)))
+    truth = palette_index(reference, palette)
+    ys, xs = np.nonzero((truth >= 0) & (pack(reference) != pack(shown)))
     if not len(ys):
         return b"", 0.0
     gain = ((reference[ys, xs].astype(np.int64) - shown[ys, xs]) ** 2).sum(1)
@@ -220,6 +223,9 @@ def _nibbles(values: np.ndarray) -> np.ndarray:
     return 1 + (values >= 16) + (values >= 256) + (values >= 4096)
 
 
-def _pack(pixels: np.ndarray) -> np.ndarray:
-    p = pixels.astype(np.int64)
-    return (p[..., 0] << 16) | (p[..., 1] << 8) | p[..., 2]
+def _lookup(packed: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """:func:`palette_index` of already packed pixels."""
+    keys = pack(palette)
+    order = np.argsort(keys, kind="stable")
+    at = np.clip(np.searchsorted(keys[order], packed), 0, len(keys) - 1)
+    return np.where(keys[order][at] == packed, order[at], -1)

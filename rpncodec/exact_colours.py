@@ -42,7 +42,7 @@ def find_palette(image: np.ndarray) -> np.ndarray:
     """The exact colours of a uint8 ``[H, W, 3]`` image that each cover at least
     :data:`MIN_SHARE` of its pixels, most frequent first (equal counts: lower RGB value
     first), at most :data:`MAX_COLOURS`: a ``(K, 3)`` uint8 array, K possibly 0."""
-    values, counts = np.unique(_pack(image), return_counts=True)
+    values, counts = np.unique(pack(image), return_counts=True)
     keep = counts >= max(1.0, MIN_SHARE * counts.sum())
     order = np.argsort(-counts[keep], kind="stable")[:MAX_COLOURS]
     return _unpack(values[keep][order])
@@ -66,7 +66,7 @@ def snap(pixels: np.ndarray, palette: np.ndarray, r1: int, r2: int) -> np.ndarra
 def nearest(pixels: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel of ``[h, w, 3]``: the index of the nearest palette colour by the largest
     channel difference (ties: the lower index) and that difference, both ``[h, w]``."""
-    values, inverse = np.unique(_pack(pixels), return_inverse=True)
+    values, inverse = np.unique(pack(pixels), return_inverse=True)
     colours = _unpack(values)
     # per channel, |value - palette colour| for every value 0-255: one gather per channel
     tables = [np.abs(np.arange(256, dtype=np.int16)[:, None] - palette[:, ch].astype(np.int16))
@@ -185,9 +185,11 @@ def _root_key(e: np.ndarray) -> np.ndarray:
     return np.where(k * k < e, k + 1, k)
 
 
-def _pack(pixels: np.ndarray) -> np.ndarray:
-    p = pixels.reshape(-1, 3).astype(np.int32)
-    return (p[:, 0] << 16) | (p[:, 1] << 8) | p[:, 2]
+def pack(pixels: np.ndarray) -> np.ndarray:
+    """Each RGB triple of a uint8 ``[..., 3]`` array as one integer ``0xRRGGBB``, shape
+    ``[...]``."""
+    p = pixels.astype(np.int32)
+    return (p[..., 0] << 16) | (p[..., 1] << 8) | p[..., 2]
 
 
 def _unpack(values: np.ndarray) -> np.ndarray:

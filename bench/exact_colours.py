@@ -1,13 +1,15 @@
-"""What exact colours and colour corrections cost in time: the encoder's extra work (a decode
-of every layer, the radius search and the corrections' choice) and the decoder's two passes
-and corrections, per image, against the same model without them.
+"""What exact colours, colour corrections and residual layers cost in time: the encoder's
+extra work (a decode of every layer, the radius search, the corrections' choice, then another
+decode of every layer and the residual layers' search) and the decoder's two passes,
+corrections and residual strings, per image, against the same model without them.
 
     python bench/exact_colours.py                              # 2 test images per category
     python bench/exact_colours.py --model rpn-quality-cond --per-category 3 DIR
 
 DIR (default ``.data/nonphoto/test``, from ``scripts/nonphoto/build.py``) holds one folder per
-category. Per image: encode without and with the tools, then decode the top layer of both
-files (the best of ``--repeats``), in this process on the onnx backend with one thread. Prints
+category. Per image: encode with the learned layers alone, then with exact colours and
+corrections, then with residual layers too, and decode the top layer of each file (the best
+of ``--repeats``), in this process on the onnx backend with one thread. Prints
 one row per image and the medians; run it with nothing else on the machine.
 """
 
@@ -45,31 +47,35 @@ def main(argv: list[str]) -> int:
         return 1
     model = open_model(args.model, args.backend)
     rows = []
-    print("| image | pixels | colours | corrected layers | encode s (without / with) | "
-          "top-layer decode s (without / with) |\n|---|---|---|---|---|---|")
+    print("| image | pixels | colours | corrected layers | residual steps | encode s (learned "
+          "/ + colours / + residual) | top-layer decode s (the same) |\n"
+          "|---|---|---|---|---|---|---|")
     for category in sorted(d for d in args.folder.iterdir() if d.is_dir()):
         for path in sorted(category.glob("*.png"))[: args.per_category]:
             image = load_image(path)
             t0 = time.perf_counter()
             plain = codec.encode(image, model, exact=False)
             t1 = time.perf_counter()
-            data = codec.add_exact_colours(plain, image, model)
+            coloured = codec.add_exact_colours(plain, image, model)
             t2 = time.perf_counter()
+            data = codec.add_residual_layers(coloured, image, model)
+            t3 = time.perf_counter()
             header = bitstream.parse(data).header
             colours = len(header.palette) // 3
             corrected = "".join(str(k) for k in range(1, header.layers + 1)
                                 if header.is_corrected(k)) or "-"
-            dec_plain, dec = (min(timeit.repeat(lambda d=d: codec.decode(d, None, model),
-                                                number=1, repeat=args.repeats))
-                              for d in (plain, data))
-            row = (t1 - t0, t2 - t0, dec_plain, dec)
+            steps = ",".join(str(s) for s in header.steps if s) or "-"
+            decodes = [min(timeit.repeat(lambda d=d: codec.decode(d, None, model), number=1,
+                                         repeat=args.repeats)) for d in (plain, coloured, data)]
+            row = (t1 - t0, t2 - t0, t3 - t0, *decodes)
             rows.append(row)
             print(f"| {category.name}/{path.name} | {image.shape[0] * image.shape[1]} | "
-                  f"{colours} | {corrected} | {row[0]:.2f} / {row[1]:.2f} | "
-                  f"{row[2]:.2f} / {row[3]:.2f} |", flush=True)
+                  f"{colours} | {corrected} | {steps} | {' / '.join(f'{v:.2f}' for v in row[:3])}"
+                  f" | {' / '.join(f'{v:.2f}' for v in row[3:])} |", flush=True)
     med = np.median(np.array(rows), 0)
-    print(f"\nmedian over {len(rows)} images: encode {med[0]:.2f} s -> {med[1]:.2f} s, "
-          f"top-layer decode {med[2]:.2f} s -> {med[3]:.2f} s ({args.model}, {args.backend})")
+    print(f"\nmedian over {len(rows)} images: encode {med[0]:.2f} / {med[1]:.2f} / {med[2]:.2f} "
+          f"s, top-layer decode {med[3]:.2f} / {med[4]:.2f} / {med[5]:.2f} s (learned layers / "
+          f"+ exact colours and corrections / + residual layers; {args.model}, {args.backend})")
     return 0
 
 

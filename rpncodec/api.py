@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -109,7 +110,8 @@ def _rgb_array(image: ImageInput) -> np.ndarray:
 def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = None,
            layers: int | None = None, tile: int = bitstream.DEFAULT_TILE, refine: int = 0,
            backend: str | None = None, device: str | None = None,
-           exact_colours: bool = True) -> bytes:
+           exact_colours: bool = True, residual_layers: bool = True,
+           extra_layers: Sequence[int] = ()) -> bytes:
     """Encode an image into the bytes of one ``.rpn`` file (what ``rpncodec encode`` writes).
 
     Args:
@@ -144,6 +146,13 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
             layer (format version 4; ``rpncodec.exact_colours``), and then colour
             corrections where they pay (version 5; ``rpncodec.colour_corrections``). False:
             the learned layers alone, always a version-3 file.
+        residual_layers: let the encoder replace the top learned layers by residual layers
+            where each shows a higher PSNR at no more bytes (version 6;
+            ``rpncodec.residual_layers``: text, screenshots, charts). False: never.
+        extra_layers: the steps (1-255) of residual layers to add above the model's top
+            layer, each within step // 2 of the image in every pixel and channel: ``(1,)``
+            adds a lossless top layer, ``(8, 1)`` a near-lossless one and then a lossless
+            one. Default: none.
 
     Returns:
         The ``.rpn`` file's bytes.
@@ -157,14 +166,16 @@ def encode(image: ImageInput, *, model: ModelInput = None, mode: str | None = No
         TypeError: ``image`` is not a path, PIL image or array.
     """
     pixels = _rgb_array(image)
-    data, _ = encode_pixels(pixels, model, mode, tile, refine, backend, device, exact_colours)
+    data, _ = encode_pixels(pixels, model, mode, tile, refine, backend, device, exact_colours,
+                            residual_layers, extra_layers)
     return data if layers is None else bitstream.truncate(data, layers)
 
 
 def encode_pixels(pixels: np.ndarray, model: ModelInput = None, mode: str | None = None,
                   tile: int = bitstream.DEFAULT_TILE, refine: int = 0,
                   backend: str | None = None, device: str | None = None,
-                  exact_colours: bool = True) -> tuple[bytes, Coder]:
+                  exact_colours: bool = True, residual_layers: bool = True,
+                  extra_layers: Sequence[int] = ()) -> tuple[bytes, Coder]:
     """A uint8 RGB array's ``.rpn`` bytes and the model that wrote them (see ``encode``).
 
     ``model="auto"`` codes the image with every candidate model of ``mode`` (default
@@ -178,10 +189,15 @@ def encode_pixels(pixels: np.ndarray, model: ModelInput = None, mode: str | None
         coders = [load_encoder(name, mode, backend, device, refine)
                   for name in candidates(mode or "quality")]
         chosen = choose(pixels, coders,
-                        lambda img, c: codec.encode(img, c, tile, refine, exact_colours))
-        return chosen.data, chosen.coder
+                        lambda img, c: codec.encode(img, c, tile, refine, exact_colours,
+                                                    residual_layers))
+        data = chosen.data
+        if extra_layers:  # above whichever file won
+            data = codec.add_extra_layers(data, pixels, chosen.coder, extra_layers)
+        return data, chosen.coder
     loaded = load_encoder(model, mode, backend, device, refine)
-    return codec.encode(pixels, loaded, tile, refine, exact_colours), loaded
+    return codec.encode(pixels, loaded, tile, refine, exact_colours, residual_layers,
+                        extra_layers), loaded
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,6 +427,11 @@ class RpnInfo:
     corrected_layers: tuple[int, ...] = ()
     """Layers that carry colour corrections (format version 5,
     :mod:`rpncodec.colour_corrections`)."""
+    version: int = bitstream.FORMAT_VERSION
+    """The format version the header declares."""
+    residual_steps: tuple[int, ...] = ()
+    """Per layer its residual step (format version 6, :mod:`rpncodec.residual_layers`): 0 for
+    a learned layer; empty when every layer is learned."""
 
     @property
     def available(self) -> int:
@@ -453,7 +474,8 @@ def info(source: RpnInput) -> RpnInfo:
                    header.tile, header.layers, layers, size, **faults,
                    exact_colours=len(header.palette) // 3,
                    corrected_layers=tuple(k for k in range(1, header.layers + 1)
-                                          if header.is_corrected(k)))
+                                          if header.is_corrected(k)),
+                   version=header.version, residual_steps=header.steps)
 
 
 def open(location: str | os.PathLike) -> RemoteRpn:

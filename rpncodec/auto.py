@@ -20,7 +20,7 @@ import numpy as np
 from . import bitstream
 from .backend import Coder
 from .errors import ModelError
-from .metrics import psnr
+from .metrics import capped, psnr
 from .registry import REGISTRY
 
 DB_PER_DOUBLING = 5.0  # typical slope of image codecs' curves at these rates
@@ -57,7 +57,9 @@ def measure(image: np.ndarray, coder: Coder, data: bytes) -> list[tuple[float, f
 
 def bd_psnr(test: list[tuple[float, float]], anchor: list[tuple[float, float]]) -> float:
     """Mean PSNR of ``test`` minus ``anchor`` over the log-rate range both span (linear
-    between points); without overlap, the top points compared at DB_PER_DOUBLING."""
+    between points); without overlap, the top points compared at DB_PER_DOUBLING. PSNRs
+    count up to :data:`rpncodec.metrics.PSNR_CAP` (a lossless layer is infinite)."""
+    test, anchor = ([(r, capped(q)) for r, q in c] for c in (test, anchor))
     lt, la = (np.log2([p[0] for p in c]) for c in (test, anchor))
     lo, hi = max(lt.min(), la.min()), min(lt.max(), la.max())
     if hi <= lo:

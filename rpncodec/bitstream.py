@@ -6,11 +6,16 @@ Layout (format version 3, integers big-endian)::
             | weights digest (8 bytes) | height u32 | width u32 | tile side u32 | layers u8
             | one shift u8 per layer | [version 4 and 5: palette size - 1 u8 | the palette's
             RGB triples | two radii u8 per layer] | [version 5: corrected layers u16, bit k - 1
-            for layer k] | header CRC32 u32
+            for layer k] | [version 6: tools u8 (bit 0 exact colours, bit 1 colour
+            corrections, bit 2 residual layers), then the fields of the tools it names in
+            that order: the palette and radii, the corrected layers, one residual step u8 per
+            layer (0: a learned layer)] | header CRC32 u32
     then per layer: payload length u32 | payload CRC32 u32 | payload
     payload of a layer: (n - 1) tile string lengths u32 | the n tile strings, in tile order
     tile string of a corrected layer (version 5): learned part's length u32 | learned part
             | colour-correction string (:mod:`rpncodec.colour_corrections`, possibly empty)
+    tile string of a residual layer (version 6): its residual string
+            (:mod:`rpncodec.residual_layers`)
 
 Tiles: the image is cut into a row-major grid of ``tile`` x ``tile`` squares (the last row and
 column are smaller), coded independently, so memory is bounded by the tile size whatever the
@@ -43,7 +48,9 @@ MAGIC = b"\x89RPN"
 FORMAT_VERSION = 3  # a file with exact colours is version 4 (EXACT_COLOURS_VERSION)
 EXACT_COLOURS_VERSION = 4
 CORRECTIONS_VERSION = 5  # exact colours and colour corrections in some layer
-READ_VERSIONS = (2, 3, 4, 5)
+RESIDUAL_VERSION = 6  # residual layers, with any of the other tools (a tools byte says which)
+READ_VERSIONS = (2, 3, 4, 5, 6)
+TOOL_EXACT, TOOL_CORRECTIONS, TOOL_RESIDUAL = 1, 2, 4  # version 6's tools byte
 # mode -> the header's mode byte (part of the format: never renumber)
 MODE_BYTES = {"quality": 0, "spatial": 1, "single": 2, "spatial-quality": 3}
 MODES = tuple(MODE_BYTES)
@@ -187,10 +194,14 @@ def split_tiles(payload: bytes, tiles: int) -> list[bytes]:
     return [payload[a:b] for a, b in zip(starts, stops, strict=True)]
 
 
-def header_size(model: str, layers: int, colours: int = 0, corrections: bool = False) -> int:
+def header_size(model: str, layers: int, colours: int = 0, corrections: bool = False,
+                residual: bool = False) -> int:
     """Number of bytes of the header of a file of ``layers`` layers made with model ``model``
-    (with a palette of ``colours`` exact colours: version 4; and ``corrections``: version 5)."""
+    (with a palette of ``colours`` exact colours: version 4; and ``corrections``: version 5;
+    ``residual`` layers: version 6)."""
     extra = 1 + 3 * colours + 2 * layers + corrections * CORRECTED.size if colours else 0
+    if residual:
+        extra += 1 + layers
     return HEADER_FIXED.size + len(model.encode("ascii")) + HEADER_TAIL.size + layers + extra \
         + U32.size
 
@@ -215,11 +226,16 @@ class Header:
     # colour corrections (version 5, :mod:`rpncodec.colour_corrections`): bit k - 1 set when
     # layer k's tile strings carry them; 0 in a version-3 or 4 file
     corrected: int = 0
+    # residual layers (version 6, :mod:`rpncodec.residual_layers`): per layer its step, 0 for
+    # a learned layer; the residual layers are the last ones. Empty: every layer is learned
+    steps: tuple[int, ...] = ()
 
     @property
     def version(self) -> int:
-        """The format version this header is written as: 5 with colour corrections, 4 with
-        exact colours alone, else 3."""
+        """The format version this header is written as: 6 with residual layers, 5 with
+        colour corrections, 4 with exact colours alone, else 3."""
+        if self.steps:
+            return RESIDUAL_VERSION
         if self.corrected:
             return CORRECTIONS_VERSION
         return EXACT_COLOURS_VERSION if self.palette else FORMAT_VERSION
@@ -227,6 +243,11 @@ class Header:
     def is_corrected(self, k: int) -> bool:
         """Whether layer ``k`` (1-based) carries colour corrections."""
         return bool(self.corrected >> (k - 1) & 1)
+
+    @property
+    def learned(self) -> int:
+        """The number of learned layers: those before the first residual layer."""
+        return next((k for k, s in enumerate(self.steps) if s), self.layers)
 
     @property
     def multi_resolution(self) -> bool:
@@ -281,6 +302,18 @@ class Header:
         if self.corrected and (not self.palette or self.corrected >> self.layers):
             raise BitstreamError(f"colour corrections need exact colours and name layers 1 to "
                                  f"{self.layers}, not the mask {self.corrected:#x}")
+        steps = tuple(self.steps)
+        if not any(steps):
+            steps = ()
+        elif (len(steps) != self.layers or steps[0] or not all(0 <= s <= 255 for s in steps)
+              or not all(steps[self.learned:])):
+            raise BitstreamError(f"residual steps {list(steps)} (one per layer, 0 for each "
+                                 f"learned layer, 1-255 for each residual layer after them)")
+        elif len(set(self.shifts[self.learned - 1:])) > 1:
+            raise BitstreamError("a residual layer must have the size of the layer below it")
+        elif self.corrected >> self.learned:
+            raise BitstreamError("colour corrections belong to learned layers only")
+        object.__setattr__(self, "steps", steps)
 
     def to_bytes(self) -> bytes:
         """Serialize, including the trailing header CRC32."""
@@ -291,11 +324,16 @@ class Header:
             + HEADER_TAIL.pack(self.digest, self.height, self.width, self.tile, self.layers)
             + bytes(self.shifts)
         )
+        if self.steps:
+            body += bytes([TOOL_EXACT * bool(self.palette) + TOOL_CORRECTIONS
+                           * bool(self.corrected) + TOOL_RESIDUAL])
         if self.palette:
             body += bytes([len(self.palette) // 3 - 1]) + self.palette \
                 + bytes(v for r in self.radii for v in r)
         if self.corrected:
             body += CORRECTED.pack(self.corrected)
+        if self.steps:
+            body += bytes(self.steps)
         return body + U32.pack(zlib.crc32(body))
 
 
@@ -351,12 +389,24 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
             raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
         size += data[shifts_at - 1]
     colours_at = size - U32.size
-    if version >= 4:  # exact colours: their count comes first
+    tools = {4: TOOL_EXACT, 5: TOOL_EXACT | TOOL_CORRECTIONS}.get(version, 0)
+    if version >= RESIDUAL_VERSION:  # the tools byte comes first
+        if len(data) <= colours_at:
+            raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
+        tools = data[colours_at]
+        if tools >= 2 * TOOL_RESIDUAL or not tools & TOOL_RESIDUAL or (
+                tools & TOOL_CORRECTIONS and not tools & TOOL_EXACT):
+            raise BitstreamError(f"damaged .rpn header (tools byte {tools:#x})")
+        size += 1
+        colours_at += 1
+    if tools & TOOL_EXACT:  # exact colours: their count comes first
         if len(data) <= colours_at:
             raise TruncatedError(f"file is truncated inside its header (only {len(data)} bytes)")
         size += 1 + 3 * (data[colours_at] + 1) + 2 * data[shifts_at - 1]
-    if version >= 5:
+    if tools & TOOL_CORRECTIONS:
         size += CORRECTED.size
+    if tools & TOOL_RESIDUAL:
+        size += data[shifts_at - 1]
     if len(data) < size:
         raise TruncatedError(
             f"file is truncated inside its header (only {len(data)} of {size} bytes)"
@@ -373,22 +423,31 @@ def _parse_header(data: bytes) -> tuple[Header, int]:
         )
     digest, height, width, tile, layers = HEADER_TAIL.unpack_from(data, tail_at)
     mode, model = MODES[mode_byte], name.decode("ascii")
-    palette, radii, corrected = b"", (), 0
+    palette, radii, corrected, steps = b"", (), 0, ()
     if version >= 3:
         shifts = tuple(data[shifts_at : shifts_at + layers])
     else:
         shifts = default_shifts(mode, layers, _registry_levels(model, mode))
-    if version >= 4:
-        palette = data[colours_at + 1 : colours_at + 1 + 3 * (data[colours_at] + 1)]
-        radii_at = colours_at + 1 + len(palette)
-        flat = data[radii_at : radii_at + 2 * layers]
+    at = colours_at
+    if tools & TOOL_EXACT:
+        palette = data[at + 1 : at + 1 + 3 * (data[at] + 1)]
+        at += 1 + len(palette)
+        flat = data[at : at + 2 * layers]
         radii = tuple(zip(flat[::2], flat[1::2], strict=True))
-    if version >= 5:
-        (corrected,) = CORRECTED.unpack_from(data, size - U32.size - CORRECTED.size)
+        at += 2 * layers
+    if tools & TOOL_CORRECTIONS:
+        (corrected,) = CORRECTED.unpack_from(data, at)
+        at += CORRECTED.size
+    if tools & TOOL_RESIDUAL:
+        steps = tuple(data[at : at + layers])
     header = Header(mode, model, digest, height, width, layers, tile, shifts, palette, radii,
-                    corrected)
+                    corrected, steps)
+    if version >= RESIDUAL_VERSION and tools & TOOL_CORRECTIONS and not corrected:
+        raise BitstreamError("damaged .rpn header (its tools byte names colour corrections, "
+                             "but no layer has them)")
     if header.version != version and version >= 3:
-        raise BitstreamError("damaged .rpn header (version 5 without corrected layers)")
+        what = "corrected layers" if version == CORRECTIONS_VERSION else "the tools it names in use"
+        raise BitstreamError(f"damaged .rpn header (version {version} without {what})")
     return header, size
 
 
@@ -499,9 +558,10 @@ def truncate(data: bytes, layers: int) -> bytes:
     """Cut a file down to its first ``layers`` layers, as a valid file declaring that many.
 
     The chunks are copied byte for byte; only the header's layer count and shifts (and its
-    CRC) change, a version-4 or 5 file keeps the radii of the layers it keeps, and a version-5
-    file its corrected-layers bits (version 4 when none is left). A version-2 file comes out
-    as version 3.
+    CRC) change, a version-4, 5 or 6 file keeps the radii of the layers it keeps, its
+    corrected-layers bits and its residual steps; the version is the lowest that holds
+    what is left (4 when no corrected layer is, 5 or lower when no residual layer is). A
+    version-2 file comes out as version 3.
     """
     container = parse(data)
     select(container, layers)
@@ -509,5 +569,5 @@ def truncate(data: bytes, layers: int) -> bytes:
     end = container.byte_ranges[layers - 1][1]
     old = container.header
     header = replace(old, layers=layers, shifts=old.shifts[:layers], radii=old.radii[:layers],
-                     corrected=old.corrected & ((1 << layers) - 1))
+                     corrected=old.corrected & ((1 << layers) - 1), steps=old.steps[:layers])
     return header.to_bytes() + bytes(data[start:end])

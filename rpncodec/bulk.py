@@ -43,6 +43,8 @@ class Settings:
     threads: int | None = None  # network threads per worker (None: the backend's default)
     refine: int = 0  # latent refinement steps (rpncodec.models.refine; torch backend)
     exact_colours: bool = True  # codec.encode's exact (encode --no-exact-colours: False)
+    residual_layers: bool = True  # codec.encode's residual (--no-residual-layers: False)
+    extra_layers: tuple[int, ...] = ()  # codec.encode's extra (--extra-layers)
     max_pixels: int | None = None  # decompression limit of the images read (rpncodec.limits)
 
 
@@ -122,9 +124,13 @@ def encode_one(source: str, target: str, settings: Settings) -> Outcome:
         image = load_image(source, settings.max_pixels)
         coders = _encoders(settings, settings.threads or _worker_threads)
         t0 = time.perf_counter()
-        data = choose(image, coders,
-                      lambda img, c: codec.encode(img, c, settings.tile, settings.refine,
-                                                  settings.exact_colours)).data
+        chosen = choose(image, coders,
+                        lambda img, c: codec.encode(img, c, settings.tile, settings.refine,
+                                                    settings.exact_colours,
+                                                    settings.residual_layers))
+        data = chosen.data
+        if settings.extra_layers:  # above whichever file won
+            data = codec.add_extra_layers(data, image, chosen.coder, settings.extra_layers)
         seconds = time.perf_counter() - t0
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, data)

@@ -49,6 +49,14 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _step(text: str) -> int:
+    """argparse type: a residual layer's step, 1-255."""
+    value = int(text)
+    if not 1 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"{text} is not a step of 1 to 255")
+    return value
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     from .imageio import load_image
 
@@ -58,7 +66,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     image = load_image(args.input, args.max_pixels)
     t0 = time.perf_counter()
     data, loaded = encode_pixels(image, args.model, args.mode, args.tile, args.refine,
-                                 args.backend, args.device, args.exact_colours)
+                                 args.backend, args.device, args.exact_colours,
+                                 args.residual_layers, args.extra_layers)
     seconds = time.perf_counter() - t0
     atomic_write_bytes(args.output, data)
     h, w = image.shape[:2]
@@ -73,7 +82,9 @@ def _encode_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
     from .bulk import Settings, encode_folder
 
     settings = Settings(args.model, args.mode, args.tile, args.device, refine=args.refine,
-                        max_pixels=args.max_pixels, exact_colours=args.exact_colours)
+                        max_pixels=args.max_pixels, exact_colours=args.exact_colours,
+                        residual_layers=args.residual_layers,
+                        extra_layers=tuple(args.extra_layers))
     encode_folder(folder, out, settings, args.workers, args.scheduler, args.force)
     return 0
 
@@ -123,14 +134,17 @@ def _info_head(args: argparse.Namespace, meta: RpnInfo, where: str, present: str
     """The header lines and the per-layer table of ``info`` (a spatial layer's bpp counts
     its own pixels)."""
     print(f"file:    {args.input} ({where})")
-    print(f"model:   {meta.model} (weights {meta.digest}), {meta.mode} mode")
+    print(f"model:   {meta.model} (weights {meta.digest}), {meta.mode} mode, "
+          f"format version {meta.version}")
     print(f"image:   {meta.width}x{meta.height}, {meta.declared} layers declared, "
           f"{meta.available} {present}")
-    if meta.corrected_layers:
-        print(f"colours: {meta.exact_colours} exact colours, colour corrections in layers "
-              f"{', '.join(map(str, meta.corrected_layers))} (format version 5)")
-    elif meta.exact_colours:
-        print(f"colours: {meta.exact_colours} exact colours (format version 4)")
+    if meta.exact_colours:
+        corrected = ", ".join(map(str, meta.corrected_layers))
+        print(f"colours: {meta.exact_colours} exact colours"
+              + (f", colour corrections in layers {corrected}" if corrected else ""))
+    if meta.residual_steps:
+        print("residual layers: " + ", ".join(
+            f"{k} (step {s})" for k, s in enumerate(meta.residual_steps, 1) if s))
     print("layer  bytes      start-end          cumulative bytes  cumulative bpp  resolution")
     for li in meta.layers:
         print(f"{li.layer:>5}  {li.bytes:>9}  {li.start:>8}-{li.end:<8}  {li.end:>16}  "
@@ -444,9 +458,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "30 steps take about a minute for a 768x512 image; needs torch "
                    "(docs/results.md, encoder-side refinement)")
     s.add_argument("--no-exact-colours", dest="exact_colours", action="store_false",
-                   help="code the learned layers alone: never list the image's exact colours "
+                   help="never list the image's exact colours "
                    "or correct them (by default they are added where they pay; "
                    "docs/categories.md, exact colours)")
+    s.add_argument("--no-residual-layers", dest="residual_layers", action="store_false",
+                   help="keep every learned layer: never replace the top ones by residual "
+                   "layers (by default they are where each shows a higher PSNR at no more "
+                   "bytes; docs/categories.md, residual layers)")
+    s.add_argument("--extra-layers", type=_step, nargs="+", default=[], metavar="STEP",
+                   help="add residual layers above the model's top layer with these steps "
+                   "(1-255), each within STEP // 2 of the image in every pixel: 1 is "
+                   "lossless, so `--extra-layers 1` gives a lossless top layer and "
+                   "`--extra-layers 8 1` a near-lossless one first")
     _max_pixels_option(s, "an input image")
     s.set_defaults(func=cmd_encode)
 

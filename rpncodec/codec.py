@@ -18,7 +18,7 @@ strong step at the border), and it is cropped on decode.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bitstream, colour_corrections, exact_colours
+from . import bitstream, colour_corrections, exact_colours, residual_layers
 from .backend import Coder, open_model
 from .errors import BitstreamError, ModelError, in_layer
 from .limits import check_pixels
@@ -54,14 +54,16 @@ class Decoded:
 
 
 def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE, refine: int = 0,
-           exact: bool = True) -> bytes:
+           exact: bool = True, residual: bool = True, extra: Sequence[int] = ()) -> bytes:
     """Encode a uint8 RGB image into one .rpn file holding all of the model's layers.
 
     The image is coded in independent ``tile`` x ``tile`` tiles (a multiple of 64; an image
     that fits one tile is one tile). ``refine`` > 0 searches each tile's latents for that many
     steps (:mod:`rpncodec.models.refine`, torch backend): slower, smaller and better files for
     the same decoder. ``exact`` lets the encoder add exact colours where they lower some
-    layer's error (:func:`add_exact_colours`).
+    layer's error (:func:`add_exact_colours`), ``residual`` residual layers where they beat
+    the learned ones (:func:`add_residual_layers`). ``extra``: the steps of residual layers
+    to add above the top one (:func:`add_extra_layers`; 1 is lossless).
     """
     h, w = image.shape[:2]
     problem = bitstream.size_problem(h, w)
@@ -81,7 +83,11 @@ def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE, refine: i
                               height=h, width=w, layers=len(per_layer), tile=tile,
                               shifts=loaded.config.layer_shifts[: len(per_layer)])
     data = bitstream.pack(header, [bitstream.join_tiles(layer) for layer in per_layer])
-    return add_exact_colours(data, image, loaded) if exact else data
+    if exact:
+        data = add_exact_colours(data, image, loaded)
+    if residual:
+        data = add_residual_layers(data, image, loaded)
+    return add_extra_layers(data, image, loaded, extra) if extra else data
 
 
 def add_exact_colours(data: bytes, image: np.ndarray, loaded: Coder) -> bytes:
@@ -148,31 +154,110 @@ def add_corrections(data: bytes, image: np.ndarray, shown: list[np.ndarray],
     return bitstream.pack(replace(header, corrected=corrected), payloads)
 
 
-def tile_parts(header: bitstream.Header, strings: list[bytes]) -> tuple[list[bytes], bytes]:
-    """One tile's strings of the first ``len(strings)`` layers as their learned parts and the
-    top layer's colour-correction string (``b""`` when it has none)."""
+def add_residual_layers(data: bytes, image: np.ndarray, loaded: Coder) -> bytes:
+    """``data`` with its top learned layers replaced by residual layers
+    (:mod:`rpncodec.residual_layers`, format version 6) where every replaced layer shows a
+    higher PSNR at no more bytes (:func:`residual_layers.choose`), else unchanged. Quality
+    layers only (a residual layer has the size of the layer below it)."""
+    container = bitstream.parse(data)
+    header = container.header
+    if any(header.shifts) or header.layers < 2:
+        return data
+    grid = bitstream.tile_grid(header.height, header.width, header.tile)
+    regions = [(top, top + th, left, left + tw) for top, left, th, tw in grid]
+    shown = [decode(data, k, loaded).image for k in range(1, header.layers + 1)]
+
+    def tiles(previous: np.ndarray, step: int) -> tuple[list[bytes], np.ndarray]:
+        out, strings = np.empty_like(previous), []
+        for t, b, x0, x1 in regions:
+            string, out[t:b, x0:x1] = residual_layers.encode(image[t:b, x0:x1],
+                                                             previous[t:b, x0:x1], step)
+            strings.append(string)
+        return strings, out
+
+    growth = header.layers + 1  # the tools byte and the steps
+    ends = [end + growth for _, end in container.byte_ranges]
+    overhead = bitstream.CHUNK_OVERHEAD + bitstream.U32.size * (len(regions) - 1)
+    base, steps, strings = residual_layers.choose(image, shown, ends, tiles, overhead)
+    if not steps:
+        return data
+    new = replace(header, steps=(0,) * base + tuple(steps),
+                  corrected=header.corrected & ((1 << base) - 1),
+                  radii=header.radii[:base] + ((0, 0),) * len(steps) if header.radii else ())
+    return bitstream.pack(new, container.chunks[:base]
+                          + [bitstream.join_tiles(layer) for layer in strings])
+
+
+def add_extra_layers(data: bytes, image: np.ndarray, loaded: Coder,
+                     steps: Sequence[int]) -> bytes:
+    """``data`` with residual layers of ``steps`` (1-255) added above its top layer, each
+    refining the one below: every pixel of a layer of step *s* is within *s* // 2 of
+    ``image``, and step 1 is lossless. The top layer must be full size."""
+    container = bitstream.parse(data)
+    header = container.header
+    if header.shifts[-1]:
+        raise ModelError("extra layers refine a full-size top layer; this file's is smaller")
+    if header.layers + len(steps) > bitstream.MAX_LAYERS or not all(
+            1 <= s <= residual_layers.MAX_STEP for s in steps):
+        raise ModelError(f"extra layers need steps of 1 to {residual_layers.MAX_STEP}, at most "
+                         f"{bitstream.MAX_LAYERS} layers in all, not {list(steps)}")
+    grid = bitstream.tile_grid(header.height, header.width, header.tile)
+    shown = decode(data, None, loaded).image
+    payloads = list(container.chunks)
+    for step in steps:
+        strings = []
+        for top, left, th, tw in grid:
+            region = (slice(top, top + th), slice(left, left + tw))
+            string, shown[region] = residual_layers.encode(image[region], shown[region], step)
+            strings.append(string)
+        payloads.append(bitstream.join_tiles(strings))
+    n = len(steps)
+    new = replace(header, layers=header.layers + n, shifts=header.shifts + (0,) * n,
+                  radii=header.radii + ((0, 0),) * n if header.radii else (),
+                  steps=(header.steps or (0,) * header.layers) + tuple(steps))
+    return bitstream.pack(new, payloads)
+
+
+def tile_parts(header: bitstream.Header, strings: list[bytes]
+               ) -> tuple[list[bytes], bytes, list[bytes]]:
+    """One tile's strings of the first ``len(strings)`` layers as the learned parts of the
+    learned layers among them, the colour-correction string of the last of those (``b""``
+    when it has none), and the strings of the residual layers after it."""
     learned, correction = [], b""
-    for k, string in enumerate(strings, 1):
+    top = min(len(strings), header.learned)
+    for k, string in enumerate(strings[:top], 1):
         if header.is_corrected(k):
             with in_layer(k):
                 string, tail = bitstream.split_correction(string)
-            if k == len(strings):  # a lower layer's corrections are its own
+            if k == top:  # a lower layer's corrections are its own
                 correction = tail
         learned.append(string)
-    return learned, correction
+    return learned, correction, list(strings[top:])
 
 
 def finish_tile(header: bitstream.Header, layers: int, pixels: np.ndarray,
-                correction: bytes = b"") -> np.ndarray:
-    """A tile's decoded pixels (cropped to its place in the layer) as the decoder shows them:
-    snapped to the file's exact colours with the layer's radii, if the file has them, then
-    with the layer's colour ``correction`` string (:func:`tile_parts`) applied."""
-    if not header.palette:
-        return pixels
-    palette = np.frombuffer(header.palette, np.uint8).reshape(-1, 3)
-    shown = exact_colours.snap(pixels, palette, *header.radii[layers - 1])
-    with in_layer(layers):
-        return colour_corrections.correct(shown, palette, correction)
+                correction: bytes = b"", residuals: list[bytes] | tuple = ()) -> np.ndarray:
+    """A tile's pixels as layer ``layers`` shows them, from the last learned layer's decoded
+    pixels (cropped to the tile's place): snapped to the file's exact colours with that
+    layer's radii, if the file has them, with its colour ``correction`` string applied, then
+    refined by each ``residuals`` string in turn (:func:`tile_parts`). A correction string
+    that does not decode is skipped."""
+    top = layers - len(residuals)
+    shown = pixels
+    if header.palette:
+        palette = np.frombuffer(header.palette, np.uint8).reshape(-1, 3)
+        shown = exact_colours.snap(pixels, palette, *header.radii[top - 1])
+        try:
+            shown = colour_corrections.correct(shown, palette, correction)
+        except BitstreamError:
+            # Its contexts come from the snapped pixels, which a decoder whose learned layer
+            # is a level off somewhere (another backend or CPU) may snap otherwise: the tile
+            # is then shown without its corrections (docs/format.md, colour corrections).
+            pass
+    for k, string in enumerate(residuals, top + 1):
+        with in_layer(k):
+            shown = residual_layers.decode(shown, header.steps[k - 1], string)
+    return shown
 
 
 def model_for(header: bitstream.Header, model: str | Coder | None = None,
@@ -190,11 +275,11 @@ def model_for(header: bitstream.Header, model: str | Coder | None = None,
     loaded = (open_model(model or header.model, backend, device)
               if model is None or isinstance(model, str) else model)
     _check_digest(header, loaded.name, loaded.digest)
-    if loaded.config.mode != header.mode or header.layers > loaded.config.layers:
-        raise ModelError(f"file declares a {header.mode} stream of {header.layers} layers, "
-                         f"which {loaded.name} ({loaded.config.mode}, "
+    if loaded.config.mode != header.mode or header.learned > loaded.config.layers:
+        raise ModelError(f"file declares a {header.mode} stream of {header.learned} learned "
+                         f"layers, which {loaded.name} ({loaded.config.mode}, "
                          f"{loaded.config.layers} layers) cannot decode")
-    if header.shifts != loaded.config.layer_shifts[: header.layers]:
+    if header.shifts[: header.learned] != loaded.config.layer_shifts[: header.learned]:
         raise ModelError(f"file declares layer shifts {list(header.shifts)}, but "
                          f"{loaded.name}'s layers have {list(loaded.config.layer_shifts)}")
     return loaded
@@ -248,7 +333,7 @@ def decode(data: bytes, layers: int | None = None, model: str | Coder | None = N
     scale = Fraction(1)
     for i, (top, left, th, tw) in enumerate(grid):
         with _tile_damage(header, i, len(grid)):
-            learned, correction = tile_parts(header, [layer[i] for layer in strings])
+            learned, correction, residuals = tile_parts(header, [layer[i] for layer in strings])
             x_hat = loaded.decode_tile(learned, th, tw)
         coded = (-(-th // multiple) * multiple, -(-tw // multiple) * multiple)
         tile_scale = Fraction(x_hat.shape[1], coded[1])
@@ -265,6 +350,6 @@ def decode(data: bytes, layers: int | None = None, model: str | Coder | None = N
         y1, x1 = _scaled(top + th, scale), _scaled(left + tw, scale)
         with _tile_damage(header, i, len(grid)):
             image[y0:y1, x0:x1] = finish_tile(header, len(chunks), x_hat[: y1 - y0, : x1 - x0],
-                                              correction)
+                                              correction, residuals)
     assert image is not None  # the grid has at least one tile
     return Decoded(image, len(chunks), header.layers, container)

@@ -32,7 +32,7 @@ in which case its intact layers are decoded with a
 header raises at ``Image.open``.
 
 ``im.save("a.rpn", model=..., mode=..., layers=..., tile=..., refine=..., backend=...,
-exact_colours=...)``
+exact_colours=..., residual_layers=..., extra_layers=...)``
 encodes with ``rpncodec.encode``'s arguments (other keywords are ignored, as Pillow's
 plugins do). The decoded pixels are exactly ``rpncodec.decode``'s and ``rpncodec
 decode``'s.
@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 FORMAT = "RPN"
 MIME = "image/x-rpn"
 EXTENSIONS = [".rpn"]
-SAVE_OPTIONS = ("model", "mode", "layers", "tile", "refine", "backend", "exact_colours")
+SAVE_OPTIONS = ("model", "mode", "layers", "tile", "refine", "backend", "exact_colours",
+                "residual_layers", "extra_layers")
 
 
 def _accept(prefix: bytes) -> bool:

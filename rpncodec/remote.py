@@ -34,7 +34,8 @@ from . import bitstream
 from .errors import InputImageError, RpncodecError, TruncatedError
 
 PROBE = bitstream.header_size("x" * 64, bitstream.MAX_LAYERS) + bitstream.CHUNK_OVERHEAD
-MAX_HEADER = bitstream.header_size("x" * 64, bitstream.MAX_LAYERS, bitstream.MAX_PALETTE, True)
+MAX_HEADER = bitstream.header_size("x" * 64, bitstream.MAX_LAYERS, bitstream.MAX_PALETTE, True,
+                                  True)
 TIMEOUT_S = 30.0
 MAX_FILE = 2**31  # no .rpn file rpncodec writes is larger; a server claiming more is refused
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

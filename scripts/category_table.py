@@ -7,7 +7,8 @@ photographs, results/kodak and results/heldout).
 For each image and layer, JPEG 2000's PSNR is that of one layered codestream cut at the same
 bytes; WebP's and AVIF's are interpolated (linear in log rate) in the image's own quality sweep
 at the model's bytes, and an image whose rate lies outside the sweep is left out of that mean
-(the count is printed). Gaps are model minus anchor, in dB of PSNR-RGB.
+(the count is printed). Gaps are model minus anchor, in dB of PSNR-RGB; every PSNR counts up
+to ``rpncodec.metrics.PSNR_CAP`` (60 dB: a lossless layer is infinite).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rpncodec.auto import bd_psnr
+from rpncodec.metrics import capped
 
 ROOT = Path(__file__).resolve().parents[1] / "results"
 AUTO = "auto"  # encode --model auto: per image, the better of these (rpncodec.auto)
@@ -36,7 +38,7 @@ def swept_psnr(rows: list[dict], bpp: float) -> float | None:
     rates = np.log([p[0] for p in pts])
     if not rates[0] <= np.log(bpp) <= rates[-1]:
         return None
-    return float(np.interp(np.log(bpp), rates, [p[1] for p in pts]))
+    return float(np.interp(np.log(bpp), rates, [capped(p[1]) for p in pts]))
 
 
 def points(rows: list[dict]) -> list[tuple[float, float]]:
@@ -78,7 +80,8 @@ def gaps(folder: Path, model: str) -> dict | None:
     layers = len(next(iter(ours.values())))
 
     def mean(key: str, rows: dict) -> list[float]:
-        return [float(np.mean([r[k][key] for r in rows.values()])) for k in range(layers)]
+        return [float(np.mean([capped(r[k][key]) if key == "psnr" else r[k][key]
+                               for r in rows.values()])) for k in range(layers)]
 
     out = {"images": len(ours), "bpp": mean("bpp", ours), "psnr": mean("psnr", ours),
            "jpeg2000": [p - q for p, q in zip(mean("psnr", ours), mean("psnr", j2k),
@@ -90,7 +93,7 @@ def gaps(folder: Path, model: str) -> dict | None:
             continue
         per_layer = []
         for k in range(layers):
-            diffs = [row[k]["psnr"] - s
+            diffs = [capped(row[k]["psnr"]) - s
                      for image, row in ours.items()
                      if (s := swept_psnr(sweep["per_image"][image], row[k]["bpp"])) is not None]
             per_layer.append((float(np.mean(diffs)) if diffs else None, len(diffs)))

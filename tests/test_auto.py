@@ -22,6 +22,14 @@ def test_bd_psnr_is_the_mean_gap_over_the_shared_rates() -> None:
     assert auto.bd_psnr(CURVE, far) == pytest.approx(auto.DB_PER_DOUBLING * 6.643856, rel=1e-5)
 
 
+def test_a_lossless_layer_counts_as_the_psnr_cap() -> None:
+    """A lossless top layer (infinite PSNR) must not swamp the comparison: it counts as 60 dB,
+    and so does an anchor's 70 dB."""
+    test = [(0.5, 30.0), (1.0, float("inf"))]
+    assert auto.bd_psnr(test, [(0.5, 30.0), (1.0, 70.0)]) == 0.0
+    assert auto.bd_psnr(test, [(0.5, 30.0), (1.0, 50.0)]) == pytest.approx(5.0, abs=0.2)
+
+
 def test_candidates_are_the_marked_models_of_the_mode_default_first() -> None:
     names = auto.candidates("quality")
     assert names[0] == "rpn-quality-cond" and all(REGISTRY[n].auto for n in names)

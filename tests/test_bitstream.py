@@ -148,14 +148,14 @@ def test_wrong_magic():
             parse(data)
 
 
-@pytest.mark.parametrize("version", [1, 6])
+@pytest.mark.parametrize("version", [1, 7])
 def test_unknown_version(version):
     data = bytearray(packed())
     data[4] = version
     with pytest.raises(BitstreamError) as info:
         parse(bytes(data))
     assert str(info.value) == (
-        f"unsupported .rpn format version {version} (this rpncodec reads versions 2 to 5)")
+        f"unsupported .rpn format version {version} (this rpncodec reads versions 2 to 6)")
     assert not isinstance(info.value, TruncatedError)
 
 

@@ -353,7 +353,7 @@ def _flip(data: bytes, at: int) -> bytes:
 
 BAD_RPN = {
     "wrong-magic": (lambda d: b"\x89PNG" + d[4:], "magic"),
-    "version-6": (lambda d: d[:4] + b"\x06" + d[5:], "version 6"),
+    "version-7": (lambda d: d[:4] + b"\x07" + d[5:], "version 7"),
     "name-byte-flipped": (lambda d: _flip(d, NAME_OFFSET + 1), "damaged .rpn header"),
     "huge-declared-size": (lambda d: with_header_fields(d, 70000, 70000), "70000x70000"),
     "text": (lambda d: b"hello, I am not an rpn file\n", "magic"),
@@ -394,11 +394,11 @@ def test_info_of_file_with_bad_header_fails_with_one_line(capsys, coded, tmp_pat
 def test_unknown_version_is_reported_even_though_the_header_crc_matches_the_old_byte(capsys,
                                                                                      coded,
                                                                                      tmp_path):
-    # The version is checked before the CRC, so a version-6 file with a CRC made for version 6
+    # The version is checked before the CRC, so a version-7 file with a CRC made for version 7
     # is reported the same way: as an unsupported version, not as damage.
-    data = with_header(coded.data, version=6)
+    data = with_header(coded.data, version=7)
     line = fails(capsys, "info", write_rpn(tmp_path, data))
-    assert "unsupported .rpn format version 6" in line
+    assert "unsupported .rpn format version 7" in line
 
 
 @pytest.mark.parametrize("what", ["directory", "missing"])

@@ -25,8 +25,8 @@ def squares(h: int = 80, w: int = 130) -> np.ndarray:
 def test_a_photograph_like_image_has_no_palette_and_keeps_version_3(tiny) -> None:
     image = smooth_image(80, 130)
     assert len(exact_colours.find_palette(image)) == 0
-    data = codec.encode(image, tiny, 64)
-    assert data[4] == 3 and data == codec.encode(image, tiny, 64, exact=False)
+    data = codec.encode(image, tiny, 64, residual=False)
+    assert data[4] == 3 and data == codec.encode(image, tiny, 64, exact=False, residual=False)
 
 
 def test_palette_lists_the_dominant_colours_most_frequent_first() -> None:
@@ -39,8 +39,8 @@ def test_palette_lists_the_dominant_colours_most_frequent_first() -> None:
 def test_snapping_lowers_every_layers_error_at_almost_the_same_bytes(tiny) -> None:
     """Flat colour gains; the header grows by 1 + 3K + 2L bytes and nothing else."""
     image = squares()
-    plain = codec.encode(image, tiny, 64, exact=False)
-    data = codec.encode(image, tiny, 64)
+    plain = codec.encode(image, tiny, 64, exact=False, residual=False)
+    data = codec.encode(image, tiny, 64, residual=False)
     header = bitstream.parse(data).header
     k = len(header.palette) // 3
     assert data[4] == 4 and len(data) == len(plain) + 1 + 3 * k + 2 * header.layers
@@ -87,7 +87,7 @@ def test_snapping_is_off_at_radius_0_and_never_invents_a_colour() -> None:
 
 
 def test_truncation_and_ranged_reads_keep_the_layers_radii(tiny, tmp_path) -> None:
-    data = codec.encode(squares(), tiny, 64)
+    data = codec.encode(squares(), tiny, 64, residual=False)
     header = bitstream.parse(data).header
     cut = bitstream.truncate(data, 2)
     assert cut[4] == 4 and bitstream.parse(cut).header.radii == header.radii[:2]
@@ -113,7 +113,8 @@ def test_a_long_palette_header_is_read_in_a_second_range(tmp_path) -> None:
 
 def test_the_switch_turns_them_off_everywhere(tiny_model_path, tmp_path, capsys) -> None:
     """``encode --no-exact-colours``, ``rpncodec.encode(exact_colours=False)``, a folder
-    encode and the Pillow plugin's ``exact_colours=False`` write the learned layers alone;
+    encode and the Pillow plugin's ``exact_colours=False`` write no exact colours (with
+    residual layers off too: the learned layers alone);
     ``info`` names the colours of a file that has them."""
     from PIL import Image
 
@@ -124,18 +125,21 @@ def test_the_switch_turns_them_off_everywhere(tiny_model_path, tmp_path, capsys)
     image = squares()
     source = tmp_path / "squares.png"
     Image.fromarray(image).save(source)
-    assert rpncodec.encode(image, model=tiny_model_path, tile=64)[4] == 4
-    assert rpncodec.encode(image, model=tiny_model_path, tile=64, exact_colours=False)[4] == 3
+    assert rpncodec.encode(image, model=tiny_model_path, tile=64, residual_layers=False)[4] == 4
+    assert rpncodec.encode(image, model=tiny_model_path, tile=64, exact_colours=False,
+                           residual_layers=False)[4] == 3
     for flag, version in ((), 4), (("--no-exact-colours",), 3):
         out = tmp_path / f"cli{version}.rpn"
         assert main(["encode", str(source), "-o", str(out), "--model", tiny_model_path,
-                     "--tile", "64", *flag]) == 0
+                     "--tile", "64", "--no-residual-layers", *flag]) == 0
         assert out.read_bytes()[4] == version
     assert main(["info", str(tmp_path / "cli4.rpn")]) == 0
-    assert "exact colours (format version 4)" in capsys.readouterr().out
-    settings = Settings(tiny_model_path, None, 64, exact_colours=False)
+    out = capsys.readouterr().out
+    assert "format version 4" in out
+    assert "exact colours\n" in out
+    settings = Settings(tiny_model_path, None, 64, exact_colours=False, residual_layers=False)
     assert encode_one(str(source), str(tmp_path / "bulk.rpn"), settings).ok
     assert (tmp_path / "bulk.rpn").read_bytes()[4] == 3
     Image.fromarray(image).save(tmp_path / "pil.rpn", model=tiny_model_path, tile=64,
-                                exact_colours=False)
+                                exact_colours=False, residual_layers=False)
     assert (tmp_path / "pil.rpn").read_bytes()[4] == 3

@@ -19,7 +19,7 @@ import pytest
 from rpncodec import bitstream, codec
 from rpncodec.backend import BACKENDS, open_model
 from rpncodec.registry import REGISTRY
-from rpncodec.utils.testing import flat_source, golden_source
+from rpncodec.utils.testing import flat_source, golden_source, golden_tools
 
 GOLDEN = Path(__file__).parent / "golden"
 INDEX = json.loads((GOLDEN / "index.json").read_text())
@@ -31,9 +31,11 @@ def test_every_shipped_model_has_a_golden_file() -> None:
 
 
 EXACT = GOLDEN / "exact-colours"
-EXACT_PIXELS = np.load(EXACT / "pixels.npz")
+RESIDUAL = GOLDEN / "residual-layers"
+FLAT = {EXACT: 5, RESIDUAL: 6}  # the folders of flat_source's files, and their versions
 GOLDEN_FILES = [(GOLDEN, name) for name in sorted(INDEX)] + [
-    (EXACT, name) for name in sorted(json.loads((EXACT / "index.json").read_text()))]
+    (folder, name) for folder in FLAT
+    for name in sorted(json.loads((folder / "index.json").read_text()))]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -44,16 +46,18 @@ def test_shipped_model_writes_and_decodes_its_golden_file(folder: Path, name: st
     """Both backends decode the recorded pixels; the torch encoder writes the recorded bytes
     (the onnx encoder's analyses are other float kernels: its bytes may differ, and decode
     within one level, tests/test_runtime.py). ``exact-colours/`` holds version-5 files of
-    :func:`flat_source` (exact colours, and colour corrections in layer 4); the others
-    pin the learned layers alone (no exact colours: version 3)."""
+    :func:`flat_source` (exact colours, and colour corrections in layer 4),
+    ``residual-layers/`` version-6 ones (the same image, its top layer a residual layer); the
+    others pin the learned layers alone (no exact colours: version 3)."""
     golden = (folder / f"{name}.rpn").read_bytes()
-    source, pixels = (flat_source(), EXACT_PIXELS) if folder == EXACT else (golden_source(),
-                                                                            PIXELS)
-    assert golden[4] == (5 if folder == EXACT else 3)
+    flat = folder in FLAT
+    source = flat_source() if flat else golden_source()
+    pixels = np.load(folder / "pixels.npz") if flat else PIXELS
+    assert golden[4] == FLAT.get(folder, 3)
     loaded = open_model(name, backend)
     header = bitstream.parse(golden).header
     if backend == "torch":
-        assert codec.encode(source, loaded, header.tile, exact=folder == EXACT) == golden
+        assert codec.encode(source, loaded, header.tile, **golden_tools(folder.name)) == golden
     for k in range(1, header.layers + 1):
         decoded = codec.decode(golden, k, loaded).image.astype(np.int16)
         expected = pixels[f"{name}/{k}"].astype(np.int16)

@@ -146,9 +146,10 @@ def test_quality_files_follow_the_layer_policy(server, files):
 
 
 def test_tiles_of_a_file_with_exact_colours_are_snapped_as_the_decoder_snaps(server, files):
-    """A version-5 file of two tiles: a region across both, and one tile alone, are the
-    decoder's snapped and corrected pixels (each tile on its own)."""
-    assert files["e"][4] == 5
+    """A version-6 file of two tiles (exact colours; its top layer a residual layer): a
+    region across both, and one tile alone, are the decoder's pixels (each tile on its own:
+    snapped, then refined by the tile's residual string)."""
+    assert bitstream.parse(files["e"]).header.steps[-1]
     expected = codec.decode(files["e"], 4).image
     status, h, body = get(f"{server}/iiif/3/e/0,0,96,64/max/0/default.png")
     assert status == 200 and h["x-rpn-layers"] == "4" and h["x-rpn-tiles"] == "2/2"

@@ -56,7 +56,8 @@ def encode_groups(groups: list[np.ndarray], tables: list[int], models: list[tupl
 
 
 def decode_groups(data: bytes, counts: list[int], tables: list[int],
-                  models: list[tuple[object, int]], offsets: np.ndarray) -> np.ndarray:
+                  models: list[tuple[object, int]], offsets: np.ndarray,
+                  escapes: bool = True) -> np.ndarray:
     """Inverse of :func:`encode_groups` for groups of ``counts`` symbols, returned as one flat
     int64 array (the groups one after the other); damaged data raises :class:`BitstreamError`.
 
@@ -82,7 +83,11 @@ def decode_groups(data: bytes, counts: list[int], tables: list[int],
                               zip(counts, tables, strict=True)]).astype(np.int64)
         sym = raw - np.repeat(offsets[tables].astype(np.int64), counts)
         escape = np.repeat(np.array([models[t][1] - 1 for t in tables]), counts)
-        for i in np.flatnonzero(raw == escape):  # in order, as pushed
+        escaped = np.flatnonzero(raw == escape)
+        if len(escaped) and not escapes:
+            raise BitstreamError("damaged layer payload (an escape where its tables hold "
+                                 "every symbol)")
+        for i in escaped:  # in order, as pushed
             count = int(coder.decode(_NIBBLE, 1)[0]) + 1
             nibbles = coder.decode(_NIBBLE, count)
             sym[i] = _unzigzag(sum(int(v) << (4 * k) for k, v in enumerate(nibbles)))

@@ -146,14 +146,14 @@ def render_tile(path: str, header, ranges: list[tuple[int, int]], height: int, w
             if any(len(s) != end - start for s, (start, end) in zip(strings, ranges,
                                                                      strict=True)):
                 return ("error", 422, "the file changed while it was read; retry")
-            learned, correction = codec.tile_parts(header, strings)
+            learned, correction, residuals = codec.tile_parts(header, strings)
             tile = model.decode_tile(learned, height, width)
             rows, cols = extent
             if tile.shape[0] < rows or tile.shape[1] < cols:
                 return ("error", 422, f"a tile decoded to {tile.shape[1]}x{tile.shape[0]}, "
                         f"smaller than its {cols}x{rows} place in layer {layers}")
             pixels = np.ascontiguousarray(codec.finish_tile(header, layers, tile[:rows, :cols],
-                                                            correction))
+                                                            correction, residuals))
             return ("ok", pixels, time.perf_counter() - t0, sum(len(s) for s in strings))
     except (BudgetExceeded, Exception) as exc:
         return _failure(exc, f"a tile at layer {layers}", budget_s)

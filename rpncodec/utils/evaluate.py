@@ -30,7 +30,7 @@ from pytorch_msssim import ms_ssim
 from .. import bitstream, codec
 from ..errors import InputImageError, RpncodecError
 from ..imageio import atomic_write_bytes, list_images, load_image
-from ..metrics import psnr  # also re-exported for bench/codec_speed.py
+from ..metrics import capped, psnr  # psnr also re-exported for bench/codec_speed.py
 from ..pyramid import layer_references
 from ..zoo import LoadedModel
 
@@ -158,8 +158,10 @@ def summarize(name: str, description: str, per: dict[str, list[dict]],
     """Mean of per-image rows (one per layer or rate point) in CompressAI's results shape.
 
     A value is null where any image has none (e.g. MS-SSIM of small images); keys absent from
-    the rows are left out. ``mode`` says what the entries are: the layers of one ``quality`` or
-    ``spatial`` stream, or the rate points of a ``single``-layer sweep.
+    the rows are left out. PSNRs count up to :data:`rpncodec.metrics.PSNR_CAP` in the means
+    (a lossless layer's is infinite; the per-image rows keep it). ``mode`` says what the
+    entries are: the layers of one ``quality`` or ``spatial`` stream, or the rate points of a
+    ``single``-layer sweep.
     """
     first = next(iter(per.values()))
     results: dict[str, list] = {}
@@ -172,7 +174,12 @@ def summarize(name: str, description: str, per: dict[str, list[dict]],
         results[out_key] = []
         for k in range(len(first)):
             values = [rows[k][key] for rows in per.values()]
-            results[out_key].append(None if None in values else float(np.mean(values)))
+            if None in values:
+                results[out_key].append(None)
+                continue
+            if key.startswith("psnr"):
+                values = [capped(v) for v in values]
+            results[out_key].append(float(np.mean(values)))
     report = {"name": name, "description": description, "mode": mode, "results": results}
     if keep_per_image:
         report["per_image"] = per

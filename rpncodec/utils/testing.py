@@ -59,6 +59,13 @@ def flat_source() -> np.ndarray:
     return image
 
 
+def golden_tools(folder: str) -> dict[str, bool]:
+    """The encoder's tools (``codec.encode``'s flags) a golden folder's files are written with:
+    ``golden`` the learned layers alone, ``exact-colours`` exact colours and colour
+    corrections, ``residual-layers`` every tool."""
+    return {"exact": folder != "golden", "residual": folder == "residual-layers"}
+
+
 def tiny_model(folder: str | Path, seed: int = 0, settle_steps: int = 200,
                mode: str = "quality") -> LoadedModel:
     """Export (to ``folder/tiny-<mode>.pt``) and load a randomly initialised tiny model."""

@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
         for path in sorted(category.glob("*.png"))[: args.per_category]:
             image = load_image(path)
             t0 = time.perf_counter()
-            plain = codec.encode(image, model, exact=False)
+            plain = codec.encode(image, model, exact=False, residual=False)
             t1 = time.perf_counter()
             coloured = codec.add_exact_colours(plain, image, model)
             t2 = time.perf_counter()

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -96,10 +97,11 @@ def add_exact_colours(data: bytes, image: np.ndarray, loaded: Coder) -> bytes:
     and then colour corrections where they pay (:func:`add_corrections`, version 5); else
     ``data`` unchanged. Costs one decode of every layer, only for images with a palette.
     Files with smaller layers (the spatial modes) keep version 3: those layers would pay the
-    palette's bytes, and their pyramid colours are not the image's."""
+    palette's bytes, and their pyramid colours are not the image's; files with residual
+    layers are left as they are (the tools go in this order: :func:`encode`)."""
     container = bitstream.parse(data)
     header = container.header
-    if any(header.shifts):
+    if any(header.shifts) or header.steps:
         return data
     palette = exact_colours.find_palette(image)
     if not len(palette):
@@ -164,21 +166,13 @@ def add_residual_layers(data: bytes, image: np.ndarray, loaded: Coder) -> bytes:
     if any(header.shifts) or header.layers < 2:
         return data
     grid = bitstream.tile_grid(header.height, header.width, header.tile)
-    regions = [(top, top + th, left, left + tw) for top, left, th, tw in grid]
-    shown = [decode(data, k, loaded).image for k in range(1, header.layers + 1)]
-
-    def tiles(previous: np.ndarray, step: int) -> tuple[list[bytes], np.ndarray]:
-        out, strings = np.empty_like(previous), []
-        for t, b, x0, x1 in regions:
-            string, out[t:b, x0:x1] = residual_layers.encode(image[t:b, x0:x1],
-                                                             previous[t:b, x0:x1], step)
-            strings.append(string)
-        return strings, out
-
+    shown = cache(lambda k: decode(data, k, loaded).image)
     growth = header.layers + 1  # the tools byte and the steps
     ends = [end + growth for _, end in container.byte_ranges]
-    overhead = bitstream.CHUNK_OVERHEAD + bitstream.U32.size * (len(regions) - 1)
-    base, steps, strings = residual_layers.choose(image, shown, ends, tiles, overhead)
+    overhead = bitstream.CHUNK_OVERHEAD + bitstream.U32.size * (len(grid) - 1)
+    base, steps, strings = residual_layers.choose(
+        image, shown, ends, lambda previous, step: _residual_tiles(image, previous, step, grid),
+        overhead)
     if not steps:
         return data
     new = replace(header, steps=(0,) * base + tuple(steps),
@@ -205,17 +199,25 @@ def add_extra_layers(data: bytes, image: np.ndarray, loaded: Coder,
     shown = decode(data, None, loaded).image
     payloads = list(container.chunks)
     for step in steps:
-        strings = []
-        for top, left, th, tw in grid:
-            region = (slice(top, top + th), slice(left, left + tw))
-            string, shown[region] = residual_layers.encode(image[region], shown[region], step)
-            strings.append(string)
+        strings, shown = _residual_tiles(image, shown, step, grid)
         payloads.append(bitstream.join_tiles(strings))
     n = len(steps)
     new = replace(header, layers=header.layers + n, shifts=header.shifts + (0,) * n,
                   radii=header.radii + ((0, 0),) * n if header.radii else (),
                   steps=(header.steps or (0,) * header.layers) + tuple(steps))
     return bitstream.pack(new, payloads)
+
+
+def _residual_tiles(image: np.ndarray, previous: np.ndarray, step: int,
+                    grid: list[tuple[int, int, int, int]]) -> tuple[list[bytes], np.ndarray]:
+    """Every tile's residual string at ``step`` for ``image`` over the ``previous`` layer's
+    pixels, and the pixels they decode to."""
+    out, strings = np.empty_like(previous), []
+    for top, left, th, tw in grid:
+        region = (slice(top, top + th), slice(left, left + tw))
+        string, out[region] = residual_layers.encode(image[region], previous[region], step)
+        strings.append(string)
+    return strings, out
 
 
 def tile_parts(header: bitstream.Header, strings: list[bytes]

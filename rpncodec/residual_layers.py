@@ -275,12 +275,13 @@ def _split(string: bytes) -> list[bytes]:
     return [string[a:b] for a, b in pairwise(ends)] + [string[ends[-1]:]]
 
 
-def choose(reference: np.ndarray, shown: Sequence[np.ndarray], ends: Sequence[int],
+def choose(reference: np.ndarray, shown: Callable[[int], np.ndarray], ends: Sequence[int],
            tiles: Callable[[np.ndarray, int], tuple[list[bytes], np.ndarray]],
            overhead: int) -> tuple[int, list[int], list[list[bytes]]]:
-    """The encoder's residual layers for a file whose layers show ``shown`` and end at byte
-    ``ends``: ``(base, steps, strings)``, the last learned layer (1-based; the layer count
-    when none pays), one step per residual layer and their tile strings.
+    """The encoder's residual layers for a file whose layer k shows ``shown(k)`` and ends at
+    byte ``ends[k - 1]``: ``(base, steps, strings)``, the last learned layer (1-based; the
+    layer count when none pays), one step per residual layer and their tile strings.
+    ``shown`` is asked only for the layers a base needs (the top two first).
 
     ``tiles(previous, step)`` codes every tile of a residual layer: its strings and the image
     they decode to; ``overhead`` is a layer's bytes beyond its strings (the tile table). For
@@ -291,11 +292,11 @@ def choose(reference: np.ndarray, shown: Sequence[np.ndarray], ends: Sequence[in
     tried further (lower bases replace more learned layers, and they lose there first).
     """
     ref = reference.astype(np.int64)
-    errors = [float(((ref - s) ** 2).sum()) for s in shown]
-    layers = len(shown)
+    layers = len(ends)
+    errors = cache(lambda k: float(((ref - shown(k)) ** 2).sum()))
     best: tuple[float, int, list[int], list[list[bytes]]] = (0.0, layers, [], [])
     for base in range(layers - 1, 0, -1):
-        previous, spent, gain = shown[base - 1], ends[base - 1], 0.0
+        previous, spent, gain = shown(base), ends[base - 1], 0.0
         steps, strings = [], []
         for k in range(base + 1, layers + 1):
             budget = ends[k - 1] - spent - overhead
@@ -304,9 +305,9 @@ def choose(reference: np.ndarray, shown: Sequence[np.ndarray], ends: Sequence[in
                 break
             step, coded, previous = found
             error = float(((ref - previous) ** 2).sum())
-            if error >= errors[k - 1]:
+            if error >= errors(k):
                 break
-            gain += 10 * np.log10(errors[k - 1] / max(error, 1e-3))
+            gain += 10 * np.log10(errors(k) / max(error, 1e-3))
             spent += sum(len(s) for s in coded) + overhead
             steps.append(step)
             strings.append(coded)

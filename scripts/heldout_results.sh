@@ -2,6 +2,7 @@
 # The default models against JPEG 2000 at the same bytes on photos they never saw: BSDS500's
 # held-out files (every 50th, as `rpncodec train` holds them out), not Kodak.
 #   scripts/heldout_results.sh        # writes results/heldout/*.json, *.txt; prints the gaps
+#   scripts/heldout_results.sh --model rpn-quality-screen   # that model and its matched anchor
 # DATA=... (default: the training folder) and OUT=... override the folders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,11 @@ PY
 mkdir -p "$OUT"
 # shellcheck source=scripts/results_lib.sh
 source scripts/results_lib.sh
+if [ "${1:-}" = --model ]; then
+  run "$2" eval "$DIR" --model "$2"
+  run "jpeg2000-layered-$2" anchors "$DIR" --codec jpeg2000-layered --match "$OUT/$2.json"
+  exit 0
+fi
 run rpn-quality-cond eval "$DIR" --model rpn-quality-cond
 run jpeg2000-layered anchors "$DIR" --codec jpeg2000-layered --match "$OUT/rpn-quality-cond.json"
 run rpn-spatial-cond eval "$DIR" --model rpn-spatial-cond
@@ -30,6 +36,9 @@ run jpeg2000-resolutions-matched anchors "$DIR" --codec jpeg2000-resolutions \
 run rpn-spatial-quality eval "$DIR" --model rpn-spatial-quality
 run jpeg2000-spatial-quality-rpn-spatial-quality anchors "$DIR" \
   --codec jpeg2000-spatial-quality --match "$OUT/rpn-spatial-quality.json"
+run rpn-quality-screen eval "$DIR" --model rpn-quality-screen
+run jpeg2000-layered-rpn-quality-screen anchors "$DIR" --codec jpeg2000-layered \
+  --match "$OUT/rpn-quality-screen.json"
 "$PY" - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]

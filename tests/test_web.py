@@ -11,8 +11,12 @@ cut to each number of layers and cut inside a layer, and with layer shifts its m
 have), and the exact-colour golden files (version 5: exact colours, and colour corrections
 in their top layers), which must decode to the committed pixels; flat-colour images coded
 with colour corrections in every layer, which must decode to exactly Python's pixels at
-every layer, and their correction strings, whole and damaged; ``-m slow`` adds every other
-shipped model (their exports are built with torch first)."""
+every layer, and their correction strings, whole and damaged; version-6 files (residual
+layers over those, and over a tiny model's file), exactly Python's pixels where the base has
+exact colours, their headers, whole, cut and hostile, and residual strings over given pixels,
+whole, crafted and damaged, whose contexts, residuals and pixels must be Python's exactly (the
+same residuals over previous pixels one level off); ``-m slow`` adds every other shipped model
+(their exports are built with torch first)."""
 
 from __future__ import annotations
 
@@ -31,12 +35,14 @@ from itertools import product
 from pathlib import Path
 from types import SimpleNamespace
 
+import constriction
 import numpy as np
 import pytest
 
-from rpncodec import bitstream, codec, exact_colours
+from rpncodec import bitstream, codec, exact_colours, residual_layers
 from rpncodec import colour_corrections as corrections
 from rpncodec.api import partial_note
+from rpncodec.entropy import ans
 from rpncodec.entropy.ans import decode_groups, encode_groups, quantize_pmf, table_models
 from rpncodec.entropy.coding import SCALES, decode_by_scale, encode_by_scale, scale_indices
 from rpncodec.errors import BitstreamError, RpncodecError
@@ -396,9 +402,81 @@ def _v5_mutations(v5: bytes, v4: bytes) -> dict[str, bytes]:
     }
 
 
-def container_cases(data: bytes, multi: bytes, v4: bytes, v5: bytes) -> list[dict]:
+def _v6_header(data: bytes, fields: bytes, tools: int | None, version: int = 6) -> bytes:
+    """``data``'s chunks after a header written byte by byte (no validation): its fields up
+    to its shifts with the version byte ``version``, then the tools byte ``tools`` (None:
+    none), ``fields`` (any bytes) and the CRC."""
+    hsize = bitstream.parse(data).byte_ranges[0][0]
+    shifts_at = bitstream.HEADER_FIXED.size + data[6] + bitstream.HEADER_TAIL.size
+    body = (data[:4] + bytes([version]) + data[5 : shifts_at + data[shifts_at - 1]]
+            + (b"" if tools is None else bytes([tools])) + fields)
+    return body + bitstream.U32.pack(zlib.crc32(body)) + data[hsize:]
+
+
+def _v6_mutations(v6: bytes, plain: bytes, v5: bytes, v4: bytes, sq: bytes) -> dict[str, bytes]:
+    """Version-6 variants of ``v6`` (tools 7: exact colours, colour corrections and residual
+    layers) and ``plain`` (tools 4): whole, cut to fewer layers and at each field, its tools
+    byte, mask and steps re-written (bits it may not have, tools whose fields are not there
+    or not in use, steps not a suffix, a corrected residual layer); residual steps on the
+    spatial-quality file ``sq`` (its layers 3-5 are the same size, 2 and 3 are not); and
+    ``v4``, ``v5`` and ``v6`` read as other versions."""
+    c = bitstream.parse(v6)
+    h, hsize = c.header, c.byte_ranges[0][0]
+    assert h.steps == (0, 0, 3, 1) and h.corrected == 0b11
+    tools_at = bitstream.HEADER_FIXED.size + v6[6] + bitstream.HEADER_TAIL.size + h.layers
+    plain_at = tools_at - v6[6] + plain[6]
+    assert v6[tools_at] == 7 and plain[plain_at] == 4
+    exact = (bytes([len(h.palette) // 3 - 1]) + h.palette
+             + bytes(v for pair in h.radii for v in pair))
+    mask, steps = bitstream.CORRECTED.pack(h.corrected), bytes(h.steps)
+
+    def rehead(tools: int = 7, mask: bytes = mask, steps: bytes = steps) -> bytes:
+        return _v6_header(v6, exact + mask + steps, tools)
+
+    out = {
+        "v6": v6, "v6 truncated to 3": bitstream.truncate(v6, 3),
+        "v6 truncated to 2": bitstream.truncate(v6, 2), "v6 256 colours": many_colours(v6),
+        "v6 plain": plain, "v6 plain truncated to 3": bitstream.truncate(plain, 3),
+        "v6 plain truncated to 2": bitstream.truncate(plain, 2),
+        "v6 cut before its tools byte": v6[:tools_at],
+        "v6 cut after its tools byte": v6[: tools_at + 1],
+        "v6 cut inside its palette": v6[: tools_at + 4],
+        "v6 cut inside its steps": v6[: hsize - 5],
+        "v6 cut inside its CRC": v6[: hsize - 2],
+        "v6 plain cut after its tools byte": plain[: plain_at + 1],
+        "v6 plain cut inside its steps": plain[: plain_at + 3],
+        "v6 header CRC": v6[: hsize - 1] + bytes([v6[hsize - 1] ^ 1]) + v6[hsize:],
+        "v6 tools 0x3, cut after it": rehead(3)[: tools_at + 1],
+        "v6 tools 5 (its mask left out)": rehead(5, mask=b""),
+        "v6 mask 0": rehead(mask=b"\x00\x00"),
+        "v6 mask of layer 5 of 4": rehead(mask=bitstream.CORRECTED.pack(1 << h.layers)),
+        "v6 mask of residual layer 3": rehead(mask=b"\x00\x07"),
+        "v6 steps 0,0,0,0": rehead(steps=bytes(4)),
+        "v6 plain steps 0,0,0,0": _v6_header(plain, bytes(4), 4),
+        "v6 steps 1,0,0,0": rehead(steps=bytes([1, 0, 0, 0])),
+        "v6 steps 5,5,5,5": rehead(steps=bytes([5, 5, 5, 5])),
+        "v6 steps 0,3,0,4": rehead(steps=bytes([0, 3, 0, 4])),
+        "v6 steps 0,0,0,255": rehead(steps=bytes([0, 0, 0, 255])),
+        "v6 steps 0,9,9,9 (layer 2 corrected)": rehead(steps=bytes([0, 9, 9, 9])),
+        "v6 spatial-quality steps 0,0,5,5,5": _v6_header(sq, bytes([0, 0, 5, 5, 5]), 4),
+        "v6 spatial-quality steps 0,0,0,5,5": _v6_header(sq, bytes([0, 0, 0, 5, 5]), 4),
+        "v6 read as version 5": v6[:4] + b"\x05" + v6[5:],
+        "v5 read as version 6": v5[:4] + b"\x06" + v5[5:],
+        "v4 read as version 6": v4[:4] + b"\x06" + v4[5:],
+        "v6 plain read as version 3": plain[:4] + b"\x03" + plain[5:],
+    }
+    out.update({f"v6 tools 0x{tools:x}": rehead(tools) for tools in (0, 3, 6, 0xF, 0x84)})
+    return out
+
+
+def container_cases(data: bytes, multi: bytes, v4: bytes, v5: bytes,
+                    v6: dict[str, bytes]) -> list[dict]:
+    """What Python's parser, layer selection, partial-decode warning and prefix sizes say of
+    each variant of :func:`_mutations` and :func:`_v6_mutations` (``v6``: the files it
+    varies)."""
     cases = []
-    for name, mutated in _mutations(data, multi, v4, v5).items():
+    for name, mutated in {**_mutations(data, multi, v4, v5),
+                          **_v6_mutations(v6["v6"], v6["plain"], v5, v4, v6["sq"])}.items():
         case: dict = {"name": name, "data": b64(mutated)}
         try:
             c = bitstream.parse(mutated)
@@ -411,7 +489,8 @@ def container_cases(data: bytes, multi: bytes, v4: bytes, v5: bytes) -> list[dic
                           "layers": h.layers, "version": mutated[4],
                           "shifts": list(getattr(h, "shifts", [0] * h.layers)),
                           "palette": h.palette.hex(), "radii": [list(r) for r in h.radii],
-                          "corrected": h.corrected}
+                          "corrected": h.corrected, "steps": list(h.steps),
+                          "tools": bool(h.palette) + 2 * bool(h.corrected) + 4 * bool(h.steps)}
         case["container"] = {"available": c.available, "damaged": c.damaged,
                              "damage": c.damage, "truncated": c.truncated,
                              "byteRanges": [list(r) for r in c.byte_ranges],
@@ -664,8 +743,9 @@ def corrected_files() -> dict[str, bytes]:
     from rpncodec.backend import open_model
 
     loaded = open_model(CORRECTED_MODEL)
-    files = {"v5": codec.encode(flat_squares(256, 256, 1), loaded),
-             "v5-tiled": codec.encode(flat_squares(128, 192, 1), loaded, tile=64)}
+    files = {"v5": codec.encode(flat_squares(256, 256, 1), loaded, residual=False),
+             "v5-tiled": codec.encode(flat_squares(128, 192, 1), loaded, tile=64,
+                                      residual=False)}
     for (stem, data), mask in zip(files.items(), (0b1111, 0b1110), strict=True):
         header = bitstream.parse(data).header  # the damaged files below need these layers
         assert header.version == 5 and header.corrected == mask, (stem, header.corrected)
@@ -690,11 +770,9 @@ def corrected_decode_files(files: dict[str, bytes]) -> dict[str, tuple[bytes, st
     """The version-5 ``files``; the first again without corrections (its version-4 twin),
     without layer 2's (its tile strings plain, its bit cleared), with layer 1's strings
     empty, cut to 2 layers, and damaged behind a valid CRC: a learned part's length beyond
-    its tile string (layer 2; layer 2 of the tiled file, in its last tile), a symbol naming
-    no colour (layer 4: a lower layer's correction string is only skipped when the top
-    layer decodes, so Python would decode every layer of a file damaged there, but not each
-    layer as the TypeScript decoder shows them), each refused with the command line's
-    message."""
+    its tile string (layer 2; layer 2 of the tiled file, in its last tile), each refused
+    with the command line's message; and a correction string naming no colour (layer 4),
+    which a decoder skips: that layer shows its snapped pixels uncorrected."""
     data = files["v5"]
     c = bitstream.parse(data)
     palette = np.frombuffer(c.header.palette, np.uint8).reshape(-1, 3)
@@ -733,6 +811,375 @@ def add_corrected_facts(out: Path) -> None:
     named["v5"]["changed"] = [int(np.sum(a != b)) for a, b in zip(*pixels, strict=True)]
     assert sum(named["v5"]["changed"]) > 0, "the corrections change no pixel"
     (out / "decode.json").write_text(json.dumps(cases))
+
+
+# -- residual layers -------------------------------------------------------------------------------
+def with_residual_layers(data: bytes, image: np.ndarray, model: str,
+                         steps: tuple[int, ...]) -> bytes:
+    """``data`` with each layer whose step in ``steps`` is not 0 replaced by a residual layer
+    at that step (``residual_layers.encode`` of ``image``, tile by tile, over the image the
+    layer below shows, the learned base as the onnx backend decodes it, as the fixtures'
+    pixels are) and its corrected-layers mask cut to the learned layers: version 6."""
+    c = bitstream.parse(data)
+    header = c.header
+    base = next(k for k, step in enumerate(steps) if step)
+    previous = codec.decode(data, base, model, backend="onnx").image
+    payloads = list(c.chunks[:base])
+    for step in steps[base:]:
+        shown, strings = previous.copy(), []
+        for top, left, th, tw in bitstream.tile_grid(header.height, header.width, header.tile):
+            at = np.s_[top : top + th, left : left + tw]
+            string, shown[at] = residual_layers.encode(image[at], previous[at], step)
+            strings.append(string)
+        payloads.append(bitstream.join_tiles(strings))
+        previous = shown
+    new = replace(header, steps=steps, corrected=header.corrected & ((1 << base) - 1))
+    return bitstream.pack(new, payloads)
+
+
+def residual_files(corrected: dict[str, bytes], tiny: SimpleNamespace
+                   ) -> dict[str, tuple[bytes, str]]:
+    """Version-6 files (stem -> (bytes, model)): the encoder's own over the one-tile version-5
+    file (``codec.add_residual_layers``), two layers above its model's four (steps 2 and 1:
+    ``codec.add_extra_layers``), and residual layers written at chosen steps over it (steps 3
+    and 1 after two learned layers, 255, 16 and 2 after one), over the six-tile one (7 and 1)
+    and over the tiny quality model's version-3 file (2 and 1: no exact colours)."""
+    from rpncodec.backend import open_model
+
+    image, tiled = flat_squares(256, 256, 1), flat_squares(128, 192, 1)
+    files = {
+        "v6": codec.add_residual_layers(corrected["v5"], image, open_model(CORRECTED_MODEL)),
+        "v6-steps-3-1": with_residual_layers(corrected["v5"], image, CORRECTED_MODEL,
+                                             (0, 0, 3, 1)),
+        "v6-steps-255-16-2": with_residual_layers(corrected["v5"], image, CORRECTED_MODEL,
+                                                  (0, 255, 16, 2)),
+        "v6-tiled": with_residual_layers(corrected["v5-tiled"], tiled, CORRECTED_MODEL,
+                                         (0, 0, 7, 1)),
+        "v6-extra": codec.add_extra_layers(corrected["v5"], image, open_model(CORRECTED_MODEL),
+                                           (2, 1)),
+    }
+    out = {stem: (data, CORRECTED_MODEL) for stem, data in files.items()}
+    out["v6-plain"] = (with_residual_layers(tiny.data, tiny.image, tiny.model, (0, 0, 2, 1)),
+                       tiny.model)
+    for stem, (data, _) in out.items():
+        assert bitstream.parse(data).header.version == 6, stem
+    assert bitstream.parse(out["v6-tiled"][0]).header.tiles == 6
+    assert bitstream.parse(out["v6-extra"][0]).header.steps == (0, 0, 0, 0, 2, 1)
+    return out
+
+
+def rewrite_residual(data: bytes, k: int, change) -> bytes:
+    """``data`` with each tile string of layer ``k`` rewritten as ``change(tile, string)``
+    gives it (no validation)."""
+    c = bitstream.parse(data)
+    payloads = list(c.chunks)
+    strings = bitstream.split_tiles(payloads[k - 1], c.header.tiles)
+    payloads[k - 1] = bitstream.join_tiles([change(i, s) for i, s in enumerate(strings)])
+    return bitstream.pack(c.header, payloads)
+
+
+def residual_decode_files(files: dict[str, tuple[bytes, str]]) -> dict[str, tuple[bytes, str]]:
+    """The version-6 ``files``; one cut to 3 layers (still version 6) and to 2 (version 5),
+    cut inside its layer 4 (layers 1-3 decode, with the warning), and damaged behind a valid
+    CRC, each refused with the command line's message: a byte of a residual string flipped
+    (layer 4), a tile's string too short (layer 3 of the tiled file, its last tile), part
+    lengths beyond a string (layer 4 of the tiled file, its second tile)."""
+    data, model = files["v6-steps-3-1"]
+    tiled = files["v6-tiled"][0]
+    last = bitstream.parse(tiled).header.tiles - 1
+
+    def flip(_: int, s: bytes) -> bytes:
+        return s[: len(s) // 2] + bytes([s[len(s) // 2] ^ 0x10]) + s[len(s) // 2 + 1:]
+
+    out = {**files,
+           "v6-layers3": (bitstream.truncate(data, 3), model),
+           "v6-layers2": (bitstream.truncate(data, 2), model),
+           "v6-cut-in-layer4": (data[: bitstream.parse(data).byte_ranges[3][1] - 5], model),
+           "v6-layer4-flipped": (rewrite_residual(data, 4, flip), model),
+           "v6-tiled-layer3-short": (rewrite_residual(
+               tiled, 3, lambda i, s: s[:23] if i == last else s), model),
+           "v6-tiled-layer4-beyond": (rewrite_residual(
+               tiled, 4, lambda i, s: struct.pack(">I", len(s)) + s[4:] if i == 1 else s),
+               model)}
+    assert bitstream.parse(out["v6-layers3"][0]).header.version == 6
+    assert bitstream.parse(out["v6-layers2"][0]).header.version == 5
+    return out
+
+
+def add_residual_facts(out: Path) -> None:
+    """Into ``out/decode.json``: for each version-6 file that decodes, its version byte, its
+    learned layers and the flag ``exact`` (its pixels must be Python's exactly: a residual
+    layer is integer arithmetic on its base's pixels, which exact colours make Python's),
+    unless its base has no exact colours (``v6-plain``: within one level, as every learned
+    layer); and how many values each residual layer changes over the layer below it."""
+    cases = json.loads((out / "decode.json").read_text())
+    for case in cases:
+        if not case["name"].startswith("v6") or "error" in case:
+            continue
+        data = (out / "decode" / case["file"]).read_bytes()
+        header = bitstream.parse(data).header
+        case["version"] = data[4]
+        case["learned"] = header.learned
+        case["exact"] = bool(header.palette)
+        pixels = [np.fromfile(out / "decode" / layer["pixels"], np.uint8)
+                  for layer in case["layers"]]
+        case["changed"] = [int(np.sum(pixels[k] != pixels[k - 1]))
+                           for k in range(header.learned, len(pixels))]
+    (out / "decode.json").write_text(json.dumps(cases))
+
+
+def _ans_part(groups: list[np.ndarray], models: list, escape_first: bool = False) -> bytes:
+    """The ans part of symbol ``groups`` (table entries, group ``g`` with ``models[g]``, an
+    index past the table an escape of its value): ``ans.encode_groups`` with its escape rule,
+    or with the first symbol of the first group escaped whatever its value
+    (``escape_first``: an encoder never writes one, so Python's decoder is tested with it)."""
+    coder = constriction.stream.stack.AnsCoder()
+    entries, escaped = [], []
+    for g, idx in enumerate(groups):
+        escape = models[g][1] - 1
+        out = (idx < 0) | (idx >= escape)
+        if escape_first and g == 0:
+            out[0] = True
+        escaped.extend(idx[out] - (escape - 1) // 2)  # the values: entry - offset
+        entries.append(np.where(out, escape, idx).astype(np.int32))
+    if escaped:
+        coder.encode_reverse(ans._escape_nibbles(np.asarray(escaped, np.int64)), ans._NIBBLE)
+    for idx, (model, _) in zip(reversed(entries), reversed(models), strict=True):
+        coder.encode_reverse(idx, model)
+    return coder.get_compressed().astype("<u4").tobytes()
+
+
+def residual_string(q: np.ndarray, step: int, escape_first: bool = False) -> bytes:
+    """A residual string coding ``q`` (any integers) as ``residual_layers.encode`` writes one
+    (each present context's table fitted to its symbols), values beyond a table escaped;
+    ``escape_first``: part 0's first symbol escaped too."""
+    parts = []
+    for part, (ctx, sym, units) in enumerate(residual_layers._symbols(q)):
+        reach = units * residual_layers.largest(step)
+        present = np.unique(ctx)
+        params = [residual_layers._fit(np.bincount(np.clip(sym[ctx == c], -reach, reach) + reach,
+                                                   minlength=2 * reach + 1), reach)
+                  for c in present]
+        models = table_models(np.stack([residual_layers.table(*p, reach) for p in params])
+                              ) if params else []
+        words = _ans_part([sym[ctx == c] + reach for c in present], models,
+                          escape_first and part == 0)
+        parts.append(b"".join(residual_layers.PARAMS.pack(*p) for p in params) + words)
+    return residual_layers._join(parts)
+
+
+def one_level_off(rng: np.random.Generator, previous: np.ndarray, q: np.ndarray,
+                  step: int) -> np.ndarray:
+    """``previous`` with about a quarter of its values one level up or down, as another
+    decoder's learned layer may show them; only values that ``q`` does not clip, so the
+    pixels shown over it differ from those shown over ``previous`` exactly there."""
+    before = previous.astype(np.int64)
+    shown, off = before + step * q, before + rng.choice([-1, 1], previous.shape)
+    moved = (rng.random(previous.shape) < 0.25) & (shown >= 1) & (shown <= 254) \
+        & (off >= 0) & (off <= 255)
+    assert moved.sum() > 0
+    return np.where(moved, off, before).astype(np.uint8)
+
+
+def _screen_tile(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """A previous layer's tile (flat rectangles of any colour, a soft gradient, a little
+    noise) and a reference near it (noise, and some pixels far off)."""
+    previous = np.zeros((h, w, 3)) + np.linspace(0, 40, w)[None, :, None]
+    for _ in range(6):
+        y, x = rng.integers(0, h), rng.integers(0, w)
+        previous[y : y + rng.integers(1, h + 1), x : x + rng.integers(1, w + 1)] += \
+            rng.integers(-120, 200, 3)
+    previous = np.clip(previous + rng.normal(0, 2, previous.shape), 0, 255)
+    reference = previous + rng.normal(0, 6, previous.shape)
+    far = rng.random((h, w)) < 0.1
+    reference[far] = rng.integers(0, 256, (int(far.sum()), 3))
+    return (np.round(previous).astype(np.uint8),
+            np.clip(np.round(reference), 0, 255).astype(np.uint8))
+
+
+def residual_cases(rng: np.random.Generator, files: dict[str, tuple[bytes, str]]) -> dict:
+    """Residual strings decoded by ``residual_layers.decode`` over given previous pixels (no
+    network, so every result is exact): every residual string of the version-6 ``files``
+    over Python's image of the layer below; strings the encoder writes for generated tiles
+    at steps 1 to 255, tiles of 1x2 to 64x64 pixels, one row and one column, extreme
+    residuals (0 to 255 at step 1, red and blue 510 from green; all -255, their tables' first
+    entry, which the green parts code in their tables alone) and clipped ones; crafted
+    strings (a residual out of range, escapes, which no table needs, parts of tables without
+    words); a one-pixel tile (parts 1-4 empty); damaged strings; and strings decoded again
+    over previous pixels one level off (``same_as`` names the case with the original
+    pixels). With each its contexts (per part, as ``residual_layers._symbols`` gives them),
+    its ``q`` and pixels, or the error; and the tables of chosen parameters and ``largest``
+    of every step."""
+    cases = []
+
+    def add(name: str, previous: np.ndarray, step: int, string: bytes, **extra) -> None:
+        case = {"name": name, "height": previous.shape[0], "width": previous.shape[1],
+                "step": step, "previous": b64(previous.tobytes()), "string": b64(string),
+                **extra}
+        recorded: list[np.ndarray] = []
+
+        def recording(previous, q, step, _apply=residual_layers.apply):
+            recorded.append(q)
+            return _apply(previous, q, step)
+
+        try:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(residual_layers, "apply", recording)
+                shown = residual_layers.decode(previous, step, string)
+        except BitstreamError as exc:
+            case["error"] = str(exc)
+        else:
+            case["shown"] = b64(shown.tobytes())
+            case["q"] = b64(recorded[-1])
+            case["contexts"] = [b64(ctx.astype(np.uint8).tobytes())
+                                for ctx, _, _ in residual_layers._symbols(recorded[-1])]
+        cases.append(case)
+
+    def add_one_level_off(name: str) -> None:
+        """The case ``name`` again over its previous pixels one level off in places."""
+        case = next(c for c in cases if c["name"] == name)
+        h, w, step = case["height"], case["width"], case["step"]
+        previous = np.frombuffer(base64.b64decode(case["previous"]), np.uint8).reshape(h, w, 3)
+        q = np.frombuffer(base64.b64decode(case["q"]), "<i4").reshape(h, w, 3)
+        off = one_level_off(rng, previous, q, step)
+        add(f"{name}, one level off", off, step, base64.b64decode(case["string"]), same_as=name)
+        assert cases[-1]["q"] == case["q"], "the residuals depend on the previous pixels"
+
+    for stem, (data, model) in files.items():
+        c = bitstream.parse(data)
+        grid = bitstream.tile_grid(c.header.height, c.header.width, c.header.tile)
+        for k in range(c.header.learned + 1, c.header.layers + 1):
+            previous = codec.decode(data, k - 1, model, backend="onnx").image
+            strings = bitstream.split_tiles(c.chunks[k - 1], c.header.tiles)
+            for i, (top, left, th, tw) in enumerate(grid):
+                add(f"{stem} layer {k} tile {i + 1}", previous[top : top + th, left : left + tw],
+                    c.header.steps[k - 1], strings[i])
+    for (h, w), step in product(((33, 47), (1, 2), (2, 1), (1, 40), (40, 1), (2, 2), (3, 3),
+                                 (5, 5), (64, 64)), (1, 2, 3, 5, 8, 16, 40, 100, 200, 255)):
+        previous, reference = _screen_tile(rng, h, w)
+        add(f"encoded, {h}x{w}, step {step}", previous, step,
+            residual_layers.encode(reference, previous, step)[0])
+    black = np.zeros((17, 19, 3), np.uint8)
+    extremes = {
+        "black to white": (black, np.full_like(black, 255)),
+        # every green symbol -255 (at step 1), its table's entry 0, which ANS codes in no
+        # words: each green part is its tables alone, which decode to that entry
+        "white to black": (np.full_like(black, 255), black),
+        "channels 0 or 255": (rng.choice([0, 255], black.shape).astype(np.uint8),
+                              rng.choice([0, 255], black.shape).astype(np.uint8)),
+        "noise": (rng.integers(0, 256, black.shape, np.uint8),
+                  rng.integers(0, 256, black.shape, np.uint8)),
+    }
+    for (name, (previous, reference)), step in product(extremes.items(), (1, 2, 255)):
+        add(f"{name}, step {step}", previous, step,
+            residual_layers.encode(reference, previous, step)[0])
+    assert not any("error" in c for c in cases), "a string the encoder wrote is refused"
+    grey = np.full((9, 12, 3), 100, np.uint8)
+    add("clipped at 255, step 200", grey, 200,
+        residual_layers.encode(np.full_like(grey, 255), grey, 200)[0])
+    add("clipped at 0, step 150", grey, 150,
+        residual_layers.encode(np.zeros_like(grey), grey, 150)[0])
+
+    # the same strings over previous pixels one level off: the same residuals
+    for name in ("v6-steps-3-1 layer 3 tile 1", "v6-tiled layer 4 tile 2",
+                 "encoded, 33x47, step 3", "encoded, 64x64, step 1", "encoded, 5x5, step 8",
+                 "noise, step 2"):
+        add_one_level_off(name)
+
+    # crafted: values an encoder never writes
+    previous, _ = _screen_tile(rng, 12, 13)
+    step = 5
+    m = residual_layers.largest(step)
+    q = np.zeros((12, 13, 3), np.int64)
+    q[3, 4] = [2 * m, m, -m]  # red - green is m (in its table), red is 2m (beyond m)
+    add("crafted: a residual out of range", previous, step, residual_string(q, step))
+    for name, value in (("beyond its table", m + 1), ("beyond 32 bits", 2**40)):
+        q = np.zeros((12, 13, 3), np.int64)
+        q[0, 0] = value  # on the lattice: part 0 escapes it
+        add(f"crafted: an escaped value {name}", previous, step, residual_string(q, step))
+    q = np.zeros((12, 13, 3), np.int64)
+    q[5, 7] = [1, -2, 3]
+    add("crafted: an escape of a value in its table", previous, step,
+        residual_string(q, step, escape_first=True))
+    add("crafted: the same q, no escape", previous, step, residual_string(q, step))
+    # a part of tables without words holds their first entries, whatever the tables' bytes:
+    # green parts alone give G = -M everywhere, and R' = B' = 2M then red and blue M
+    parts = residual_layers._split(residual_string(q, step))
+    tables = [residual_layers.PARAMS.size * len(np.unique(ctx))
+              for ctx, _, _ in residual_layers._symbols(q)]
+    flat = np.stack([np.full((12, 13), m), np.full((12, 13), -m), np.full((12, 13), m)], -1)
+    coded = residual_layers._split(residual_string(flat, step))
+    assert [len(p) for p in coded[:5]] == [residual_layers.PARAMS.size * len(np.unique(ctx))
+                                           for ctx, _, _ in residual_layers._symbols(flat)[:5]]
+    add("crafted: green parts of tables alone, not fitted", previous, step,
+        residual_layers._join([b"\xff" * len(p) for p in coded[:5]] + coded[5:]))
+    add("crafted: part 6 of tables alone (B' = -2M: out of range)", previous, step,
+        residual_layers._join([*parts[:6], parts[6][: tables[6]]]))
+    # a 1x1 tile has only a lattice pixel: parts 1-4 hold no symbol, and are empty
+    one = np.full((1, 1, 3), 7, np.uint8)
+    whole = residual_layers.encode(np.full_like(one, 19), one, 3)[0]
+    add("1x1 tile", one, 3, whole)
+    add("1x1 tile, only lengths", one, 3, bytes(24))
+    parts = residual_layers._split(whole)
+    assert not any(parts[1:5]) and all(parts[:1] + parts[5:])
+    add("1x1 tile, its empty part 3 not empty", one, 3,
+        residual_layers._join([*parts[:3], bytes(4), *parts[4:]]))
+
+    # damaged: one whole string, changed
+    previous, reference = _screen_tile(rng, 33, 47)
+    step = 3
+    whole = residual_layers.encode(reference, previous, step)[0]
+    head = 4 * (residual_layers.PARTS - 1)
+    lengths = list(struct.unpack_from(">6I", whole))
+    parts = residual_layers._split(whole)
+    q = residual_layers.quantize(reference.astype(np.int64) - previous, step)
+    tables = [residual_layers.PARAMS.size * len(np.unique(ctx))
+              for ctx, _, _ in residual_layers._symbols(q)]
+    assert all(len(p) > t for p, t in zip(parts, tables, strict=True))
+
+    def joined(new_parts: list[bytes]) -> bytes:
+        return residual_layers._join(new_parts)
+
+    def flip(b: bytes, i: int, bit: int = 0x10) -> bytes:
+        return b[:i] + bytes([b[i] ^ bit]) + b[i + 1:]
+
+    def changed(part: int, new: bytes) -> bytes:
+        return joined([*parts[:part], new, *parts[part + 1:]])
+
+    for name, damaged in {
+        "whole": whole, "empty": b"", "23 bytes": whole[:23], "its lengths only": whole[:head],
+        "part 0 a byte longer": struct.pack(">6I", lengths[0] + 1, *lengths[1:]) + whole[head:],
+        "part 5 a byte shorter": struct.pack(">6I", *lengths[:5], lengths[5] - 1)
+        + whole[head:],
+        "part lengths a byte beyond it": struct.pack(
+            ">6I", lengths[0] + len(parts[6]) + 1, *lengths[1:]) + whole[head:],
+        "a part length of 2^32 - 1": struct.pack(">6I", *lengths[:3], 2**32 - 1, *lengths[4:])
+        + whole[head:],
+        "part 0 shorter than its tables": changed(0, parts[0][: tables[0] - 1]),
+        "part 4 shorter than its tables": changed(4, parts[4][: tables[4] - 1]),
+        "part 6 without its words": changed(6, parts[6][: tables[6]]),
+        "part 2 empty": changed(2, b""),
+        "a word of part 0 flipped": changed(0, flip(parts[0], tables[0] + 2)),
+        "a word of part 3 flipped": changed(3, flip(parts[3], tables[3] + 1)),
+        "a table byte of part 1 changed": changed(1, flip(parts[1], 1, 1)),
+        "a table of part 6 with t changed": changed(6, flip(parts[6], 2, 0x40)),
+        "a word appended": whole + b"\x01\x00\x00\x00", "a zero word appended": whole + bytes(4),
+        "a byte dropped": whole[:-1], "its last word dropped": whole[:-4],
+        "parts 1 and 2 swapped": joined([parts[0], parts[2], parts[1], *parts[3:]]),
+        "parts 5 and 6 swapped": joined([*parts[:5], parts[6], parts[5]]),
+    }.items():
+        add(f"damaged: {name}", previous, step, damaged)
+    add("damaged: decoded at another step", previous, step + 1, whole)
+
+    params = [(0, 0, 0, 1), (0, 0, 0, 2), (255, 255, 255, 510), (255, 255, 255, 1),
+              (0, 255, 0, 510), (255, 0, 128, 255), (16, 16, 200, 3), (255, 255, 0, 510),
+              (1, 1, 255, 2)]
+    params += [(*(int(v) for v in rng.integers(0, 256, 3)), int(rng.choice(
+        [1, 2, 3, 5, 51, 102, 127, 255, 510]))) for _ in range(40)]
+    return {"largest": [residual_layers.largest(s) for s in range(1, 256)],
+            "tables": [{"params": list(p), "freqs": residual_layers.table(*p).tolist()}
+                       for p in params],
+            "cases": cases}
 
 
 # -- the float64 networks -------------------------------------------------------------------------
@@ -807,10 +1254,10 @@ def decode_cases(out: Path, files: dict[str, tuple[bytes, str]]) -> list[dict]:
         header = decoded.container.header
         codecs = load_runtime(model).config.latent_codecs
         symbols, it = [], iter(recorded)
-        for _ in range(header.tiles):
+        for _ in range(header.tiles):  # the learned layers' (a residual layer has no latent)
             symbols.append([{part: b64(next(it)) for part in (
                 ("side", "latent") if codecs[k].startswith("hyperprior") else ("latent",))}
-                for k in range(decoded.layers)])
+                for k in range(min(decoded.layers, header.learned))])
         assert next(it, None) is None
         layers = []
         for k in range(1, decoded.layers + 1):
@@ -945,8 +1392,13 @@ def corrected() -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
+def residual(corrected: dict[str, bytes], cli_coded) -> dict[str, tuple[bytes, str]]:
+    return residual_files(corrected, cli_coded)
+
+
+@pytest.fixture(scope="module")
 def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded,
-             sq_coded, corrected) -> Path:
+             sq_coded, corrected, residual) -> Path:
     out = tmp_path_factory.mktemp("web-fixtures")
     files = out / "files"
     web_export.export(files, sorted(GOLDEN.glob("*.rpn")))
@@ -963,9 +1415,12 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded,
     (out / "container.json").write_text(json.dumps(container_cases(
         (GOLDEN / "rpn-quality-cpu.rpn").read_bytes(),
         (GOLDEN / "rpn-quality-cond.rpn").read_bytes(),
-        exact_golden_v4("rpn-quality-screen"), corrected["v5"])))
+        exact_golden_v4("rpn-quality-screen"), corrected["v5"],
+        {"v6": residual["v6-steps-3-1"][0], "plain": residual["v6-plain"][0],
+         "sq": sq_coded.data})))
     (out / "snap.json").write_text(json.dumps(snap_cases(rng)))
     (out / "corrections.json").write_text(json.dumps(correction_cases(rng, corrected)))
+    (out / "residual.json").write_text(json.dumps(residual_cases(rng, residual)))
     (out / "decode_errors.json").write_text(json.dumps(decode_error_cases(
         ["rpn-quality-cpu", "rpn-spatial-cpu", "rpn-quality-cond"])))
     files = {name: ((GOLDEN / f"{name}.rpn").read_bytes(), name) for name in SHIPPED_EXPORTS}
@@ -974,10 +1429,12 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory, cli_coded, spatial_coded,
     files.update(spatial_quality_files(sq_coded.data, sq_coded.model))
     files.update(exact_colour_files())
     files.update(corrected_decode_files(corrected))
+    files.update(residual_decode_files(residual))
     write_network_fixtures(out, SHIPPED_EXPORTS, files, [cli_coded.model, spatial_coded.model,
                                                          sq_coded.model])
     add_committed_pixels(out)
     add_corrected_facts(out)
+    add_residual_facts(out)
     return out
 
 
@@ -999,17 +1456,14 @@ def test_the_typescript_decoder_matches_python(fixtures: Path) -> None:
     assert "# skipped 0" in out or "skipped 0" in out, out[-3000:]
 
 
-def test_the_viewer_fetches_exactly_each_layer_of_a_version_5_file(
-        tmp_path: Path, corrected: dict[str, bytes]) -> None:
-    """fetcher.js (the site's progressive download) finds a version-5 header's size (its
-    mask after the radii), with 5 or 256 colours, and reads exactly each layer's prefix."""
+def _fetches_exactly(folder: Path, files: dict[str, bytes]) -> None:
+    """fetcher.js reads exactly each layer's prefix of each of ``files`` (served from
+    ``folder``), and says where each layer ends."""
     from test_web_site import fetch_in_node, http_folder
 
-    files = {"v5.rpn": corrected["v5"], "v5-256.rpn": many_colours(corrected["v5"])}
     for name, data in files.items():
-        assert bitstream.parse(data).header.version == 5
-        (tmp_path / name).write_bytes(data)
-    with http_folder(tmp_path) as url:
+        (folder / name).write_bytes(data)
+    with http_folder(folder) as url:
         for name, data in files.items():
             c = bitstream.parse(data)
             prefixes = [bitstream.prefix_size(c, k) for k in range(1, c.header.layers + 1)]
@@ -1017,6 +1471,30 @@ def test_the_viewer_fetches_exactly_each_layer_of_a_version_5_file(
             for k, result in enumerate(got, 1):
                 assert result["fetched"] == result["held"] == prefixes[k - 1], (name, k, result)
                 assert result["ends"] == prefixes[:k]
+
+
+def test_the_viewer_fetches_exactly_each_layer_of_a_version_5_file(
+        tmp_path: Path, corrected: dict[str, bytes]) -> None:
+    """fetcher.js (the site's progressive download) finds a version-5 header's size (its
+    mask after the radii), with 5 or 256 colours, and reads exactly each layer's prefix."""
+    files = {"v5.rpn": corrected["v5"], "v5-256.rpn": many_colours(corrected["v5"])}
+    for data in files.values():
+        assert bitstream.parse(data).header.version == 5
+    _fetches_exactly(tmp_path, files)
+
+
+def test_the_viewer_fetches_exactly_each_layer_of_a_version_6_file(
+        tmp_path: Path, residual: dict[str, tuple[bytes, str]]) -> None:
+    """fetcher.js finds a version-6 header's size (its tools byte after the shifts, then the
+    fields it names: palette and radii, mask, one step per layer) with tools 7 and 4 and 256
+    colours, and reads exactly each layer's prefix."""
+    v6, plain = residual["v6-steps-3-1"][0], residual["v6-plain"][0]
+    files = {"v6.rpn": v6, "v6-256.rpn": many_colours(v6), "v6-plain.rpn": plain,
+             "v6-encoder.rpn": residual["v6"][0], "v6-extra.rpn": residual["v6-extra"][0]}
+    headers = [bitstream.parse(d).header for d in files.values()]
+    assert all(h.version == 6 for h in headers)
+    assert not headers[2].palette and headers[0].corrected
+    _fetches_exactly(tmp_path, files)
 
 
 @pytest.mark.slow

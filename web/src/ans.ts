@@ -166,12 +166,14 @@ function unzigzag(u: number): number {
 /**
  * Inverse of `rpncodec.entropy.ans.encode_groups`: groups of `counts[g]` symbols, group `g`
  * with table `tables[g]`, then the escaped values in order; returned one after the other.
+ * `escapes` false: the tables hold every symbol, so an escape entry is damage (refused as
+ * soon as the groups are decoded).
  *
  * End of the string: the encoder started from the coder's empty state, so after the last pop
  * a decoder must be back in it with every word read; any other end means damage.
  */
 export function decodeGroups(data: Uint8Array, counts: number[], tables: number[],
-  coding: Tables): Int32Array {
+  coding: Tables, escapes = true): Int32Array {
   if (data.length % 4) {
     throw new BitstreamError("damaged layer payload (length is not a whole number of words)");
   }
@@ -192,6 +194,10 @@ export function decodeGroups(data: Uint8Array, counts: number[], tables: number[
       if (raw === table.escape) escaped.push(i);
       out[i] = raw - offset;
     }
+  }
+  if (escaped.length && !escapes) {
+    throw new BitstreamError("damaged layer payload (an escape where its tables hold every " +
+      "symbol)");
   }
   let beyond = false; // reported after the end check, which names most damage first
   for (const j of escaped) {

@@ -1,11 +1,13 @@
 /**
- * The `.rpn` container (format versions 2 to 5; docs/format.md): the header, the layer
+ * The `.rpn` container (format versions 2 to 6; docs/format.md): the header, the layer
  * chunks with their CRCs, the tile grid, and the rules for a cut or damaged file. Version 3
  * adds one shift byte per layer (its image is the full size halved that many times) and the
  * spatial-quality mode; a version-2 file's shifts follow from its mode. Version 4 adds exact
  * colours: a palette and two radii per layer (`exact_colours.ts` applies them). Version 5 adds
  * a mask of the layers whose tile strings carry colour corrections after their learned part
- * (`splitCorrection`; `colour_corrections.ts` applies them).
+ * (`splitCorrection`; `colour_corrections.ts` applies them). Version 6 adds a tools byte
+ * naming which of those fields follow, and one residual step per layer: the last layers may
+ * be residual layers (`residual_layers.ts` applies them), which refine the layer below them.
  *
  * `parseContainer` is tolerant, like `rpncodec.bitstream.parse`: header problems throw, but a
  * chunk that is cut short or damaged only ends the usable prefix, and the result says why.
@@ -23,8 +25,14 @@ export const FORMAT_VERSION = 3;
 export const EXACT_COLOURS_VERSION = 4;
 /** A file with exact colours and colour corrections (a u16 mask of layers after the radii). */
 export const CORRECTIONS_VERSION = 5;
+/** A file with residual layers; its tools byte says which fields follow the shifts. */
+export const RESIDUAL_VERSION = 6;
+/** The bits of a version-6 header's tools byte. */
+export const TOOL_EXACT = 1;
+export const TOOL_CORRECTIONS = 2;
+export const TOOL_RESIDUAL = 4;
 /** The versions this decoder reads. */
-export const READ_VERSIONS: readonly number[] = Object.freeze([2, 3, 4, 5]);
+export const READ_VERSIONS: readonly number[] = Object.freeze([2, 3, 4, 5, 6]);
 /** Mode byte -> mode (the format's numbering; never renumbered). */
 export const MODES = Object.freeze(["quality", "spatial", "single", "spatial-quality"] as const);
 export type Mode = (typeof MODES)[number];
@@ -51,7 +59,7 @@ export interface Header {
   width: number;
   tile: number;
   layers: number;
-  /** The format version (2 to 5). */
+  /** The format version (2 to 6). */
   version: number;
   /**
    * Each layer's image is the full size halved this many times (rounding up). Version 3
@@ -72,6 +80,17 @@ export interface Header {
    * (`isCorrected`, `splitCorrection`); 0 before version 5.
    */
   corrected: number;
+  /**
+   * Which of the tools the header's fields are for: `TOOL_EXACT`, `TOOL_CORRECTIONS` and
+   * `TOOL_RESIDUAL` bits (version 6's tools byte; version 4 has exact colours, version 5 both
+   * of those; 0 before version 4).
+   */
+  tools: number;
+  /**
+   * Residual layers (version 6): per layer its step, 0 for a learned layer and 1-255 for a
+   * residual one, which are the last layers (`learnedLayers`); empty before version 6.
+   */
+  steps: number[];
   /** Bytes of the header, CRC included. */
   size: number;
 }
@@ -138,25 +157,55 @@ export function tileProblem(tile: number): string | null {
 /**
  * The header's size in bytes (CRC included) as far as the first bytes of a file tell, or
  * null when they end before the fields it depends on: the name length, the layer count
- * (version 3 on) and the palette size (version 4 on; version 5 adds the 2-byte mask). No
- * check: `parseHeader` makes them.
+ * (version 3 on), version 6's tools byte and the palette size (version 4 and 5, and version 6
+ * with exact colours; version 5 adds the 2-byte mask, version 6 the mask if its tools name
+ * colour corrections and one step byte per layer). No check: `parseHeader` makes them.
  */
 export function headerSize(data: Uint8Array): number | null {
   if (data.length < FIXED) return null;
   const version = data[4];
   const tail = FIXED + data[6];
   let size = tail + TAIL + 4;
+  let layers = 0;
   if (version >= 3) { // one shift byte per layer: the layer count comes first
     if (data.length < tail + TAIL) return null;
-    size += data[tail + TAIL - 1];
+    layers = data[tail + TAIL - 1];
+    size += layers;
   }
-  if (version >= 4) { // exact colours: their count comes first
-    const coloursAt = size - 4;
-    if (data.length <= coloursAt) return null;
-    size += 1 + 3 * (data[coloursAt] + 1) + 2 * data[tail + TAIL - 1];
+  let at = size - 4; // where the tools byte, or the colour count, is
+  let tools = impliedTools(version);
+  if (version >= RESIDUAL_VERSION) { // the tools byte comes first
+    if (data.length <= at) return null;
+    tools = data[at];
+    size += 1;
+    at += 1;
   }
-  if (version >= CORRECTIONS_VERSION) size += CORRECTED_SIZE; // the corrected-layers mask
+  if (tools & TOOL_EXACT) { // exact colours: their count comes first
+    if (data.length <= at) return null;
+    size += 1 + 3 * (data[at] + 1) + 2 * layers;
+  }
+  if (tools & TOOL_CORRECTIONS) size += CORRECTED_SIZE; // the corrected-layers mask
+  if (tools & TOOL_RESIDUAL) size += layers; // one residual step per layer
   return size;
+}
+
+/** The tools a header of `version` has without a tools byte (versions 2 to 5). */
+function impliedTools(version: number): number {
+  return version === EXACT_COLOURS_VERSION ? TOOL_EXACT
+    : version === CORRECTIONS_VERSION ? TOOL_EXACT | TOOL_CORRECTIONS : 0;
+}
+
+/** Whether a version-6 tools byte breaks its rules: residual layers named, no unknown bit,
+ * colour corrections only with exact colours. */
+function badTools(tools: number): boolean {
+  return tools >= 2 * TOOL_RESIDUAL || !(tools & TOOL_RESIDUAL) ||
+    ((tools & TOOL_CORRECTIONS) !== 0 && !(tools & TOOL_EXACT));
+}
+
+/** The number of learned layers of a file: those before its first residual layer. */
+export function learnedLayers(header: Pick<Header, "layers" | "steps">): number {
+  const k = header.steps.findIndex((s) => s !== 0);
+  return k < 0 ? header.layers : k;
 }
 
 /**
@@ -186,7 +235,15 @@ export function parseHeader(data: Uint8Array): Header {
   }
   const tail = FIXED + nameLength;
   const shiftsAt = tail + TAIL;
-  // null: the file ends before the layer count (version 3 on) or the palette size (version 4)
+  if (version >= RESIDUAL_VERSION && data.length >= shiftsAt) {
+    // the tools byte is refused as soon as it is there, before the fields it names
+    const toolsAt = shiftsAt + data[shiftsAt - 1];
+    if (data.length > toolsAt && badTools(data[toolsAt])) {
+      throw new BitstreamError(`damaged .rpn header (tools byte 0x${data[toolsAt].toString(16)})`);
+    }
+  }
+  // null: the file ends before the layer count (version 3 on), the tools byte (version 6) or
+  // the palette size (exact colours)
   const size = headerSize(data);
   if (size === null) {
     throw new TruncatedError(`file is truncated inside its header (only ${data.length} bytes)`);
@@ -209,19 +266,23 @@ export function parseHeader(data: Uint8Array): Header {
   }
   const mode = MODES[modeByte];
   const layers = data[tail + 20];
+  // after the shifts: version 6's tools byte, then the fields of the tools in use
+  let at = shiftsAt + (version >= 3 ? layers : 0);
+  let tools = impliedTools(version);
+  if (version >= RESIDUAL_VERSION) tools = data[at++];
   let palette = new Uint8Array(0);
   const radii: Array<[number, number]> = [];
-  if (version >= 4) { // K - 1, the K colours, then r1 and r2 of each layer
-    const coloursAt = shiftsAt + layers;
-    palette = data.slice(coloursAt + 1, coloursAt + 1 + 3 * (data[coloursAt] + 1));
-    const radiiAt = coloursAt + 1 + palette.length;
-    for (let at = radiiAt; at < radiiAt + 2 * layers; at += 2) {
-      radii.push([data[at], data[at + 1]]);
-    }
+  if (tools & TOOL_EXACT) { // K - 1, the K colours, then r1 and r2 of each layer
+    palette = data.slice(at + 1, at + 1 + 3 * (data[at] + 1));
+    at += 1 + palette.length;
+    for (const end = at + 2 * layers; at < end; at += 2) radii.push([data[at], data[at + 1]]);
   }
-  // version 5: which layers carry colour corrections, just before the CRC
-  const corrected = version >= CORRECTIONS_VERSION
-    ? (data[size - 4 - CORRECTED_SIZE] << 8) | data[size - 4 - CORRECTED_SIZE + 1] : 0;
+  let corrected = 0; // which layers carry colour corrections
+  if (tools & TOOL_CORRECTIONS) {
+    corrected = (data[at] << 8) | data[at + 1];
+    at += CORRECTED_SIZE;
+  }
+  const steps = tools & TOOL_RESIDUAL ? Array.from(data.subarray(at, at + layers)) : [];
   const header: Header = {
     mode,
     model: String.fromCharCode(...nameBytes),
@@ -236,6 +297,8 @@ export function parseHeader(data: Uint8Array): Header {
     palette,
     radii,
     corrected,
+    tools,
+    steps: steps.some((s) => s !== 0) ? steps : [],
     size,
   };
   const problem = sizeProblem(header.height, header.width);
@@ -248,12 +311,34 @@ export function parseHeader(data: Uint8Array): Header {
   if (tileBad) throw new BitstreamError(`.rpn header declares ${tileBad}`);
   const shiftBad = shiftsProblem(header.shifts);
   if (shiftBad) throw new BitstreamError(`.rpn header declares ${shiftBad}`);
-  if (corrected >> layers) { // a version-5 header always has exact colours
+  if (corrected >> layers) { // a mask is only read with exact colours
     throw new BitstreamError(`colour corrections need exact colours and name layers 1 to ` +
       `${layers}, not the mask 0x${corrected.toString(16)}`);
   }
-  if (version === CORRECTIONS_VERSION && !corrected) {
-    throw new BitstreamError("damaged .rpn header (version 5 without corrected layers)");
+  if (header.steps.length) {
+    const learned = learnedLayers(header);
+    if (header.steps[0] || header.steps.slice(learned).some((s) => !s)) {
+      throw new BitstreamError(`residual steps [${header.steps.join(", ")}] (one per layer, ` +
+        "0 for each learned layer, 1-255 for each residual layer after them)");
+    }
+    if (header.shifts.slice(learned - 1).some((s) => s !== header.shifts[learned - 1])) {
+      throw new BitstreamError("a residual layer must have the size of the layer below it");
+    }
+    if (corrected >> learned) {
+      throw new BitstreamError("colour corrections belong to learned layers only");
+    }
+  }
+  if (version >= RESIDUAL_VERSION && tools & TOOL_CORRECTIONS && !corrected) {
+    throw new BitstreamError("damaged .rpn header (its tools byte names colour corrections, " +
+      "but no layer has them)");
+  }
+  // the version its fields call for: every tool it names must be in use
+  const used = header.steps.length ? RESIDUAL_VERSION : corrected ? CORRECTIONS_VERSION
+    : palette.length ? EXACT_COLOURS_VERSION : FORMAT_VERSION;
+  if (version >= 3 && used !== version) {
+    const what = version === CORRECTIONS_VERSION ? "corrected layers"
+      : "the tools it names in use";
+    throw new BitstreamError(`damaged .rpn header (version ${version} without ${what})`);
   }
   return header;
 }

@@ -6,20 +6,25 @@
  * size, tiles placed and cropped the same way, float -> uint8 rounded as Python rounds, each
  * tile of a version-4 file snapped to its exact colours (`exact_colours.ts`), and in a
  * corrected layer of a version-5 file then given that layer's colour corrections
- * (`colour_corrections.ts`; a lower layer's are only skipped).
+ * (`colour_corrections.ts`; a lower layer's are only skipped, and so is a string that does
+ * not decode). A residual layer of a version-6
+ * file refines the image of the layer below it, tile by tile (`residual_layers.ts`): the last
+ * learned layer is decoded as above, then each residual layer in turn.
  *
  * Layers are decoded in order and each is shown as soon as it is ready (`onLayer`): layer k
  * reuses the latents of layers 1..k-1 and runs one synthesis. From a `RangeSource` only the
  * header and the chunks of the layers decoded are read. A `DecodeState` carries the latents
- * from one decode of a file to the next, so a file arriving layer by layer can be decoded
- * again as it grows without decoding its first layers again.
+ * (and the images residual layers start from) from one decode of a file to the next, so a
+ * file arriving layer by layer can be decoded again as it grows without decoding its first
+ * layers again.
  */
 
 import { decodeByChannel, decodeByScale, splitParts } from "./coding";
 import { correctTile } from "./colour_corrections";
 import {
-  type Container, type Header, type Tile, damagedMessage, isCorrected, parseContainer,
-  parseHeader, headerSize, partialNote, selectLayers, splitCorrection, splitTiles, tileGrid,
+  type Container, type Header, type Tile, damagedMessage, isCorrected, learnedLayers,
+  parseContainer, parseHeader, headerSize, partialNote, selectLayers, splitCorrection,
+  splitTiles, tileGrid,
 } from "./container";
 import { snapTile } from "./exact_colours";
 import { BitstreamError, ModelError, RpncodecError, TruncatedError } from "./errors";
@@ -28,6 +33,7 @@ import { checkModelFor, headerShifts } from "./latent";
 import { type OrtSession, type WebLevel, type WebModel } from "./model";
 import { now } from "./platform";
 import { readU32 } from "./bytes";
+import { residualTile } from "./residual_layers";
 
 /** Reads bytes `[start, end)` of a file (fewer at its end). */
 export interface RangeSource {
@@ -80,7 +86,10 @@ export interface DecodeOptions {
 /**
  * The latents of the layers of one file decoded so far (`DecodeOptions.state`), with the file
  * bytes and model they came from: a decode reuses them only for the same model and the same
- * header and chunks. Owned by the caller (one per file being viewed); no global state.
+ * header and chunks. In a file with residual layers it also keeps the images of its last
+ * learned layer and of each residual layer decoded (copies: a caller may transfer the images
+ * it is given), which the residual layers above start from. Owned by the caller (one per file
+ * being viewed); no global state.
  */
 export class DecodeState {
   /** The model the latents came from. */
@@ -89,10 +98,16 @@ export class DecodeState {
   bytes: Uint8Array = new Uint8Array(0);
   /** `latents[tile][level]`. */
   latents: Tensor[][] = [];
+  /** `images[k]`: the RGBA image layer k + 1 shows, kept from the last learned layer on in a
+   * file with residual layers (absent elsewhere). */
+  images: Uint8ClampedArray[] = [];
 
-  /** Layers whose latents are kept for every tile. */
+  /** Layers whose latents are kept for every tile, then the residual layers whose images are
+   * kept above them (with the image of the layer below the first). */
   get layers(): number {
-    return this.latents.length ? Math.min(...this.latents.map((l) => l.length)) : 0;
+    let n = this.latents.length ? Math.min(...this.latents.map((l) => l.length)) : 0;
+    if (n > 0 && this.images[n - 1]) while (this.images[n]) n++;
+    return n;
   }
 
   /** How many of the kept layers `data` (parsed as `container`) shares, for `model`. */
@@ -115,7 +130,7 @@ function equal(a: Uint8Array, b: Uint8Array, n: number): boolean {
 
 /**
  * The header of a file from its first bytes (112 bytes always suffice before version 4; a
- * version-4 or 5 header's size is known from them: `headerSize`).
+ * later header's size is known from them: `headerSize`).
  */
 export function readHeader(data: Uint8Array): Header {
   return parseHeader(data);
@@ -138,7 +153,7 @@ export function layerShifts(header: Header, model: WebModel): number[] {
 }
 
 // -- reading a file: whole, or chunk by chunk from a range source ------------------------------
-// the largest header before version 4; it holds a version-4 header's palette size
+// the largest header before version 4; it holds a later header's tools byte and palette size
 const HEADER_MAX = 7 + 64 + 21 + 16 + 4;
 
 class FileReader {
@@ -173,7 +188,7 @@ class FileReader {
    */
   async container(layers: number | null): Promise<Container> {
     await this.ensure(HEADER_MAX);
-    // a version-4 header's palette and radii (and a version-5 header's mask)
+    // the palette and radii, the corrected-layers mask and the residual steps
     await this.ensure(headerSize(this.data) ?? 0);
     const header = parseHeader(this.data);
     let pos = header.size;
@@ -380,6 +395,14 @@ function inTile<T>(header: Header, k: number, i: number, tiles: number, fn: () =
 
 const NO_CORRECTION = new Uint8Array(0);
 
+/** `[y0, x0, h, w]`: where a tile `[top, left, th, tw]` of the full image lies in a layer of
+ * shift `s` (its offset and far edge scaled, rounding up). */
+function tileAt([top, left, th, tw]: Tile, s: number): [number, number, number, number] {
+  const f = 2 ** s;
+  const y0 = top >> s, x0 = left >> s;
+  return [y0, x0, Math.ceil((top + th) / f) - y0, Math.ceil((left + tw) / f) - x0];
+}
+
 function abortCheck(signal: DecodeOptions["signal"]): void {
   if (signal?.aborted) {
     throw signal.reason ?? new RpncodecError("decode aborted");
@@ -410,57 +433,86 @@ export async function decodeLayers(model: WebModel, source: Uint8Array | RangeSo
   const m = model.padMultiple;
   const top = (t: Tile): [number, number] => [Math.ceil(t[2] / m) * (m / 16),
     Math.ceil(t[3] / m) * (m / 16)];
+  // the layers 1..learned hold latents; the residual layers after them refine its image
+  const learned = learnedLayers(header);
+  const residual = header.steps.length > 0;
   const state = options.state ?? new DecodeState();
-  const reuse = state.reusable(model, reader.data, container, chunks.length);
+  let reuse = state.reusable(model, reader.data, container, chunks.length);
+  if (reuse >= learned && residual && !state.images[learned - 1]) reuse = learned - 1;
   if (!reuse) {
     state.model = model;
     state.latents = tiles.map(() => []);
+    state.images = [];
   }
   const latents = state.latents;
-  for (const l of latents) l.length = reuse;
+  for (const l of latents) l.length = Math.min(reuse, learned);
+  state.images.length = Math.min(state.images.length, reuse);
   let last: LayerImage | null = null;
   // layers decoded before are skipped, but the last one asked for is always shown
   for (let k = Math.min(reuse, chunks.length - 1); k < chunks.length; k++) {
     const t0 = now();
     const clock: Clock = { entropy: 0, graphs: 0 };
     let synthesisMs = 0;
-    const [level, session] = await Promise.all([k < reuse ? null : model.level(k),
-      model.synthesis(k)]);
-    if (k + 1 < chunks.length) model.prefetch(k + 1); // fetched while this layer decodes
     const s = shifts[k];
     const f = 2 ** s;
     const width = Math.ceil(header.width / f), height = Math.ceil(header.height / f);
-    const rgba = new Uint8ClampedArray(width * height * 4);
-    for (let i = 0; i < tiles.length; i++) {
-      abortCheck(options.signal);
-      const [th0, tw0] = top(tiles[i]);
-      const size: [number, number] = [th0 >> model.shifts[k], tw0 >> model.shifts[k]];
-      // a corrected layer's tile string: its learned part, then this layer's corrections
-      const [learned, correction] = isCorrected(header, k + 1)
-        ? inTile(header, k + 1, i, tiles.length, () => splitCorrection(strings[k][i]))
-        : [strings[k][i], NO_CORRECTION];
-      if (k >= reuse) { // else its latent was decoded before: only the synthesis to run
-        const onSymbols = options.onSymbols;
-        const hook: SymbolHook | null = onSymbols ? (part, sym) => onSymbols(i, k, part, sym)
-          : null;
-        latents[i].push(inTile(header, k + 1, i, tiles.length, () => decodeLevel(level!,
-          learned, size, k ? latents[i][k - 1] : null, clock, hook)));
+    let rgba: Uint8ClampedArray;
+    if (k >= learned) { // a residual layer over the image of the layer below it
+      if (k < reuse) {
+        rgba = state.images[k].slice(); // decoded before: shown again
+      } else {
+        rgba = state.images[k - 1].slice();
+        for (let i = 0; i < tiles.length; i++) {
+          abortCheck(options.signal);
+          const [y0, x0, h, w] = tileAt(tiles[i], s);
+          inTile(header, k + 1, i, tiles.length, () => timed(clock, "entropy", () =>
+            residualTile(rgba, width, y0, x0, h, w, header.steps[k], strings[k][i])));
+        }
+        state.images[k] = rgba.slice();
       }
-      const inputs = model.description.levels[k].synthesis_inputs.map((j) => latents[i][j]);
-      const t1 = now();
-      const img = await synthesize(session, model, ort, inputs);
-      synthesisMs += now() - t1;
-      const [tTop, tLeft, th, tw] = tiles[i];
-      const y0 = tTop >> s, x0 = tLeft >> s;
-      const y1 = Math.ceil((tTop + th) / f), x1 = Math.ceil((tLeft + tw) / f);
-      const h = Math.min(y1 - y0, img.h), w = Math.min(x1 - x0, img.w);
-      place(img.data, img.h, img.w, rgba, width, y0, x0, h, w);
-      if (header.palette.length) { // exact colours: the tile alone, with this layer's radii
-        const [r1, r2] = header.radii[k];
-        snapTile(rgba, width, y0, x0, h, w, header.palette, r1, r2);
-        inTile(header, k + 1, i, tiles.length, () => correctTile(rgba, width, y0, x0, h, w,
-          header.palette, correction));
+    } else {
+      const [level, session] = await Promise.all([k < reuse ? null : model.level(k),
+        model.synthesis(k)]);
+      // the next learned level is fetched while this layer decodes
+      if (k + 1 < Math.min(chunks.length, learned)) model.prefetch(k + 1);
+      rgba = new Uint8ClampedArray(width * height * 4);
+      for (let i = 0; i < tiles.length; i++) {
+        abortCheck(options.signal);
+        const [th0, tw0] = top(tiles[i]);
+        const size: [number, number] = [th0 >> model.shifts[k], tw0 >> model.shifts[k]];
+        // a corrected layer's tile string: its learned part, then this layer's corrections
+        const [part, correction] = isCorrected(header, k + 1)
+          ? inTile(header, k + 1, i, tiles.length, () => splitCorrection(strings[k][i]))
+          : [strings[k][i], NO_CORRECTION];
+        if (k >= reuse) { // else its latent was decoded before: only the synthesis to run
+          const onSymbols = options.onSymbols;
+          const hook: SymbolHook | null = onSymbols ? (kind, sym) => onSymbols(i, k, kind, sym)
+            : null;
+          latents[i].push(inTile(header, k + 1, i, tiles.length, () => decodeLevel(level!,
+            part, size, k ? latents[i][k - 1] : null, clock, hook)));
+        }
+        const inputs = model.description.levels[k].synthesis_inputs.map((j) => latents[i][j]);
+        const t1 = now();
+        const img = await synthesize(session, model, ort, inputs);
+        synthesisMs += now() - t1;
+        const [y0, x0, th, tw] = tileAt(tiles[i], s);
+        const h = Math.min(th, img.h), w = Math.min(tw, img.w);
+        place(img.data, img.h, img.w, rgba, width, y0, x0, h, w);
+        if (header.palette.length) { // exact colours: the tile alone, with this layer's radii
+          const [r1, r2] = header.radii[k];
+          snapTile(rgba, width, y0, x0, h, w, header.palette, r1, r2);
+          try {
+            correctTile(rgba, width, y0, x0, h, w, header.palette, correction);
+          } catch (exc) {
+            // a correction string that does not decode is skipped (`finish_tile`): its
+            // contexts come from the snapped pixels, which a learned layer a level off
+            // Python's may snap otherwise; the tile then shows them uncorrected
+            if (!(exc instanceof BitstreamError)) throw exc;
+          }
+        }
       }
+      // the image the first residual layer starts from (a copy: `rgba` is the caller's)
+      if (residual && k === learned - 1) state.images[k] = rgba.slice();
     }
     if (k >= reuse) state.bytes = reader.data.slice(0, container.byteRanges[k][1]);
     const isLast = k === chunks.length - 1;

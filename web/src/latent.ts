@@ -10,7 +10,8 @@ import { type Tables, buildTables } from "./ans";
 import { decodeByChannel, splitParts } from "./coding";
 import {
   type Container, type Header, type Mode, type Tile, damagedMessage, defaultShifts,
-  parseContainer, selectLayers, splitTiles, tileGrid,
+  isCorrected, learnedLayers, parseContainer, selectLayers, splitCorrection, splitTiles,
+  tileGrid,
 } from "./container";
 import { BitstreamError, ModelError } from "./errors";
 
@@ -85,8 +86,10 @@ function hex(bytes: Uint8Array): string {
 
 /**
  * Refuse a model that cannot decode `header`'s file, with the command line's messages
- * (`rpncodec.codec.model_for`): other weights, another mode or too many layers, or layers at
- * other sizes than the model's (`shifts`: the model's, one per level).
+ * (`rpncodec.codec.model_for`): other weights, another mode or too many learned layers, or
+ * learned layers at other sizes than the model's (`shifts`: the model's, one per level). The
+ * residual layers of a version-6 file need no level: a file may have more layers than its
+ * model.
  */
 export function checkModelFor(header: Header, model: { name: string; sha256: string;
   mode: Mode }, shifts: number[]): void {
@@ -95,12 +98,13 @@ export function checkModelFor(header: Header, model: { name: string; sha256: str
     throw new ModelError(`file was encoded with ${header.model} weights ${digest}, but ` +
       `${model.name} has ${model.sha256.slice(0, 16)}; decode with those weights`);
   }
-  if (model.mode !== header.mode || header.layers > shifts.length) {
-    throw new ModelError(`file declares a ${header.mode} stream of ${header.layers} layers, ` +
+  const learned = learnedLayers(header);
+  if (model.mode !== header.mode || learned > shifts.length) {
+    throw new ModelError(`file declares a ${header.mode} stream of ${learned} learned layers, ` +
       `which ${model.name} (${model.mode}, ${shifts.length} layers) cannot decode`);
   }
   const declared = headerShifts(header, shifts);
-  if (declared.some((s, k) => s !== shifts[k])) {
+  if (declared.slice(0, learned).some((s, k) => s !== shifts[k])) {
     throw new ModelError(`file declares layer shifts [${declared.join(", ")}], but ` +
       `${model.name}'s layers have [${shifts.join(", ")}]`);
   }
@@ -183,8 +187,10 @@ export function modelFromJson(json: ModelJson): ModelInfo {
 
 /**
  * The factorized symbols of the first `layers` layers (null: every intact layer) of the file
- * `data`, tile by tile. Errors are those of `rpncodec decode` for the same file: a damaged
- * string names its layer (and tile) and the `--layers` that still decodes.
+ * `data`, tile by tile: of each learned layer's learned part (a corrected layer's correction
+ * string and the residual layers hold no latent, so `symbols[tile]` has one entry per learned
+ * layer decoded). Errors are those of `rpncodec decode` for the same file: a damaged string
+ * names its layer (and tile) and the `--layers` that still decodes.
  */
 export function decodeSymbols(data: Uint8Array, model: ModelInfo,
   layers: number | null = null): DecodedSymbols {
@@ -193,12 +199,14 @@ export function decodeSymbols(data: Uint8Array, model: ModelInfo,
   const chunks = selectLayers(container, layers);
   checkModel(header, model);
   const tiles = tileGrid(header.height, header.width, header.tile);
-  const strings = chunks.map((chunk) => splitTiles(chunk, tiles.length));
+  const strings = chunks.slice(0, learnedLayers(header))
+    .map((chunk) => splitTiles(chunk, tiles.length));
   const symbols = tiles.map(([, , th, tw], i) => {
     const sizes = levelSizes(model, th, tw);
     return strings.map((layer, k) => {
       try {
-        return decodeLevel(layer[i], model.levels[k], model.widths[k], sizes[k]);
+        const part = isCorrected(header, k + 1) ? splitCorrection(layer[i])[0] : layer[i];
+        return decodeLevel(part, model.levels[k], model.widths[k], sizes[k]);
       } catch (exc) {
         if (!(exc instanceof BitstreamError)) throw exc;
         const where = tiles.length > 1 ? `tile ${i + 1} of ${tiles.length}: ` : "";

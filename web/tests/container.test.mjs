@@ -1,5 +1,6 @@
 // The container: cut, damaged and hostile files parse (or fail) as in Python, version-4
-// headers (exact colours) and version-5 headers (colour corrections) included.
+// headers (exact colours), version-5 headers (colour corrections) and version-6 headers (a
+// tools byte, residual steps) included.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -33,6 +34,13 @@ test("every mutated file parses and selects as in Python", { skip: needsFixtures
   assert.ok(cases.length > 30);
   assert.ok(cases.filter((c) => c.header?.version === 4).length >= 4);
   assert.ok(cases.filter((c) => c.header?.version === 5).length >= 3);
+  // version 6: valid headers of each kind, and refusals of its tools byte and steps
+  assert.ok(cases.filter((c) => c.header?.version === 6).length >= 8);
+  assert.ok(cases.filter((c) => c.header?.version === 6 && c.header.tools === 4).length >= 2);
+  for (const why of ["tools byte", "residual steps", "size of the layer below",
+    "learned layers only", "version 6 without"]) {
+    assert.ok(cases.some((c) => c.error?.includes(why)), why);
+  }
   for (const c of cases) {
     const parsed = attempt(() => parseContainer(bytes(c.data)));
     if (c.error !== undefined) {
@@ -46,7 +54,8 @@ test("every mutated file parses and selects as in Python", { skip: needsFixtures
     assert.deepEqual({ mode: h.mode, model: h.model, digest: Buffer.from(h.digest).toString("hex"),
       height: h.height, width: h.width, tile: h.tile, layers: h.layers, version: h.version,
       shifts: h.version >= 3 ? h.shifts : c.header.shifts,
-      palette: Buffer.from(h.palette).toString("hex"), radii: h.radii, corrected: h.corrected },
+      palette: Buffer.from(h.palette).toString("hex"), radii: h.radii, corrected: h.corrected,
+      steps: h.steps, tools: h.tools },
     c.header, c.name);
     if (h.version < 3) { // a version-2 file: the mode's shifts for as many levels as declared
       assert.deepEqual(h.shifts, defaultShifts(h.mode, h.layers), c.name);

@@ -2,9 +2,11 @@
 // symbol, every layer's size is Python's and its pixels within one level of Python's (onnx
 // backend), at least 99.9% of them equal (and of the committed pixels of the exact-colour
 // golden files); a version-4 file shows its version-3 twin's pixels snapped tile by tile; a
-// version-5 file (colour corrections) shows exactly Python's pixels at every layer; a decode
-// of every layer of a cut or damaged file warns as the command line does, and a file Python
-// refuses is refused with its message.
+// version-5 file (colour corrections) shows exactly Python's pixels at every layer (a
+// correction string that does not decode skipped), and so does a version-6 file (residual
+// layers) whose base has exact colours; a decode of every layer of
+// a cut or damaged file warns as the command line does, and a file Python refuses is refused
+// with its message.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,8 +14,8 @@ import { test } from "node:test";
 
 import * as ort from "onnxruntime-web";
 
-import { DecodeState, ModelError, decodeLayers, openModel, readHeader, snap, tileGrid }
-  from "../dist/rpncodec.mjs";
+import { DecodeState, ModelError, decodeLayers, openModel, parseContainer, readHeader, snap,
+  tileGrid } from "../dist/rpncodec.mjs";
 import { dir, int32, load, needsFixtures } from "./fixtures.mjs";
 
 ort.env.wasm.numThreads = 1;
@@ -79,7 +81,8 @@ test("every file decodes to Python's symbols and pixels", { skip: needsFixtures 
         const rgb = readFileSync(join(dir, "decode", file));
         const [differ, worst] = comparePixels(image.rgba, rgb);
         const where = `${c.name} layer ${k + 1} (${what} pixels)`;
-        const exact = c.exact && what === "Python's"; // a version-5 file of the fixtures
+        // a version-5 file of the fixtures, or a version-6 one over exact colours
+        const exact = c.exact && what === "Python's";
         assert.ok(worst <= (exact ? 0 : 1), `${where}: a value ${worst} levels off`);
         assert.ok(differ <= (exact ? 0 : 0.001 * rgb.length),
           `${where}: ${differ} of ${rgb.length} values differ`);
@@ -141,23 +144,56 @@ test("the version-5 files are checked exactly, and their corrections change pixe
       .version);
     assert.deepEqual(versions, exact.map((c) => c.version));
     assert.ok(versions.filter((v) => v === 5).length >= 5, `versions ${versions}`);
-    // refused: a learned part beyond its tile string, a symbol naming no colour
-    assert.ok(all.filter((c) => c.name.startsWith("v5") && c.error !== undefined).length >= 3);
+    // refused: a learned part beyond its tile string (in a one-tile and a tiled file)
+    assert.ok(all.filter((c) => c.name.startsWith("v5") && c.error !== undefined).length >= 2);
+    // a correction string that does not decode (a symbol naming no colour) is skipped: its
+    // layer shows the snapped pixels, those of the file without corrections
+    const skipped = exact.find((c) => c.name === "v5-layer4-no-colour");
+    const twin = exact.find((c) => c.name === "v5-v4-twin");
+    assert.equal(skipped.layers.length, 4);
+    assert.deepEqual(readFileSync(join(dir, "decode", skipped.layers[3].pixels)),
+      readFileSync(join(dir, "decode", twin.layers[3].pixels)));
     const whole = exact.find((c) => c.name === "v5");
     assert.ok(whole.changed.some((n) => n > 0), `${whole.changed}`);
     console.log(`# v5: its corrections change ${whole.changed.join(", ")} values of layers 1-4`);
   });
 
+test("the version-6 files are checked exactly, and their residual layers change pixels",
+  { skip: needsFixtures }, () => {
+    const all = load("decode.json");
+    const v6 = all.filter((c) => c.version === 6);
+    for (const c of v6) {
+      const header = readHeader(readFileSync(join(dir, "decode", c.file)));
+      assert.equal(header.version, 6, c.name);
+      assert.equal(header.steps.findIndex((s) => s > 0), c.learned, c.name);
+      // each residual layer written over the fixtures' images shows other pixels than the
+      // layer below it (the encoder's own may add one over a layer it leaves nothing to)
+      assert.ok(c.changed.length > 0, c.name);
+      if (!["v6", "v6-extra"].includes(c.name)) {
+        assert.ok(c.changed.every((n) => n > 0), `${c.name}: ${c.changed}`);
+      }
+    }
+    assert.ok(v6.filter((c) => c.exact).length >= 5, `${v6.length} version-6 files`);
+    assert.ok(v6.some((c) => !c.exact)); // a base without exact colours: within one level
+    assert.ok(v6.some((c) => c.layers.length < 4)); // cut to 3 layers, cut inside layer 4
+    // refused: a flipped byte, a string too short, part lengths beyond it
+    const refused = all.filter((c) => c.name.startsWith("v6") && c.error !== undefined);
+    assert.ok(refused.length >= 3 && refused.every((c) => /is damaged \(.*damaged layer payload/
+      .test(c.error)), refused.map((c) => c.error).join("; "));
+    console.log(`# version 6: ${v6.map((c) => `${c.name} changes ${c.changed}`).join("; ")}`);
+  });
+
 test("a file decodes from a range reader, reading only the layers asked for",
   { skip: needsFixtures }, async (t) => {
     // a version-4 header of 256 colours is over the 112 bytes read first
-    const names = ["rpn-quality-cond", "tiny-sq", "exact-rpn-quality-screen-256", "v5"];
+    const names = ["rpn-quality-cond", "tiny-sq", "exact-rpn-quality-screen-256", "v5",
+      "v6-tiled"];
     const cases = load("decode.json").filter((x) => names.includes(x.name));
     if (!cases.length) return t.skip(`none of ${names.join(", ")} in the fixtures`);
     for (const c of cases) {
       const data = new Uint8Array(readFileSync(join(dir, "decode", c.file)));
       const model = await openModel(folderOf(c.model), { ort });
-      for (const layers of [1, 2]) {
+      for (const layers of c.name.startsWith("v6") ? [1, 2, 3, 4] : [1, 2]) {
         let read = 0;
         const source = { read: async (start, end) => {
           read = Math.max(read, Math.min(end, data.length));
@@ -168,8 +204,8 @@ test("a file decodes from a range reader, reading only the layers asked for",
         assert.deepEqual(ranged.rgba, whole.rgba);
         assert.deepEqual([ranged.bytes, ranged.width, ranged.height],
           [whole.bytes, whole.width, whole.height]);
-        assert.ok(read < data.length, `${c.name}: read ${read} of ${data.length} bytes for ` +
-          `${layers} layers`);
+        assert.ok(read < data.length || layers === readHeader(data).layers,
+          `${c.name}: read ${read} of ${data.length} bytes for ${layers} layers`);
         // the header is read in one go (112 bytes at most), then each chunk and the next
         // chunk's 8-byte length field
         assert.ok(read <= Math.max(whole.bytes + 8, 112),
@@ -239,6 +275,39 @@ test("a decode state carries a version-5 file's latents; each layer shows its co
     assert.equal(symbols, 0);
     assert.deepEqual(shown, [1, 2, 3, 4, 3]);
   });
+
+test("a decode state carries a version-6 file's latents and images; each residual layer " +
+  "starts from the image below it", { skip: needsFixtures }, async (t) => {
+  const c = load("decode.json").find((x) => x.name === "v6-steps-255-16-2");
+  if (!c) return t.skip("no v6-steps-255-16-2 file in the fixtures");
+  const data = new Uint8Array(readFileSync(join(dir, "decode", c.file)));
+  assert.equal(c.learned, 1);
+  const model = await openModel(folderOf(c.model), { ort });
+  const state = new DecodeState();
+  const shown = [];
+  const record = (k, image) => {
+    shown.push(k);
+    const rgb = readFileSync(join(dir, "decode", c.layers[k - 1].pixels));
+    assert.deepEqual(image.rgba, toRgba(rgb), `layer ${k}`);
+    image.rgba.fill(0); // the caller's to keep, change or transfer: the state has its own
+  };
+  let symbols = 0;
+  const onSymbols = () => { symbols++; };
+  // the file as it arrives: 2 layers, then all of them
+  await decodeLayers(model, data.slice(0, parseContainer(data).byteRanges[1][1]),
+    { layers: 2, onLayer: record, state, onSymbols });
+  assert.equal(state.layers, 2);
+  assert.ok(symbols > 0); // layer 1's latent
+  symbols = 0;
+  await decodeLayers(model, data, { onLayer: record, state, onSymbols });
+  assert.equal(symbols, 0); // residual layers have no latent
+  assert.equal(state.layers, 4);
+  // shown again from the kept images: a residual layer, and the learned one below them
+  await decodeLayers(model, data, { layers: 3, onLayer: record, state, onSymbols });
+  await decodeLayers(model, data, { layers: 1, onLayer: record, state, onSymbols });
+  assert.equal(symbols, 0);
+  assert.deepEqual(shown, [1, 2, 3, 4, 3, 1]);
+});
 
 test("a model file that does not match model.json is refused", { skip: needsFixtures },
   async (t) => {

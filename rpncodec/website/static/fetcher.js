@@ -8,9 +8,11 @@
  *   1. bytes [0, 41): the smallest possible header (one-letter model name, version 2) plus
  *      the first chunk's 8-byte length/CRC field, so never past the end of layer 1;
  *   2. the rest of the header (the model name, the fixed fields, version 3's layer shifts,
- *      version 4's exact colours, version 5's corrected-layers mask) and the first chunk's
- *      length field (one more small request when a version-3 header's shift bytes, or a
- *      version-4 or 5 header's colours, were not known yet);
+ *      version 4's exact colours, version 5's corrected-layers mask, version 6's tools byte
+ *      and the fields it names: exact colours, the mask, one residual step per layer) and
+ *      the first chunk's length field (one more small request when a version-3 header's
+ *      shift bytes, a version-6 header's tools byte, or a version-4, 5 or 6 header's colours,
+ *      were not known yet);
  *   3. per layer k: its payload, plus the next chunk's length field when layer k+1 is wanted
  *      too (so a progressive view costs one request per layer).
  * A server that ignores Range (200) hands over the whole file at once; it is kept and counted.
@@ -23,6 +25,7 @@ const TAIL = 21; // digest (8), height, width, tile side (u32 each), layer count
 const CRC = 4;
 const CHUNK = 8; // payload length u32 + payload CRC32 u32
 const CORRECTED = 2; // version 5: the corrected-layers mask (u16)
+const TOOL_EXACT = 1, TOOL_CORRECTIONS = 2, TOOL_RESIDUAL = 4; // version 6's tools byte
 const MIN_PREFIX = FIXED + 1 + TAIL + CRC + CHUNK; // 41: no valid file has a shorter layer 1
 const MAX_PAYLOAD = 2 ** 31;
 
@@ -144,21 +147,33 @@ export class PrefixFetcher {
     const version = this.buffer[4];
     const nameLength = this.buffer[6];
     const tailEnd = FIXED + nameLength + TAIL;
-    // the shortest header this name allows (version 3: at least one shift byte; version 4:
-    // its colour count too)
+    // the shortest header this name allows (version 3: at least one shift byte; version 4
+    // on: its colour count, or version 6's tools byte, too)
     await this.ensure(tailEnd + (version >= 3 ? 1 : 0) + (version >= 4 ? 1 : 0) + CRC + CHUNK);
     if (this.length < tailEnd) return null;
     const layers = this.buffer[tailEnd - 1];
     let headerSize = tailEnd + (version >= 3 ? layers : 0) + CRC;
-    // version 5 adds the corrected-layers mask after the radii
-    const mask = version >= 5 ? CORRECTED : 0;
-    if (version >= 4) { // exact colours: K - 1, the K colours, two radii per layer
+    // the tools whose fields follow the shifts: version 4 exact colours, version 5 also the
+    // corrected-layers mask, version 6 those its tools byte names
+    let tools = version === 4 ? TOOL_EXACT : version === 5 ? TOOL_EXACT | TOOL_CORRECTIONS : 0;
+    if (version >= 6) {
+      const toolsAt = headerSize - CRC;
+      // the shortest header these layers allow (the tools byte and one step per layer)
+      await this.ensure(toolsAt + 1 + layers + CRC + CHUNK);
+      if (this.length <= toolsAt) return null;
+      tools = this.buffer[toolsAt];
+      headerSize += 1;
+    }
+    const mask = tools & TOOL_CORRECTIONS ? CORRECTED : 0;
+    const steps = tools & TOOL_RESIDUAL ? layers : 0;
+    if (tools & TOOL_EXACT) { // exact colours: K - 1, the K colours, two radii per layer
       const coloursAt = headerSize - CRC;
       // the shortest header these layers allow (one colour)
-      await this.ensure(coloursAt + 1 + 3 + 2 * layers + mask + CRC + CHUNK);
+      await this.ensure(coloursAt + 1 + 3 + 2 * layers + mask + steps + CRC + CHUNK);
       if (this.length <= coloursAt) return null;
-      headerSize += 1 + 3 * (this.buffer[coloursAt] + 1) + 2 * layers + mask;
+      headerSize += 1 + 3 * (this.buffer[coloursAt] + 1) + 2 * layers;
     }
+    headerSize += mask + steps;
     await this.ensure(headerSize + CHUNK);
     return { headerSize, layers };
   }

@@ -191,10 +191,9 @@ def encode_pixels(pixels: np.ndarray, model: ModelInput = None, mode: str | None
         chosen = choose(pixels, coders,
                         lambda img, c: codec.encode(img, c, tile, refine, exact_colours,
                                                     residual_layers))
-        data = chosen.data
-        if extra_layers:  # above whichever file won
-            data = codec.add_extra_layers(data, pixels, chosen.coder, extra_layers)
-        return data, chosen.coder
+        # above whichever file won
+        return codec.add_extra_layers(chosen.data, pixels, chosen.coder, extra_layers), \
+            chosen.coder
     loaded = load_encoder(model, mode, backend, device, refine)
     return codec.encode(pixels, loaded, tile, refine, exact_colours, residual_layers,
                         extra_layers), loaded

@@ -128,9 +128,8 @@ def encode_one(source: str, target: str, settings: Settings) -> Outcome:
                         lambda img, c: codec.encode(img, c, settings.tile, settings.refine,
                                                     settings.exact_colours,
                                                     settings.residual_layers))
-        data = chosen.data
-        if settings.extra_layers:  # above whichever file won
-            data = codec.add_extra_layers(data, image, chosen.coder, settings.extra_layers)
+        # above whichever file won
+        data = codec.add_extra_layers(chosen.data, image, chosen.coder, settings.extra_layers)
         seconds = time.perf_counter() - t0
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, data)

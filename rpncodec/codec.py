@@ -88,7 +88,7 @@ def encode(image: np.ndarray, loaded: Coder, tile: int = DEFAULT_TILE, refine: i
         data = add_exact_colours(data, image, loaded)
     if residual:
         data = add_residual_layers(data, image, loaded)
-    return add_extra_layers(data, image, loaded, extra) if extra else data
+    return add_extra_layers(data, image, loaded, extra)
 
 
 def add_exact_colours(data: bytes, image: np.ndarray, loaded: Coder) -> bytes:
@@ -186,7 +186,10 @@ def add_extra_layers(data: bytes, image: np.ndarray, loaded: Coder,
                      steps: Sequence[int]) -> bytes:
     """``data`` with residual layers of ``steps`` (1-255) added above its top layer, each
     refining the one below: every pixel of a layer of step *s* is within *s* // 2 of
-    ``image``, and step 1 is lossless. The top layer must be full size."""
+    ``image``, and step 1 is lossless (no steps: ``data`` as it is). The top layer must be
+    full size."""
+    if not steps:
+        return data
     container = bitstream.parse(data)
     header = container.header
     if header.shifts[-1]:

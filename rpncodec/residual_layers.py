@@ -246,9 +246,9 @@ def _decode_part(part: bytes, ctx: np.ndarray, reach: int) -> np.ndarray:
     size = PARAMS.size * len(present)
     if len(part) < size:
         raise BitstreamError("damaged layer payload (a residual part's tables do not fit)")
-    params = [part[i:i + PARAMS.size] for i in range(0, size, PARAMS.size)]
     if len(part) == size:
         return np.full(len(ctx), -reach, np.int64)
+    params = [part[i:i + PARAMS.size] for i in range(0, size, PARAMS.size)]
     positions = [np.flatnonzero(ctx == c) for c in present]
     sym = ans.decode_groups(part[size:], [len(p) for p in positions],
                             list(range(len(present))), _models(params, reach),
